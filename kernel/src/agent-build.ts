@@ -1,0 +1,232 @@
+// Builds an agent's per-agent state once, when it is loaded: model targets, skills' tools, hooks, prompts, routes,
+// and what each caller scope sees. Nothing here runs per request.
+import FindMyWay from 'find-my-way'
+import { RESERVED_AGENT_NAMES, describeAjvErrors, validateAgentShape } from './config-schema.js'
+import { ERR_AGENT_INVALID, ERR_SKILL_SETUP_FAILED } from './errors.js'
+import type { ProviderRegistry, ModelTarget } from './providers.js'
+import { scopeAllows, scopeLevel } from './auth.js'
+import type { ToolValidators, ArgsValidator } from './tool-validators.js'
+import type {
+  AgentConfig,
+  ChatMessage,
+  HookMap,
+  HookName,
+  KernelApi,
+  Scope,
+  SkillParts,
+  SkillRoute,
+  SkillTool,
+  ToolDefinition,
+} from './types.js'
+
+export const HOOK_NAMES: readonly HookName[] = [
+  'onConnection',
+  'beforeLlmCall',
+  'afterLlmCall',
+  'onChunk',
+  'beforeToolCall',
+  'afterToolCall',
+  'onMessage',
+  'finalizeConnection',
+]
+const SCOPES: readonly Scope[] = ['all', 'owner', 'admin']
+const DEFAULT_PRIORITY = 50
+const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/
+
+/** A skill package as the kernel holds it after loading. */
+export interface SkillPackage {
+  name: string
+  definition: { name: string; setup: (config: any, kernel: KernelApi) => SkillParts | Promise<SkillParts> }
+  defaults: Record<string, unknown>
+  validateConfig: (config: unknown) => { ok: true; value: Record<string, unknown> } | { ok: false; message: string }
+  workerPath: string | null
+}
+
+export interface BuiltTool {
+  name: string
+  skill: string
+  scope: Scope
+  definition: ToolDefinition
+  validate: ArgsValidator
+  run?: SkillTool['run']
+  worker?: string
+  workerPath: string | null
+  timeoutMs?: number
+}
+
+export interface HookEntry<K extends HookName> {
+  fn: HookMap[K]
+  priority: number
+  skill: string
+}
+
+export type HookTable = { [K in HookName]: Array<HookEntry<K>> }
+
+export interface ScopeView {
+  /** The system message: instructions, then skill prompts by priority. */
+  system: ChatMessage | null
+  tools: ToolDefinition[]
+  /** The `GET /{agent}` body for this scope, serialised once. */
+  infoJson: string
+}
+
+export interface BuiltRoute {
+  route: SkillRoute
+  skill: string
+}
+
+export interface BuiltAgent {
+  name: string
+  config: AgentConfig
+  /** The primary model, then fallbackModels in order. */
+  targets: ModelTarget[]
+  minScope: Scope
+  owner: string | null
+  maxIterations: number
+  tools: Map<string, BuiltTool>
+  hooks: HookTable
+  views: Record<Scope, ScopeView>
+  router: FindMyWay.Instance<FindMyWay.HTTPVersion.V1> | null
+  skills: string[]
+}
+
+export interface BuildDeps {
+  providers: ProviderRegistry
+  skills: ReadonlyMap<string, SkillPackage>
+  validators: ToolValidators
+  kernelFor: (skill: string) => KernelApi
+  urlPrefix: string
+}
+
+/** Problems with an agent config that can be found without running any skill. */
+export function checkAgentConfig(config: unknown, deps: Pick<BuildDeps, 'providers' | 'skills'>): string[] {
+  if (!validateAgentShape(config)) return [describeAjvErrors(validateAgentShape.errors)]
+  const agent = config as AgentConfig
+  const problems: string[] = []
+  if (RESERVED_AGENT_NAMES.has(agent.name)) problems.push(`'${agent.name}' is a route of its own and cannot name an agent`)
+  for (const model of [agent.model, ...(agent.fallbackModels ?? [])]) {
+    const prefix = model.slice(0, model.indexOf('/'))
+    if (!deps.providers.has(prefix)) {
+      problems.push(`model '${model}' names provider '${prefix}', which no enabled plugin registers (try: npm install @robutler/plugin-${prefix})`)
+    }
+  }
+  for (const [skill, config] of Object.entries(agent.skills ?? {})) {
+    const pkg = deps.skills.get(skill)
+    if (!pkg) {
+      problems.push(`skill '${skill}' is not installed or not enabled (npm install ${skill}, then name it in the config)`)
+      continue
+    }
+    const checked = pkg.validateConfig({ ...pkg.defaults, ...config })
+    if (!checked.ok) problems.push(`config of skill '${skill}': ${checked.message}`)
+  }
+  return problems
+}
+
+function emptyHooks(): HookTable {
+  return Object.fromEntries(HOOK_NAMES.map((name) => [name, []])) as unknown as HookTable
+}
+
+function addParts(agent: BuiltAgent, skill: SkillPackage, parts: SkillParts, deps: BuildDeps, prompts: Array<{ priority: number; scope: Scope; text: string }>, routes: BuiltRoute[]): void {
+  for (const tool of parts.tools ?? []) {
+    if (!TOOL_NAME.test(tool.name)) throw new Error(`tool name '${tool.name}' must match ${TOOL_NAME}`)
+    if (agent.tools.has(tool.name)) throw new Error(`tool '${tool.name}' is defined by two skills`)
+    if ((tool.run === undefined) === (tool.worker === undefined)) throw new Error(`tool '${tool.name}' needs exactly one of run or worker`)
+    if (tool.worker !== undefined && !skill.workerPath) throw new Error(`tool '${tool.name}' names worker '${tool.worker}' but the manifest has no worker module`)
+    const parameters = tool.parameters ?? { type: 'object', properties: {} }
+    agent.tools.set(tool.name, {
+      name: tool.name,
+      skill: skill.name,
+      scope: tool.scope ?? 'all',
+      definition: { type: 'function', function: { name: tool.name, description: tool.description, parameters } },
+      validate: deps.validators.compile(parameters, `${skill.name} tool ${tool.name}`),
+      run: tool.run,
+      worker: tool.worker,
+      workerPath: skill.workerPath,
+      timeoutMs: tool.timeoutMs,
+    })
+  }
+  for (const name of Object.keys(parts.hooks ?? {}) as HookName[]) {
+    if (!HOOK_NAMES.includes(name)) throw new Error(`unknown hook '${name}'; hooks: ${HOOK_NAMES.join(', ')}`)
+    const spec = parts.hooks![name] as any
+    const entry = typeof spec === 'function' ? { fn: spec, priority: DEFAULT_PRIORITY } : { fn: spec?.fn, priority: spec?.priority ?? DEFAULT_PRIORITY }
+    if (typeof entry.fn !== 'function') throw new Error(`hook '${name}' has no function`)
+    ;(agent.hooks[name] as Array<HookEntry<any>>).push({ ...entry, skill: skill.name })
+  }
+  for (const prompt of parts.prompts ?? []) {
+    const p = typeof prompt === 'string' ? { text: prompt } : prompt
+    prompts.push({ priority: p.priority ?? DEFAULT_PRIORITY, scope: p.scope ?? 'all', text: p.text })
+  }
+  for (const route of parts.http ?? []) routes.push({ route, skill: skill.name })
+}
+
+function scopeView(agent: BuiltAgent, scope: Scope, prompts: Array<{ priority: number; scope: Scope; text: string }>, urlPrefix: string): ScopeView {
+  const texts = [agent.config.instructions, ...prompts.filter((p) => scopeAllows(scope, p.scope)).map((p) => p.text)].filter(
+    (t): t is string => typeof t === 'string' && t.trim() !== '',
+  )
+  const visible = [...agent.tools.values()].filter((t) => scopeAllows(scope, t.scope))
+  const base = `${urlPrefix}/${agent.name}`
+  const info = {
+    name: agent.name,
+    description: agent.config.description ?? '',
+    model: agent.config.model,
+    skills: agent.skills,
+    tools: visible.map((t) => ({ name: t.name, description: t.definition.function.description ?? '', skill: t.skill })),
+    endpoints: { info: base, health: `${base}/health`, chat: `${base}/chat/completions` },
+  }
+  return {
+    system: texts.length > 0 ? { role: 'system', content: texts.join('\n\n') } : null,
+    tools: visible.map((t) => t.definition),
+    infoJson: JSON.stringify(info),
+  }
+}
+
+/**
+ * Validates an agent config and builds its state: each attached skill's setup runs once, here.
+ * Throws RBT_ERR_AGENT_INVALID naming every problem.
+ */
+export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<BuiltAgent> {
+  const problems = checkAgentConfig(config, deps)
+  const name = typeof (config as any)?.name === 'string' ? (config as any).name : '(unnamed)'
+  if (problems.length > 0) throw ERR_AGENT_INVALID(name, problems.join('; '))
+  const scopes = config.scopes ?? ['all']
+  const agent: BuiltAgent = {
+    name,
+    config,
+    targets: [config.model, ...(config.fallbackModels ?? [])].map((m) => deps.providers.target(m)!),
+    minScope: scopes.reduce((min, s) => (scopeLevel(s) < scopeLevel(min) ? s : min), 'admin' as Scope),
+    owner: config.owner ?? null,
+    maxIterations: config.maxIterations ?? 10,
+    tools: new Map(),
+    hooks: emptyHooks(),
+    views: {} as Record<Scope, ScopeView>,
+    router: null,
+    skills: Object.keys(config.skills ?? {}),
+  }
+  const prompts: Array<{ priority: number; scope: Scope; text: string }> = []
+  const routes: BuiltRoute[] = []
+  for (const [skillName, overrides] of Object.entries(config.skills ?? {})) {
+    const skill = deps.skills.get(skillName)!
+    const checked = skill.validateConfig({ ...skill.defaults, ...overrides })
+    try {
+      const parts = await skill.definition.setup((checked as { value: Record<string, unknown> }).value, deps.kernelFor(skillName))
+      addParts(agent, skill, parts ?? {}, deps, prompts, routes)
+    } catch (error: any) {
+      throw ERR_SKILL_SETUP_FAILED(skillName, name, error?.message ?? String(error), error)
+    }
+  }
+  for (const name of HOOK_NAMES) (agent.hooks[name] as Array<HookEntry<any>>).sort((a, b) => a.priority - b.priority)
+  prompts.sort((a, b) => a.priority - b.priority)
+  for (const scope of SCOPES) agent.views[scope] = scopeView(agent, scope, prompts, deps.urlPrefix)
+  if (routes.length > 0) {
+    const router = FindMyWay({ ignoreTrailingSlash: true })
+    for (const built of routes) {
+      try {
+        router.on(built.route.method, built.route.path, () => undefined, built)
+      } catch (error: any) {
+        throw ERR_SKILL_SETUP_FAILED(built.skill, name, `route ${built.route.method} ${built.route.path}: ${error.message}`, error)
+      }
+    }
+    agent.router = router
+  }
+  return agent
+}

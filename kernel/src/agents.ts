@@ -1,0 +1,115 @@
+// Agent resolution: static agents, then loader plugins by priority, then the dynamicAgents function.
+// Loaded agents are cached (LRU with TTL), unknown names briefly, and each name loads once at a time.
+import { AGENT_NAME, RESERVED_AGENT_NAMES } from './config-schema.js'
+import { ERR_AGENT_UNAVAILABLE, isRobutlerError } from './errors.js'
+import type { BuiltAgent } from './agent-build.js'
+import type { AgentConfig, AgentLoader } from './types.js'
+
+export interface DirectoryOptions {
+  build: (config: AgentConfig) => Promise<BuiltAgent>
+  maxEntries?: number
+  ttlMs?: number
+  negativeTtlMs?: number
+  loadTimeoutMs?: number
+}
+
+interface Entry {
+  agent: BuiltAgent | null
+  expires: number
+}
+
+interface LoaderEntry {
+  name: string
+  priority: number
+  load: AgentLoader
+}
+
+export class AgentDirectory {
+  readonly static = new Map<string, BuiltAgent>()
+  readonly #loaders: LoaderEntry[] = []
+  readonly #cache = new Map<string, Entry>()
+  readonly #loading = new Map<string, Promise<BuiltAgent | null>>()
+  readonly #build: DirectoryOptions['build']
+  readonly #maxEntries: number
+  readonly #ttlMs: number
+  readonly #negativeTtlMs: number
+  readonly #loadTimeoutMs: number
+  // Bumped by invalidate(): a load that started before an invalidation must not refill the cache.
+  #generation = 0
+
+  constructor(options: DirectoryOptions) {
+    this.#build = options.build
+    this.#maxEntries = options.maxEntries ?? 10_000
+    this.#ttlMs = options.ttlMs ?? 60_000
+    this.#negativeTtlMs = options.negativeTtlMs ?? 5_000
+    this.#loadTimeoutMs = options.loadTimeoutMs ?? 10_000
+  }
+
+  addLoader(load: AgentLoader, options: { priority?: number; name?: string } = {}): void {
+    if (typeof load !== 'function') throw new TypeError('addLoader needs a function (name, { signal }) => config | null')
+    this.#loaders.push({ load, priority: options.priority ?? 100, name: options.name ?? `loader-${this.#loaders.length + 1}` })
+    this.#loaders.sort((a, b) => a.priority - b.priority)
+  }
+
+  get dynamicEnabled(): boolean {
+    return this.#loaders.length > 0
+  }
+
+  get cacheSize(): number {
+    return this.#cache.size
+  }
+
+  invalidate(name: string): void {
+    this.#generation++
+    this.#cache.delete(name)
+  }
+
+  /** A static or cached agent without awaiting, else a promise of the loaded one (null: no such agent). */
+  resolve(name: string): BuiltAgent | null | Promise<BuiltAgent | null> {
+    const found = this.static.get(name)
+    if (found) return found
+    if (this.#loaders.length === 0 || !AGENT_NAME.test(name) || RESERVED_AGENT_NAMES.has(name)) return null
+    const entry = this.#cache.get(name)
+    if (entry) {
+      if (entry.expires > Date.now()) {
+        this.#cache.delete(name)
+        this.#cache.set(name, entry)
+        return entry.agent
+      }
+      this.#cache.delete(name)
+    }
+    let loading = this.#loading.get(name)
+    if (!loading) {
+      loading = this.#load(name).finally(() => this.#loading.delete(name))
+      this.#loading.set(name, loading)
+    }
+    return loading
+  }
+
+  async #load(name: string): Promise<BuiltAgent | null> {
+    const generation = this.#generation
+    const signal = AbortSignal.timeout(this.#loadTimeoutMs)
+    let config: AgentConfig | null = null
+    for (const loader of this.#loaders) {
+      try {
+        config = (await loader.load(name, { signal })) ?? null
+      } catch (error: any) {
+        // Not cached: the next request tries again.
+        throw isRobutlerError(error) ? error : ERR_AGENT_UNAVAILABLE(name, `${loader.name}: ${error?.message ?? String(error)}`, error)
+      }
+      if (config) break
+    }
+    if (config && config.name !== name) config = { ...config, name }
+    const agent = config ? await this.#build(config) : null
+    if (generation === this.#generation) this.#remember(name, agent)
+    return agent
+  }
+
+  #remember(name: string, agent: BuiltAgent | null): void {
+    if (this.#cache.size >= this.#maxEntries) {
+      const oldest = this.#cache.keys().next().value
+      if (oldest !== undefined) this.#cache.delete(oldest)
+    }
+    this.#cache.set(name, { agent, expires: Date.now() + (agent ? this.#ttlMs : this.#negativeTtlMs) })
+  }
+}

@@ -1,0 +1,78 @@
+// The authenticator chain: each authenticator answers an identity, "not mine" or "invalid".
+import type { FastifyRequest } from 'fastify'
+import { ERR_UNAUTHENTICATED } from './errors.js'
+import type { Authenticator, Credential, Identity, Scope } from './types.js'
+
+const LEVEL: Record<Scope, number> = { all: 0, owner: 1, admin: 2 }
+
+export function scopeLevel(scope: Scope): number {
+  return LEVEL[scope]
+}
+
+/** True when a caller with `caller` scope may use something that needs `needed`. */
+export function scopeAllows(caller: Scope, needed: Scope): boolean {
+  return LEVEL[caller] >= LEVEL[needed]
+}
+
+/** The credential of a request, or null when it carries none. Malformed headers are 'invalid'. */
+export function readCredential(request: FastifyRequest): Credential | null | 'malformed' {
+  const authorization = request.headers.authorization
+  if (authorization !== undefined) {
+    const space = authorization.indexOf(' ')
+    if (space < 0 || authorization.slice(0, space).toLowerCase() !== 'bearer') return 'malformed'
+    const token = authorization.slice(space + 1).trim()
+    return token ? { scheme: 'bearer', token } : 'malformed'
+  }
+  const key = request.headers['x-api-key']
+  if (key !== undefined) {
+    const token = Array.isArray(key) ? key[0] : key
+    return token ? { scheme: 'x-api-key', token: token.trim() } : 'malformed'
+  }
+  return null
+}
+
+export class AuthChain {
+  readonly #authenticators: Authenticator[] = []
+
+  add(fn: Authenticator): void {
+    if (typeof fn !== 'function') throw new TypeError('addAuthenticator needs a function')
+    this.#authenticators.push(fn)
+  }
+
+  get enabled(): boolean {
+    return this.#authenticators.length > 0
+  }
+
+  /**
+   * The caller's identity: null for anonymous. With no authenticator enabled every caller is anonymous
+   * (so OpenAI SDKs, which always send a key, work against a demo server).
+   */
+  async identify(request: FastifyRequest): Promise<Identity | null> {
+    if (this.#authenticators.length === 0) return null
+    const credential = readCredential(request)
+    if (credential === null) return null
+    if (credential === 'malformed') {
+      throw ERR_UNAUTHENTICATED("Malformed credentials: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
+    }
+    for (const authenticate of this.#authenticators) {
+      const answer = await authenticate(credential, request)
+      if (answer === 'not-mine') continue
+      if (answer === 'invalid' || !answer || typeof answer !== 'object') break
+      return answer
+    }
+    throw ERR_UNAUTHENTICATED('Invalid API key')
+  }
+}
+
+/** The caller's scope on one agent: its own, lifted to `owner` on the agent it owns. */
+export function callerScope(identity: Identity | null, owner: string | null): Scope {
+  if (!identity) return 'all'
+  if (owner !== null && identity.userId === owner && identity.scope === 'all') return 'owner'
+  return identity.scope
+}
+
+/** True when the caller may use an agent at all. */
+export function mayUseAgent(identity: Identity | null, scope: Scope, agent: { name: string; minScope: Scope }): boolean {
+  if (identity?.agents && !identity.agents.includes(agent.name)) return false
+  return scopeAllows(scope, agent.minScope)
+}

@@ -1,0 +1,125 @@
+#!/usr/bin/env node
+// The `robutler` command: start, doctor, --help, --version.
+import { existsSync } from 'node:fs'
+import { resolve } from 'node:path'
+import { parseArgs } from 'node:util'
+import { formatReport } from '@robutler/registry'
+import { DEFAULT_CONFIG_FILES, loadConfigFile, type Environment } from './config.js'
+import { checkStartup } from './doctor.js'
+import { isRobutlerError } from './errors.js'
+import { optionsFromConfig, type ServerOptions } from './options.js'
+import { createServer, KERNEL_VERSION, StartupError } from './server.js'
+
+const HELP = `robutler ${KERNEL_VERSION} — serve AI agents over an OpenAI-compatible API
+
+Usage:
+  robutler start [--config FILE] [--host HOST] [--port PORT]
+  robutler doctor [--config FILE]
+  robutler --help | --version
+
+Commands:
+  start    load the config, check and boot plugins and skills, serve the agents
+  doctor   print every load-time problem of the config and exit non-zero if there is one; starts nothing
+
+Options:
+  -c, --config FILE   config file (default: ./robutler.config.json, then ./robutler.config.mjs)
+  -H, --host HOST     listen address (overrides server.host and ROBUTLER_HOST)
+  -p, --port PORT     listen port (overrides server.port and ROBUTLER_PORT)
+  -h, --help          show this help
+  -v, --version       show the kernel version
+
+Environment: ROBUTLER_HOST, ROBUTLER_PORT, ROBUTLER_LOG_LEVEL override server.*; \${VAR} in the config reads VAR.
+`
+
+function findConfig(given: string | undefined, env: Environment): string {
+  if (given) return resolve(given)
+  if (env.ROBUTLER_CONFIG) return resolve(env.ROBUTLER_CONFIG)
+  for (const name of DEFAULT_CONFIG_FILES) if (existsSync(name)) return resolve(name)
+  return resolve(DEFAULT_CONFIG_FILES[0]!)
+}
+
+async function loadOptions(configPath: string, env: Environment): Promise<ServerOptions> {
+  const { config, dir } = await loadConfigFile(configPath, env)
+  return optionsFromConfig(config, dir, env)
+}
+
+function fail(error: unknown): never {
+  if (error instanceof StartupError) {
+    process.stderr.write(`robutler: cannot start, ${error.problems.length} problem(s):\n\n${formatReport(error.problems)}\n`)
+  } else if (isRobutlerError(error)) {
+    process.stderr.write(`robutler: ${error.code}: ${error.message}\n`)
+  } else {
+    process.stderr.write(`robutler: ${(error as Error)?.stack ?? String(error)}\n`)
+  }
+  process.exit(1)
+}
+
+async function start(values: { config?: string; host?: string; port?: string }, env: Environment): Promise<void> {
+  const options = await loadOptions(findConfig(values.config, env), env)
+  if (values.host) options.host = values.host
+  if (values.port !== undefined) {
+    const port = Number(values.port)
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port must be a port number, got '${values.port}'`)
+    options.port = port
+  }
+  const server = await createServer(options)
+  const address = await server.listen()
+  server.app.log.info({ address, agents: (options.agents ?? []).map((a) => a.name) }, `Robutler ${KERNEL_VERSION} listening on ${address}`)
+
+  let signals = 0
+  const shutdown = (signal: NodeJS.Signals) => {
+    signals++
+    if (signals > 1) {
+      process.stderr.write(`robutler: second ${signal}, exiting at once\n`)
+      process.exit(1)
+    }
+    server.app.log.info({ signal }, 'draining: finishing in-flight requests')
+    server.close().then(
+      () => process.exit(0),
+      (error) => {
+        server.app.log.error({ err: error }, 'shutdown failed')
+        process.exit(1)
+      },
+    )
+  }
+  process.on('SIGTERM', shutdown)
+  process.on('SIGINT', shutdown)
+}
+
+async function doctor(values: { config?: string }, env: Environment): Promise<void> {
+  const options = await loadOptions(findConfig(values.config, env), env)
+  const report = await checkStartup(options, env)
+  const out = process.stdout
+  out.write(`robutler ${report.kernelVersion}\n`)
+  out.write(`enabled: ${report.enabled.map((p) => `${p.name}@${p.version} (${p.kind})`).join(', ') || 'none'}\n`)
+  out.write(`agents: ${report.agents.join(', ') || 'none'}\n`)
+  if (report.problems.length === 0) {
+    out.write('no problems found\n')
+    return
+  }
+  out.write(`\n${report.problems.length} problem(s):\n\n${formatReport(report.problems)}\n`)
+  process.exitCode = 1
+}
+
+async function main(argv: string[], env: Environment): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: {
+      config: { type: 'string', short: 'c' },
+      host: { type: 'string', short: 'H' },
+      port: { type: 'string', short: 'p' },
+      help: { type: 'boolean', short: 'h' },
+      version: { type: 'boolean', short: 'v' },
+    },
+  })
+  const command = positionals[0]
+  if (values.version) return void process.stdout.write(`${KERNEL_VERSION}\n`)
+  if (values.help || command === undefined || command === 'help') return void process.stdout.write(HELP)
+  if (command === 'start') return start(values, env)
+  if (command === 'doctor') return doctor(values, env)
+  process.stderr.write(`robutler: unknown command '${command}'\n\n${HELP}`)
+  process.exitCode = 2
+}
+
+main(process.argv.slice(2), process.env).catch(fail)

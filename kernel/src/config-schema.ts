@@ -1,0 +1,83 @@
+// JSON Schemas of robutler.config.json and of one agent, compiled once.
+import { Ajv, type ErrorObject } from 'ajv'
+import addFormats from 'ajv-formats'
+
+export const AGENT_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
+export const AGENT_NAME = new RegExp(AGENT_NAME_PATTERN)
+/** Names that are routes of their own under the prefix. */
+export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['health', 'live', 'ready', 'info', 'agents', 'metrics'])
+
+const scope = { enum: ['all', 'owner', 'admin'] }
+const modelString = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*/.+$', maxLength: 256 }
+const section = { type: 'object' }
+
+export const agentSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'model'],
+  properties: {
+    name: { type: 'string', pattern: AGENT_NAME_PATTERN },
+    description: { type: 'string' },
+    model: modelString,
+    instructions: { type: 'string' },
+    scopes: { type: 'array', items: scope, minItems: 1, uniqueItems: true },
+    skills: { type: 'object', additionalProperties: section },
+    maxIterations: { type: 'integer', minimum: 1, maximum: 100 },
+    fallbackModels: { type: 'array', items: modelString },
+    owner: { type: 'string', minLength: 1 },
+  },
+} as const
+
+const size = { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(B|KB|MB|GB|kb|mb|gb|b)?\\s*$' }] }
+
+export const configSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    $schema: { type: 'string' },
+    server: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        title: { type: 'string' },
+        host: { type: 'string' },
+        port: { type: 'integer', minimum: 0, maximum: 65535 },
+        urlPrefix: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)*/?$' },
+        logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
+        logPretty: { type: 'boolean' },
+        cors: {
+          type: 'object',
+          additionalProperties: false,
+          properties: { origins: { type: 'array', items: { type: 'string' } } },
+        },
+        requestTimeout: { type: 'number', exclusiveMinimum: 0 },
+        maxRequestSize: size,
+        workers: { type: 'integer', minimum: 1, maximum: 256 },
+        workerThreads: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 1, maximum: 256 }] },
+        drainTimeout: { type: 'number', minimum: 0 },
+        pluginTimeout: { type: 'number', exclusiveMinimum: 0 },
+      },
+    },
+    plugins: { type: 'object', additionalProperties: section },
+    skills: { type: 'object', additionalProperties: section },
+    agents: { type: 'array', items: agentSchema },
+  },
+} as const
+
+const ajv = new Ajv({ allErrors: true, strict: true })
+addFormats.default(ajv)
+export const validateConfigShape = ajv.compile(configSchema)
+export const validateAgentShape = ajv.compile(agentSchema)
+
+/** One line per ajv error: `/agents/0/name must match pattern …`. */
+export function describeAjvErrors(errors: ErrorObject[] | null | undefined): string {
+  if (!errors || errors.length === 0) return 'invalid'
+  return errors
+    .map((e) => {
+      const where = e.instancePath || '(root)'
+      if (e.keyword === 'additionalProperties') return `${where} has unknown key '${(e.params as any).additionalProperty}'`
+      if (e.keyword === 'enum') return `${where} must be one of ${(e.params as any).allowedValues.join(', ')}`
+      return `${where} ${e.message}`
+    })
+    .join('; ')
+}

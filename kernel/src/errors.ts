@@ -1,0 +1,169 @@
+// Every error the kernel answers with or raises, in one place (as fastify's lib/errors.js).
+import { format } from 'node:util'
+
+type ErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'rate_limit_error'
+  | 'timeout_error'
+  | 'server_error'
+  | 'api_error'
+  | 'configuration_error'
+
+/** An error with an `RBT_ERR_*` code, an HTTP status and an OpenAI error type. */
+export class RobutlerError extends Error {
+  readonly code: string
+  readonly statusCode: number
+  readonly type: ErrorType
+  param: string | null = null
+  /** Seconds, for 429 and 503 answers. */
+  retryAfter?: number
+
+  constructor(code: string, message: string, statusCode: number, type: ErrorType, options?: { cause?: unknown }) {
+    super(message, options)
+    this.name = 'RobutlerError'
+    this.code = code
+    this.statusCode = statusCode
+    this.type = type
+  }
+}
+
+export interface ErrorFactory {
+  (...values: unknown[]): RobutlerError
+  readonly code: string
+  readonly statusCode: number
+}
+
+const catalogue = new Map<string, { message: string; statusCode: number }>()
+
+function createError(code: string, message: string, statusCode: number, type: ErrorType): ErrorFactory {
+  catalogue.set(code, { message, statusCode })
+  const factory = (...values: unknown[]) => {
+    const last = values[values.length - 1]
+    const cause = last instanceof Error ? last : undefined
+    const args = cause ? values.slice(0, -1) : values
+    return new RobutlerError(code, format(message, ...args), statusCode, type, cause ? { cause } : undefined)
+  }
+  return Object.assign(factory, { code, statusCode })
+}
+
+// Requests
+export const ERR_INVALID_REQUEST = createError('RBT_ERR_INVALID_REQUEST', '%s', 400, 'invalid_request_error')
+export const ERR_INVALID_JSON = createError('RBT_ERR_INVALID_JSON', 'The request body is not valid JSON: %s', 400, 'invalid_request_error')
+export const ERR_UNSUPPORTED_MEDIA_TYPE = createError(
+  'RBT_ERR_UNSUPPORTED_MEDIA_TYPE',
+  "Content-Type '%s' is not supported; send application/json",
+  415,
+  'invalid_request_error',
+)
+export const ERR_BODY_TOO_LARGE = createError(
+  'RBT_ERR_BODY_TOO_LARGE',
+  'The request body is larger than the limit of %s bytes',
+  413,
+  'invalid_request_error',
+)
+export const ERR_ROUTE_NOT_FOUND = createError('RBT_ERR_ROUTE_NOT_FOUND', 'No route %s %s', 404, 'not_found_error')
+export const ERR_AGENT_NOT_FOUND = createError('RBT_ERR_AGENT_NOT_FOUND', "Agent '%s' not found", 404, 'not_found_error')
+export const ERR_REQUEST_TIMEOUT = createError(
+  'RBT_ERR_REQUEST_TIMEOUT',
+  'The request took longer than the limit of %s seconds',
+  408,
+  'timeout_error',
+)
+
+// Identity and scope
+export const ERR_UNAUTHENTICATED = createError('RBT_ERR_UNAUTHENTICATED', '%s', 401, 'authentication_error')
+export const ERR_FORBIDDEN = createError('RBT_ERR_FORBIDDEN', '%s', 403, 'permission_error')
+
+// Serving
+export const ERR_DRAINING = createError(
+  'RBT_ERR_DRAINING',
+  'The server is shutting down and takes no new requests',
+  503,
+  'server_error',
+)
+export const ERR_AGENT_UNAVAILABLE = createError(
+  'RBT_ERR_AGENT_UNAVAILABLE',
+  "Agent '%s' could not be loaded: %s",
+  503,
+  'server_error',
+)
+export const ERR_AGENT_INVALID = createError('RBT_ERR_AGENT_INVALID', "Agent '%s' is misconfigured: %s", 500, 'configuration_error')
+export const ERR_PROVIDER_FAILED = createError('RBT_ERR_PROVIDER_FAILED', 'The model provider failed: %s', 502, 'api_error')
+export const ERR_PROVIDER_TIMEOUT = createError('RBT_ERR_PROVIDER_TIMEOUT', 'The model provider did not answer in time', 504, 'timeout_error')
+export const ERR_INTERNAL = createError('RBT_ERR_INTERNAL', 'Internal server error (request %s)', 500, 'server_error')
+
+// Tool calls: these become error texts for the model, never HTTP answers
+export const ERR_TOOL_NOT_FOUND = createError('RBT_ERR_TOOL_NOT_FOUND', "No tool named '%s' is available", 400, 'invalid_request_error')
+export const ERR_TOOL_ARGUMENTS_INVALID = createError(
+  'RBT_ERR_TOOL_ARGUMENTS_INVALID',
+  "Invalid arguments for tool '%s': %s",
+  400,
+  'invalid_request_error',
+)
+export const ERR_TOOL_FORBIDDEN = createError(
+  'RBT_ERR_TOOL_FORBIDDEN',
+  "Tool '%s' needs scope '%s'; the caller has '%s'",
+  403,
+  'permission_error',
+)
+export const ERR_TOOL_FAILED = createError('RBT_ERR_TOOL_FAILED', "Tool '%s' failed: %s", 500, 'server_error')
+export const ERR_TOOL_TIMEOUT = createError('RBT_ERR_TOOL_TIMEOUT', "Tool '%s' took longer than %s ms", 504, 'timeout_error')
+
+// Startup: config, packages, plugins
+export const ERR_CONFIG_NOT_FOUND = createError('RBT_ERR_CONFIG_NOT_FOUND', 'Config file not found: %s', 500, 'configuration_error')
+export const ERR_CONFIG_INVALID = createError('RBT_ERR_CONFIG_INVALID', 'Invalid config%s: %s', 500, 'configuration_error')
+export const ERR_CONFIG_ENV_MISSING = createError(
+  'RBT_ERR_CONFIG_ENV_MISSING',
+  'The config uses ${%s} at %s but the environment variable %s is not set (use ${%s:-default} for a default)',
+  500,
+  'configuration_error',
+)
+export const ERR_MODEL_PROVIDER_UNKNOWN = createError(
+  'RBT_ERR_MODEL_PROVIDER_UNKNOWN',
+  "Model '%s' of agent '%s' names provider '%s', which no enabled plugin registers%s",
+  500,
+  'configuration_error',
+)
+export const ERR_SKILL_NOT_ENABLED = createError(
+  'RBT_ERR_SKILL_NOT_ENABLED',
+  "Agent '%s' uses skill '%s', which is not installed or not enabled",
+  500,
+  'configuration_error',
+)
+export const ERR_STARTUP = createError('RBT_ERR_STARTUP', 'Robutler cannot start:\n%s', 500, 'configuration_error')
+export const ERR_PLUGIN_BOOT_FAILED = createError('RBT_ERR_PLUGIN_BOOT_FAILED', "Plugin '%s' failed to start: %s", 500, 'server_error')
+export const ERR_PLUGIN_BOOT_TIMEOUT = createError(
+  'RBT_ERR_PLUGIN_BOOT_TIMEOUT',
+  "Plugin '%s' did not finish starting within %s ms",
+  500,
+  'server_error',
+)
+export const ERR_SKILL_SETUP_FAILED = createError(
+  'RBT_ERR_SKILL_SETUP_FAILED',
+  "Skill '%s' failed to set up for agent '%s': %s",
+  500,
+  'configuration_error',
+)
+export const ERR_PROVIDER_DUPLICATE = createError(
+  'RBT_ERR_PROVIDER_DUPLICATE',
+  "Provider prefix '%s' is registered twice",
+  500,
+  'configuration_error',
+)
+
+/** Every kernel error code with its HTTP status, for docs checks. */
+export function errorCatalogue(): ReadonlyMap<string, { message: string; statusCode: number }> {
+  return catalogue
+}
+
+export function isRobutlerError(error: unknown): error is RobutlerError {
+  return error instanceof RobutlerError
+}
+
+/** The OpenAI error body for an error: never a stack, never a secret. */
+export function errorBody(error: RobutlerError): { error: { message: string; type: string; code: string; param: string | null } } {
+  return { error: { message: error.message, type: error.type, code: error.code, param: error.param } }
+}

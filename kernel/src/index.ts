@@ -1,0 +1,56 @@
+// @robutler/kernel's public entry: everything plugins, skills and operators may import.
+export { createServer, StartupError, KERNEL_VERSION } from './server.js'
+export type { RobutlerServer } from './server.js'
+export { definePlugin, defineSkill, defineAgent } from './define.js'
+export type { Plugin, Skill } from './define.js'
+export { getContext } from './context.js'
+export { loadConfigFile, interpolate, parseSize, DEFAULT_CONFIG_FILES } from './config.js'
+export type { ConfigFile, Environment } from './config.js'
+export { optionsFromConfig } from './options.js'
+export type { ServerOptions } from './options.js'
+export { checkStartup } from './doctor.js'
+export type { DoctorReport } from './doctor.js'
+export { RobutlerError, errorCatalogue, isRobutlerError } from './errors.js'
+export type {
+  AgentConfig,
+  AgentLoader,
+  AuthAnswer,
+  Authenticator,
+  CallOptions,
+  ChatMessage,
+  ContentPart,
+  Credential,
+  FinalizeInfo,
+  FinishReason,
+  HealthCheck,
+  HookMap,
+  HookName,
+  HookSpec,
+  Identity,
+  JsonSchema,
+  KernelApi,
+  KernelEventMap,
+  KernelEventName,
+  KernelEvents,
+  ModelDelta,
+  ModelRequest,
+  ModelResponse,
+  PluginDefinition,
+  Provider,
+  RequestContext,
+  SamplingParams,
+  Scope,
+  SkillDefinition,
+  SkillParts,
+  SkillPrompt,
+  SkillRoute,
+  SkillTool,
+  ToolCall,
+  ToolCallDelta,
+  ToolCallInfo,
+  ToolDefinition,
+  ToolExample,
+  ToolResult,
+  ToolRunContext,
+  Usage,
+} from './types.js'

@@ -1,0 +1,96 @@
+// One kernel instance: everything a server owns (no module-level state), and the API plugins receive.
+import type { FastifyInstance, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import { buildAgent, type BuiltAgent, type SkillPackage } from './agent-build.js'
+import { AgentDirectory } from './agents.js'
+import { AuthChain } from './auth.js'
+import { ERR_TOOL_FAILED, type RobutlerError } from './errors.js'
+import { publicError } from './http-errors.js'
+import { EventBus } from './events.js'
+import type { Settings } from './options.js'
+import { ProviderRegistry } from './providers.js'
+import type { RuntimeDeps } from './runtime.js'
+import { ToolValidators } from './tool-validators.js'
+import type { AgentConfig, HealthCheck, KernelApi } from './types.js'
+
+export class Kernel {
+  readonly version: string
+  readonly settings: Settings
+  readonly log: Logger
+  readonly app: FastifyInstance
+  readonly events = new EventBus()
+  readonly providers = new ProviderRegistry()
+  readonly auth = new AuthChain()
+  readonly validators = new ToolValidators()
+  readonly skills = new Map<string, SkillPackage>()
+  readonly healthChecks = new Map<string, HealthCheck>()
+  readonly readyFns: Array<() => void | Promise<void>> = []
+  readonly closeFns: Array<{ owner: string; fn: () => void | Promise<void> }> = []
+  /** Controllers of in-flight agent requests, aborted when a drain runs out of time. */
+  readonly inflight = new Set<AbortController>()
+  readonly agents: AgentDirectory
+  readonly runtimeDeps: RuntimeDeps
+  readonly startedAt = Date.now()
+  booted = false
+  draining = false
+
+  constructor(options: { version: string; settings: Settings; log: Logger; app: FastifyInstance }) {
+    this.version = options.version
+    this.settings = options.settings
+    this.log = options.log
+    this.app = options.app
+    this.agents = new AgentDirectory({ build: (config) => this.buildAgent(config) })
+    const onListenerError = (error: unknown) => this.log.error({ err: error }, 'a kernel event listener threw')
+    this.runtimeDeps = {
+      events: this.events,
+      onListenerError,
+      // Replaced by the worker pool when it starts; until then a worker tool is an error text for the model.
+      runWorker: async (tool) => {
+        throw ERR_TOOL_FAILED(tool.name, 'the worker pool is not running')
+      },
+    }
+  }
+
+  publicError(error: unknown, request: FastifyRequest): RobutlerError {
+    return publicError(error, request, this.settings.bodyLimit)
+  }
+
+  buildAgent(config: AgentConfig): Promise<BuiltAgent> {
+    return buildAgent(config, {
+      providers: this.providers,
+      skills: this.skills,
+      validators: this.validators,
+      kernelFor: (skill) => this.apiFor(skill),
+      urlPrefix: this.settings.urlPrefix,
+    })
+  }
+
+  /** The API a plugin or skill receives: the same kernel, with its own child logger and close owner. */
+  apiFor(owner: string): KernelApi {
+    return {
+      version: this.version,
+      urlPrefix: this.settings.urlPrefix,
+      baseDir: this.settings.appDir,
+      providers: {
+        register: (prefix, provider) => this.providers.register(prefix, provider),
+        has: (prefix) => this.providers.has(prefix),
+      },
+      agents: {
+        addLoader: (loader, options) => this.agents.addLoader(loader, { name: owner, ...options }),
+        invalidate: (name) => this.agents.invalidate(name),
+      },
+      auth: { addAuthenticator: (fn) => this.auth.add(fn) },
+      events: { on: (event, fn) => this.events.on(event, fn), off: (event, fn) => this.events.off(event, fn) },
+      http: this.app,
+      health: {
+        add: (name, check) => {
+          if (this.healthChecks.has(name)) throw new Error(`health check '${name}' is already registered`)
+          this.healthChecks.set(name, check)
+        },
+      },
+      onReady: (fn) => void this.readyFns.push(fn),
+      onClose: (fn) => void this.closeFns.push({ owner, fn }),
+      log: this.log.child({ plugin: owner }),
+    }
+  }
+}

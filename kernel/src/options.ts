@@ -1,0 +1,127 @@
+// createServer's options (the seed's create_server arguments) and their normalised settings.
+import { availableParallelism } from 'node:os'
+import { resolve } from 'node:path'
+import type { DestinationStream } from 'pino'
+import { parseSize, type ConfigFile, type Environment } from './config.js'
+import { ERR_CONFIG_INVALID } from './errors.js'
+import type { AgentConfig } from './types.js'
+
+export const PROMETHEUS_PLUGIN = '@robutler/plugin-prometheus'
+
+export interface ServerOptions {
+  title?: string
+  agents?: AgentConfig[]
+  /** Called for a name that no static agent or loader plugin knows; null means "no such agent". */
+  dynamicAgents?: (name: string) => AgentConfig | null | undefined | Promise<AgentConfig | null | undefined>
+  urlPrefix?: string
+  /** Enables @robutler/plugin-prometheus (it must be installed). */
+  enableMonitoring?: boolean
+  enablePrometheus?: boolean
+  enableCors?: boolean
+  corsOrigins?: string[]
+  /** Seconds a request may take, streaming included (default 300). */
+  requestTimeout?: number
+  /** Largest request body, `"10MB"` or bytes (default 10MB). */
+  maxRequestSize?: string | number
+  /** Plugin package name → its config section. */
+  plugins?: Record<string, Record<string, unknown>>
+  /** Skill package name → its default config. */
+  skills?: Record<string, Record<string, unknown>>
+  /** Where packages are discovered and relative config paths resolve (default: the current directory). */
+  appDir?: string
+  host?: string
+  port?: number
+  logLevel?: string
+  logPretty?: boolean
+  /** Where log lines go (default: stdout, written asynchronously). */
+  logDestination?: DestinationStream
+  /** Seconds in-flight requests get to finish on close (default 30). */
+  drainTimeout?: number
+  /** Milliseconds each plugin's register may take (default 10000). */
+  pluginTimeout?: number
+  workerThreads?: number | 'auto'
+  /** The environment `${VAR}`, `PROMETHEUS_ENABLED` and provider defaults are read from (default process.env). */
+  env?: Environment
+}
+
+export interface Settings {
+  title: string
+  urlPrefix: string
+  host: string
+  port: number
+  logLevel: string
+  logPretty: boolean
+  corsOrigins: string[] | null
+  requestTimeoutMs: number
+  bodyLimit: number
+  drainTimeoutMs: number
+  pluginTimeoutMs: number
+  workerThreads: number
+  appDir: string
+  monitoring: boolean
+}
+
+/** `/api/v1/` → `/api/v1`; `/` → ``. */
+export function normalisePrefix(prefix: string | undefined): string {
+  if (!prefix) return ''
+  const trimmed = prefix.trim().replace(/\/+$/, '')
+  if (trimmed === '') return ''
+  return trimmed.startsWith('/') ? trimmed : `/${trimmed}`
+}
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw ERR_CONFIG_INVALID('', `${name} must be a positive number of seconds, got ${String(value)}`)
+  }
+  return value
+}
+
+export function resolveSettings(options: ServerOptions, env: Environment): Settings {
+  const threads = options.workerThreads
+  return {
+    title: options.title ?? 'Robutler',
+    urlPrefix: normalisePrefix(options.urlPrefix),
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 8000,
+    logLevel: options.logLevel ?? 'info',
+    logPretty: options.logPretty ?? false,
+    corsOrigins: options.enableCors || options.corsOrigins ? (options.corsOrigins ?? ['*']) : null,
+    requestTimeoutMs: positive('requestTimeout', options.requestTimeout, 300) * 1000,
+    bodyLimit: parseSize(options.maxRequestSize ?? '10MB'),
+    drainTimeoutMs: (options.drainTimeout ?? 30) * 1000,
+    pluginTimeoutMs: options.pluginTimeout ?? 10_000,
+    workerThreads: threads === undefined || threads === 'auto' ? Math.max(1, availableParallelism() - 1) : threads,
+    appDir: resolve(options.appDir ?? '.'),
+    monitoring: Boolean(options.enableMonitoring || options.enablePrometheus || env.PROMETHEUS_ENABLED === 'true'),
+  }
+}
+
+/** Maps a config file (already validated) plus `ROBUTLER_*` variables to createServer options. */
+export function optionsFromConfig(config: ConfigFile, dir: string, env: Environment): ServerOptions {
+  const server = config.server ?? {}
+  const port = env.ROBUTLER_PORT !== undefined && env.ROBUTLER_PORT !== '' ? Number(env.ROBUTLER_PORT) : server.port
+  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
+    throw ERR_CONFIG_INVALID('', `ROBUTLER_PORT must be a port number, got '${env.ROBUTLER_PORT}'`)
+  }
+  return {
+    title: server.title,
+    urlPrefix: server.urlPrefix,
+    host: env.ROBUTLER_HOST || server.host,
+    port,
+    logLevel: env.ROBUTLER_LOG_LEVEL || server.logLevel,
+    logPretty: server.logPretty,
+    corsOrigins: server.cors?.origins,
+    enableCors: server.cors !== undefined,
+    requestTimeout: server.requestTimeout,
+    maxRequestSize: server.maxRequestSize,
+    drainTimeout: server.drainTimeout,
+    pluginTimeout: server.pluginTimeout,
+    workerThreads: server.workerThreads,
+    plugins: config.plugins,
+    skills: config.skills,
+    agents: config.agents,
+    appDir: dir,
+    env,
+  }
+}

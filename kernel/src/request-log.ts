@@ -1,0 +1,17 @@
+// One log line and one `request:end` event per request, streamed ones included.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Kernel } from './kernel.js'
+
+export function logRequestEnd(kernel: Kernel, request: FastifyRequest, reply: FastifyReply, usage?: { total_tokens: number }): void {
+  const status = reply.statusCode
+  const durationMs = Math.round(reply.elapsedTime * 100) / 100
+  const agent = (request.params as { agent?: string } | undefined)?.agent ?? null
+  request.log.info({ method: request.method, url: request.url, status, agent, durationMs, tokens: usage?.total_tokens }, 'request')
+  if (kernel.events.has('request:end')) {
+    kernel.events.emit(
+      'request:end',
+      { requestId: request.id, method: request.method, route: request.routeOptions.url ?? 'unknown', status, agent, durationMs },
+      (error) => kernel.log.error({ err: error }, 'a kernel event listener threw'),
+    )
+  }
+}

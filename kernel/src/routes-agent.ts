@@ -1,0 +1,187 @@
+// Agent routes: GET /{agent}, GET /{agent}/health, POST /{agent}/chat/completions, and skills' own routes.
+import type { ServerResponse } from 'node:http'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+import type { BuiltAgent, BuiltRoute } from './agent-build.js'
+import { callerScope, mayUseAgent, scopeAllows } from './auth.js'
+import { parseChatRequest, type ChatRequest } from './chat-request.js'
+import { contextStorage } from './context.js'
+import { ERR_AGENT_NOT_FOUND, ERR_DRAINING, ERR_FORBIDDEN, ERR_REQUEST_TIMEOUT, ERR_ROUTE_NOT_FOUND, ERR_UNAUTHENTICATED, isRobutlerError, RobutlerError } from './errors.js'
+import { runHooks } from './hooks.js'
+import type { Kernel } from './kernel.js'
+import { completeChat, streamChat } from './runtime.js'
+import { SseSink } from './sse.js'
+import { logRequestEnd } from './request-log.js'
+import type { Identity, RequestContext, Scope } from './types.js'
+
+type AgentRequest = FastifyRequest<{ Params: { agent: string; '*'?: string } }>
+
+/** The abort reason when the client goes away: nothing is sent, the work stops. */
+export class ClientClosedError extends Error {
+  constructor() {
+    super('The client closed the connection')
+    this.name = 'AbortError'
+  }
+}
+
+interface Tracked {
+  kernel: Kernel
+  reply: FastifyReply
+  controller: AbortController
+  timer: NodeJS.Timeout
+  /** Set when the reply was hijacked for a stream: Fastify's onResponse will not run for it. */
+  context: RequestContext | null
+}
+
+const tracked = new WeakMap<ServerResponse, Tracked>()
+
+function onTimeout(controller: AbortController, seconds: number): void {
+  controller.abort(ERR_REQUEST_TIMEOUT(seconds))
+}
+
+function onResponseClose(this: ServerResponse): void {
+  const t = tracked.get(this)
+  if (!t) return
+  clearTimeout(t.timer)
+  if (!this.writableFinished && !t.controller.signal.aborted) t.controller.abort(new ClientClosedError())
+  t.kernel.inflight.delete(t.controller)
+  if (t.context) logRequestEnd(t.kernel, t.reply.request, t.reply, t.context.usage)
+}
+
+/** Marks a tracked reply as streamed, so its end is logged when the connection closes. */
+function markStreamed(reply: FastifyReply, context: RequestContext): void {
+  const t = tracked.get(reply.raw)
+  if (t) t.context = context
+}
+
+/** Starts the request's clock and abort signal: timeout, client disconnect and forced drain all fire it. */
+function track(kernel: Kernel, reply: FastifyReply): AbortController {
+  const controller = new AbortController()
+  const ms = kernel.settings.requestTimeoutMs
+  tracked.set(reply.raw, { kernel, reply, controller, timer: setTimeout(onTimeout, ms, controller, ms / 1000), context: null })
+  kernel.inflight.add(controller)
+  reply.raw.once('close', onResponseClose)
+  return controller
+}
+
+function notFound(name: string): RobutlerError {
+  return ERR_AGENT_NOT_FOUND(name.length > 80 ? `${name.slice(0, 80)}…` : name)
+}
+
+/** Resolves the agent and the caller's identity and scope on it; 401/403/404/503 as they apply. */
+async function admit(kernel: Kernel, request: AgentRequest): Promise<{ agent: BuiltAgent; identity: Identity | null; scope: Scope }> {
+  if (kernel.draining) {
+    const error = ERR_DRAINING()
+    error.retryAfter = 5
+    throw error
+  }
+  const name = request.params.agent
+  const identity = kernel.auth.enabled ? await kernel.auth.identify(request) : null
+  const found = kernel.agents.resolve(name)
+  const agent = found instanceof Promise ? await found : found
+  if (!agent) throw notFound(name)
+  const scope = callerScope(identity, agent.owner)
+  if (!mayUseAgent(identity, scope, agent)) {
+    throw identity ? ERR_FORBIDDEN(`This key may not use agent '${agent.name}'`) : ERR_UNAUTHENTICATED(`Agent '${agent.name}' needs an API key`)
+  }
+  return { agent, identity, scope }
+}
+
+function newContext(request: FastifyRequest, identity: Identity | null, scope: Scope, agent: string, signal: AbortSignal, deadline: number): RequestContext {
+  return {
+    id: request.id,
+    identity,
+    scope,
+    agent,
+    deadline,
+    signal,
+    usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
+    log: request.log as Logger,
+    state: {},
+  }
+}
+
+/** The error a client gets for an aborted or failed request. */
+function failure(error: unknown, ctx: RequestContext): unknown {
+  if (ctx.signal.aborted && isRobutlerError(ctx.signal.reason)) return ctx.signal.reason
+  return error
+}
+
+async function runChat(kernel: Kernel, agent: BuiltAgent, ctx: RequestContext, body: ChatRequest, reply: FastifyReply): Promise<unknown> {
+  let error: unknown
+  try {
+    if (agent.hooks.onConnection.length > 0) await runHooks(agent.hooks.onConnection, ctx)
+    if (!body.stream) return await completeChat(agent, ctx, body, kernel.runtimeDeps)
+    const sink = new SseSink(reply, ctx.signal, () => markStreamed(reply, ctx))
+    try {
+      await streamChat(agent, ctx, body, sink, kernel.runtimeDeps)
+    } catch (streamError) {
+      if (!sink.started) throw streamError
+      error = failure(streamError, ctx)
+      if (!(error instanceof ClientClosedError)) {
+        const pub = isRobutlerError(error) ? error : kernel.publicError(error, reply.request)
+        if (pub.statusCode >= 500 && !isRobutlerError(error)) ctx.log.error({ err: error }, 'stream failed')
+        sink.fail(pub)
+      }
+    }
+    return reply
+  } catch (thrown) {
+    error = failure(thrown, ctx)
+    throw error
+  } finally {
+    if (agent.hooks.finalizeConnection.length > 0) {
+      const status = error ? (isRobutlerError(error) ? error.statusCode : 500) : 200
+      try {
+        await runHooks(agent.hooks.finalizeConnection, ctx, { error, status })
+      } catch (hookError) {
+        ctx.log.error({ err: hookError }, 'finalizeConnection hook failed')
+      }
+    }
+  }
+}
+
+async function runSkillRoute(built: BuiltRoute, ctx: RequestContext, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+  const result = await built.route.handler(request, reply, ctx)
+  return reply.sent ? reply : result
+}
+
+export function registerAgentRoutes(kernel: Kernel): void {
+  const { app } = kernel
+  const prefix = kernel.settings.urlPrefix
+
+  app.get(`${prefix}/:agent`, async function agentInfo(request: AgentRequest, reply: FastifyReply) {
+    const { agent, scope } = await admit(kernel, request)
+    return reply.type('application/json; charset=utf-8').send(agent.views[scope].infoJson)
+  })
+
+  app.get(`${prefix}/:agent/health`, async function agentHealth(request: AgentRequest) {
+    const found = kernel.agents.resolve(request.params.agent)
+    const agent = found instanceof Promise ? await found : found
+    if (!agent) throw notFound(request.params.agent)
+    return { status: kernel.draining ? 'draining' : 'healthy', agent: agent.name, model: agent.config.model }
+  })
+
+  app.post(`${prefix}/:agent/chat/completions`, async function chatCompletions(request: AgentRequest, reply: FastifyReply) {
+    const { agent, identity, scope } = await admit(kernel, request)
+    const body = parseChatRequest(request.body)
+    const controller = track(kernel, reply)
+    const ctx = newContext(request, identity, scope, agent.name, controller.signal, Date.now() + kernel.settings.requestTimeoutMs)
+    return contextStorage.run(ctx, runChat, kernel, agent, ctx, body, reply)
+  })
+
+  app.all(`${prefix}/:agent/*`, async function skillRoute(request: AgentRequest, reply: FastifyReply) {
+    const { agent, identity, scope } = await admit(kernel, request)
+    const path = `/${request.params['*'] ?? ''}`
+    const found = agent.router?.find(request.method as 'GET', path)
+    if (!found) throw ERR_ROUTE_NOT_FOUND(request.method, request.url.slice(0, 200))
+    const built = found.store as BuiltRoute
+    const needed = built.route.scope ?? 'all'
+    if (!scopeAllows(scope, needed)) {
+      throw identity ? ERR_FORBIDDEN(`${request.method} ${path} of agent '${agent.name}' needs scope '${needed}'`) : ERR_UNAUTHENTICATED(`${request.method} ${path} needs an API key`)
+    }
+    ;(request.params as Record<string, unknown>) = { ...found.params, agent: agent.name }
+    const controller = track(kernel, reply)
+    const ctx = newContext(request, identity, scope, agent.name, controller.signal, Date.now() + kernel.settings.requestTimeoutMs)
+    return contextStorage.run(ctx, runSkillRoute, built, ctx, request, reply)
+  })
+}

@@ -1,0 +1,187 @@
+// The agent loop: instructions + skill prompts + messages + visible tools → model → internal tool calls → model …
+// until a final answer, an external (client) tool call, or maxIterations.
+import { randomUUID } from 'node:crypto'
+import type { BuiltAgent } from './agent-build.js'
+import type { ChatRequest } from './chat-request.js'
+import { runHooks } from './hooks.js'
+import { completeTurn, streamTurn, type ModelCallDeps } from './model-call.js'
+import type { SseSink } from './sse.js'
+import { runToolCalls, type ToolDeps } from './tools.js'
+import type { ChatMessage, FinishReason, ModelRequest, ModelResponse, RequestContext, ToolCall, ToolDefinition, Usage } from './types.js'
+
+export type RuntimeDeps = ModelCallDeps & ToolDeps
+
+interface Turn {
+  messages: ChatMessage[]
+  tools: ToolDefinition[] | undefined
+  /** Names of the client's own tools; null when it sent none. */
+  external: Set<string> | null
+}
+
+function prepare(agent: BuiltAgent, ctx: RequestContext, body: ChatRequest): Turn {
+  const view = agent.views[ctx.scope]
+  const messages = view.system ? [view.system, ...body.messages] : body.messages.slice()
+  if (!body.tools || body.tools.length === 0) {
+    return { messages, tools: view.tools.length > 0 ? view.tools : undefined, external: null }
+  }
+  // A client tool with the same name as an internal one wins for this request.
+  const external = new Set(body.tools.map((t) => t.function.name))
+  const tools = [...view.tools.filter((t) => !external.has(t.function.name)), ...body.tools]
+  return { messages, tools, external }
+}
+
+function addUsage(total: Usage, usage: Usage | undefined): void {
+  if (!usage) return
+  total.prompt_tokens += usage.prompt_tokens ?? 0
+  total.completion_tokens += usage.completion_tokens ?? 0
+  total.total_tokens += usage.total_tokens ?? (usage.prompt_tokens ?? 0) + (usage.completion_tokens ?? 0)
+}
+
+function splitCalls(calls: ToolCall[], external: Set<string> | null): { internal: ToolCall[]; outside: ToolCall[] } {
+  if (!external) return { internal: calls, outside: [] }
+  const internal: ToolCall[] = []
+  const outside: ToolCall[] = []
+  for (const call of calls) (external.has(call.function.name) ? outside : internal).push(call)
+  return { internal, outside }
+}
+
+function limitText(agent: BuiltAgent): string {
+  return `The agent stopped after ${agent.maxIterations} model calls (maxIterations) without a final answer.`
+}
+
+function newId(): string {
+  return `chatcmpl-${randomUUID().replaceAll('-', '')}`
+}
+
+function request(turn: Turn, body: ChatRequest): ModelRequest {
+  return { model: '', messages: turn.messages, tools: turn.tools, params: body.params }
+}
+
+/** The whole (non-streamed) answer, as an OpenAI chat.completion object. */
+export async function completeChat(agent: BuiltAgent, ctx: RequestContext, body: ChatRequest, deps: RuntimeDeps): Promise<Record<string, unknown>> {
+  const turn = prepare(agent, ctx, body)
+  let model = agent.config.model
+  let message: ModelResponse['message'] | null = null
+  let finish: FinishReason = 'length'
+  for (let i = 0; i < agent.maxIterations && !message; i++) {
+    const call = request(turn, body)
+    if (agent.hooks.beforeLlmCall.length > 0) await runHooks(agent.hooks.beforeLlmCall, ctx, call)
+    const { response, target } = await completeTurn(agent, ctx, call, deps)
+    model = target.id
+    addUsage(ctx.usage, response.usage)
+    if (agent.hooks.afterLlmCall.length > 0) await runHooks(agent.hooks.afterLlmCall, ctx, response)
+    const calls = response.message.tool_calls
+    if (!calls || calls.length === 0) {
+      message = { role: 'assistant', content: response.message.content ?? '', refusal: response.message.refusal ?? null }
+      finish = response.finish_reason === 'tool_calls' ? 'stop' : response.finish_reason
+      break
+    }
+    const { internal, outside } = splitCalls(calls, turn.external)
+    const results = internal.length > 0 ? await runToolCalls(agent, ctx, internal, deps) : []
+    if (outside.length > 0) {
+      message = { role: 'assistant', content: response.message.content ?? null, tool_calls: outside, refusal: null }
+      finish = 'tool_calls'
+      break
+    }
+    turn.messages.push({ role: 'assistant', content: response.message.content ?? null, tool_calls: internal }, ...results)
+  }
+  if (!message) message = { role: 'assistant', content: limitText(agent), refusal: null }
+  if (agent.hooks.onMessage.length > 0) await runHooks(agent.hooks.onMessage, ctx, message)
+  return {
+    id: newId(),
+    object: 'chat.completion',
+    created: Math.floor(Date.now() / 1000),
+    model,
+    choices: [{ index: 0, message, logprobs: null, finish_reason: finish }],
+    usage: ctx.usage,
+    system_fingerprint: null,
+  }
+}
+
+interface Accumulated {
+  content: string
+  calls: ToolCall[]
+  finish: FinishReason | null
+  usage: Usage | undefined
+}
+
+/** Streams the answer as OpenAI chunks into `sink` (which writes headers on its first chunk). */
+export async function streamChat(agent: BuiltAgent, ctx: RequestContext, body: ChatRequest, sink: SseSink, deps: RuntimeDeps): Promise<void> {
+  const turn = prepare(agent, ctx, body)
+  const base = { id: newId(), object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: agent.config.model }
+  const onChunk = agent.hooks.onChunk
+  const send = async (choice: Record<string, unknown> | null, usage?: Usage) => {
+    const chunk: Record<string, unknown> = choice ? { ...base, choices: [choice] } : { ...base, choices: [], usage }
+    if (onChunk.length > 0) await runHooks(onChunk, ctx, chunk)
+    await sink.send(chunk)
+  }
+  let roleSent = false
+  const sendDelta = async (delta: Record<string, unknown>, finish: FinishReason | null = null) => {
+    if (!roleSent) {
+      roleSent = true
+      await send({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })
+    }
+    await send({ index: 0, delta, logprobs: null, finish_reason: finish })
+  }
+
+  let final: { message: ModelResponse['message']; finish: FinishReason } | null = null
+  for (let i = 0; i < agent.maxIterations && !final; i++) {
+    const call = request(turn, body)
+    if (agent.hooks.beforeLlmCall.length > 0) await runHooks(agent.hooks.beforeLlmCall, ctx, call)
+    const acc: Accumulated = { content: '', calls: [], finish: null, usage: undefined }
+    const deltas = streamTurn(agent, ctx, call, deps)
+    for (;;) {
+      const next = await deltas.next()
+      if (next.done) {
+        base.model = next.value.id
+        break
+      }
+      const delta = next.value
+      if (delta.content) {
+        acc.content += delta.content
+        await sendDelta({ content: delta.content })
+      }
+      if (delta.tool_calls) {
+        for (const part of delta.tool_calls) {
+          const slot = (acc.calls[part.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } })
+          if (part.id) slot.id = part.id
+          if (part.function?.name && !slot.function.name) slot.function.name = part.function.name
+          if (part.function?.arguments) slot.function.arguments += part.function.arguments
+        }
+      }
+      if (delta.finish_reason) acc.finish = delta.finish_reason
+      if (delta.usage) acc.usage = delta.usage
+    }
+    addUsage(ctx.usage, acc.usage)
+    const calls = acc.calls.filter(Boolean)
+    const response: ModelResponse = {
+      message: { role: 'assistant', content: acc.content || null, tool_calls: calls.length > 0 ? calls : undefined },
+      finish_reason: acc.finish ?? (calls.length > 0 ? 'tool_calls' : 'stop'),
+      usage: acc.usage,
+    }
+    if (agent.hooks.afterLlmCall.length > 0) await runHooks(agent.hooks.afterLlmCall, ctx, response)
+    if (calls.length === 0) {
+      final = { message: response.message, finish: response.finish_reason === 'tool_calls' ? 'stop' : response.finish_reason }
+      break
+    }
+    const { internal, outside } = splitCalls(calls, turn.external)
+    const results = internal.length > 0 ? await runToolCalls(agent, ctx, internal, deps) : []
+    if (outside.length > 0) {
+      for (let index = 0; index < outside.length; index++) {
+        const { id, function: fn } = outside[index]!
+        await sendDelta({ tool_calls: [{ index, id, type: 'function', function: { name: fn.name, arguments: fn.arguments } }] })
+      }
+      final = { message: { role: 'assistant', content: acc.content || null, tool_calls: outside }, finish: 'tool_calls' }
+      break
+    }
+    turn.messages.push({ role: 'assistant', content: acc.content || null, tool_calls: internal }, ...results)
+  }
+  if (!final) {
+    final = { message: { role: 'assistant', content: limitText(agent) }, finish: 'length' }
+    await sendDelta({ content: final.message.content })
+  }
+  await sendDelta({}, final.finish)
+  if (body.includeUsage) await send(null, ctx.usage)
+  if (agent.hooks.onMessage.length > 0) await runHooks(agent.hooks.onMessage, ctx, final.message)
+  sink.done()
+}

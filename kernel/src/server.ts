@@ -1,0 +1,152 @@
+// createServer: the seed's create_server, on Fastify.
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
+import cors from '@fastify/cors'
+import { formatReport, type Problem } from '@robutler/registry'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { ERR_ROUTE_NOT_FOUND, ERR_STARTUP, ERR_INVALID_REQUEST, type RobutlerError } from './errors.js'
+import { sendError } from './http-errors.js'
+import { Kernel } from './kernel.js'
+import { bootPlugins, drainAndClose, runCloseHandlers } from './lifecycle.js'
+import { createLogger, flushLogger } from './logger.js'
+import { resolveSettings, type ServerOptions } from './options.js'
+import { registerAgentRoutes } from './routes-agent.js'
+import { registerServerRoutes } from './routes-server.js'
+import { logRequestEnd } from './request-log.js'
+import { agentProblems, planStartup } from './startup.js'
+
+export const KERNEL_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+function requestId(request: { headers: Record<string, unknown> }): string {
+  const given = request.headers['x-request-id']
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+}
+
+/** A server that refuses to start carries every problem found. */
+export class StartupError extends Error {
+  readonly code = ERR_STARTUP.code
+  constructor(readonly problems: Problem[]) {
+    super(ERR_STARTUP(formatReport(problems)).message)
+    this.name = 'StartupError'
+  }
+}
+
+export interface RobutlerServer {
+  /** The Fastify instance. */
+  readonly app: FastifyInstance
+  readonly version: string
+  /** Starts listening (default host and port from the options); resolves to the address, `http://127.0.0.1:8000`. */
+  listen(options?: { host?: string; port?: number }): Promise<string>
+  /** Drains in-flight requests (503 for new ones), then closes the listener and plugins in reverse order. */
+  close(): Promise<void>
+  readonly draining: boolean
+}
+
+function installHttpBasics(kernel: Kernel): void {
+  const { app } = kernel
+  app.addHook('onRequest', function setRequestId(request, reply, done) {
+    reply.header('x-request-id', request.id)
+    done()
+  })
+  app.addHook('onResponse', function requestEnd(request, reply, done) {
+    logRequestEnd(kernel, request, reply)
+    done()
+  })
+  app.setErrorHandler(function onError(error, request, reply) {
+    const pub = kernel.publicError(error, request)
+    if (pub.statusCode >= 500) request.log.error({ err: error, code: pub.code }, 'request failed')
+    else request.log.debug({ code: pub.code, msg: pub.message }, 'request refused')
+    if (reply.raw.destroyed) return
+    return sendError(reply, pub)
+  })
+  app.setNotFoundHandler(function notFound(request, reply) {
+    return sendError(reply, ERR_ROUTE_NOT_FOUND(request.method, request.url.slice(0, 200)))
+  })
+}
+
+/**
+ * Creates a Robutler server: finds, checks and boots the enabled plugins and skills, builds the agents and
+ * registers the HTTP surface. Refuses to start (StartupError, every problem listed) on any load-time problem.
+ * @example
+ * const server = await createServer({
+ *   title: 'Production Multi-Agent Server',
+ *   agents: [defineAgent({ name: 'support', model: 'openai/gpt-4o' })],
+ *   urlPrefix: '/api/v1',
+ *   plugins: { '@robutler/plugin-openai': { apiKey: process.env.OPENAI_API_KEY } },
+ * })
+ * await server.listen({ host: '0.0.0.0', port: 8000 })
+ */
+export async function createServer(options: ServerOptions = {}): Promise<RobutlerServer> {
+  const env = options.env ?? process.env
+  const settings = resolveSettings(options, env)
+  const plan = await planStartup(options, settings, env, KERNEL_VERSION)
+  if (plan.problems.length > 0) throw new StartupError(plan.problems)
+
+  const log = createLogger({ level: settings.logLevel, destination: options.logDestination })
+  // Typed as the default instance: plugins see `FastifyInstance`, whatever logger type pino infers.
+  const app: FastifyInstance = Fastify({
+    loggerInstance: log,
+    disableRequestLogging: true,
+    bodyLimit: settings.bodyLimit,
+    genReqId: requestId,
+    requestIdHeader: false,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    forceCloseConnections: 'idle',
+    frameworkErrors: function frameworkError(error, _request, reply) {
+      return sendError(reply, ERR_INVALID_REQUEST(`Bad request: ${error.message}`))
+    },
+  }) as unknown as FastifyInstance
+  const kernel = new Kernel({ version: KERNEL_VERSION, settings, log, app })
+  for (const [name, skill] of plan.skills) kernel.skills.set(name, skill)
+
+  installHttpBasics(kernel)
+  if (settings.corsOrigins) {
+    await app.register(cors, {
+      origin: settings.corsOrigins.includes('*') ? '*' : settings.corsOrigins,
+      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+      exposedHeaders: ['x-request-id', 'retry-after'],
+      maxAge: 600,
+    })
+  }
+
+  await bootPlugins(kernel, plan.plugins)
+  try {
+    const agents = options.agents ?? []
+    const problems = agentProblems(agents, { providers: kernel.providers, skills: kernel.skills })
+    if (problems.length > 0) throw new StartupError(problems)
+    for (const config of agents) kernel.agents.static.set(config.name, await kernel.buildAgent(config))
+    if (options.dynamicAgents) {
+      const dynamic = options.dynamicAgents
+      kernel.agents.addLoader(async (name) => (await dynamic(name)) ?? null, { priority: Number.MAX_SAFE_INTEGER, name: 'dynamicAgents' })
+    }
+    registerServerRoutes(kernel)
+    registerAgentRoutes(kernel)
+    await app.ready()
+    for (const fn of kernel.readyFns) await fn()
+  } catch (error) {
+    await runCloseHandlers(kernel)
+    await app.close().catch(() => undefined)
+    throw error
+  }
+  kernel.booted = true
+
+  let closing: Promise<void> | null = null
+  return {
+    app,
+    version: KERNEL_VERSION,
+    get draining() {
+      return kernel.draining
+    },
+    async listen(listenOptions = {}) {
+      return app.listen({ host: listenOptions.host ?? settings.host, port: listenOptions.port ?? settings.port })
+    },
+    close() {
+      closing ??= drainAndClose(kernel).finally(() => flushLogger(log))
+      return closing
+    },
+  }
+}
+
+export type { RobutlerError }

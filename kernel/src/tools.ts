@@ -1,0 +1,115 @@
+// Runs the internal tool calls of one model turn. A failing, invalid or refused call becomes an error text for
+// the model; only the request's own abort propagates.
+import type { BuiltAgent, BuiltTool } from './agent-build.js'
+import { scopeAllows } from './auth.js'
+import {
+  ERR_TOOL_ARGUMENTS_INVALID,
+  ERR_TOOL_FAILED,
+  ERR_TOOL_FORBIDDEN,
+  ERR_TOOL_NOT_FOUND,
+  ERR_TOOL_TIMEOUT,
+  isRobutlerError,
+  type RobutlerError,
+} from './errors.js'
+import type { EventBus } from './events.js'
+import { runHooks } from './hooks.js'
+import type { ChatMessage, RequestContext, ToolCall, ToolCallInfo, ToolResult } from './types.js'
+
+/** Runs a pool-backed tool: `(tool, args, signal)` → its JSON result. */
+export type WorkerRunner = (tool: BuiltTool, args: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>
+
+export interface ToolDeps {
+  events: EventBus
+  runWorker: WorkerRunner
+  onListenerError: (error: unknown) => void
+}
+
+type Status = 'ok' | 'error' | 'invalid' | 'refused'
+
+function errorText(error: RobutlerError): string {
+  return JSON.stringify({ error: { code: error.code, message: error.message } })
+}
+
+function resultText(value: unknown): string {
+  if (typeof value === 'string') return value
+  if (value === undefined) return ''
+  return JSON.stringify(value)
+}
+
+function parseArguments(name: string, text: string): Record<string, unknown> | RobutlerError {
+  if (text.trim() === '') return {}
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error: any) {
+    return ERR_TOOL_ARGUMENTS_INVALID(name, `not valid JSON (${error.message})`)
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) return ERR_TOOL_ARGUMENTS_INVALID(name, 'arguments must be a JSON object')
+  return value as Record<string, unknown>
+}
+
+async function withTimeout<T>(name: string, ms: number | undefined, signal: AbortSignal, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  if (!ms) return run(signal)
+  const timeout = AbortSignal.timeout(ms)
+  const combined = AbortSignal.any([signal, timeout])
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.aborted ? signal.reason : ERR_TOOL_TIMEOUT(name, ms))
+    combined.addEventListener('abort', onAbort, { once: true })
+    run(combined).then(resolve, reject).finally(() => combined.removeEventListener('abort', onAbort))
+  })
+}
+
+async function execute(agent: BuiltAgent, ctx: RequestContext, call: ToolCall, deps: ToolDeps): Promise<{ result: ToolResult; status: Status }> {
+  const name = call.function.name
+  const tool = agent.tools.get(name)
+  if (!tool) return { result: { content: errorText(ERR_TOOL_NOT_FOUND(name)), error: true }, status: 'invalid' }
+  // Checked again here, not only when offered: a model may name a tool it was never shown.
+  if (!scopeAllows(ctx.scope, tool.scope)) {
+    return { result: { content: errorText(ERR_TOOL_FORBIDDEN(name, tool.scope, ctx.scope)), error: true }, status: 'refused' }
+  }
+  const args = parseArguments(name, call.function.arguments ?? '')
+  if (isRobutlerError(args)) return { result: { content: errorText(args), error: true }, status: 'invalid' }
+  const invalid = tool.validate(args)
+  if (invalid) return { result: { content: errorText(ERR_TOOL_ARGUMENTS_INVALID(name, invalid)), error: true }, status: 'invalid' }
+
+  const info: ToolCallInfo = { id: call.id, name, arguments: args, skill: tool.skill }
+  let result: ToolResult
+  let status: Status = 'ok'
+  try {
+    if (agent.hooks.beforeToolCall.length > 0) await runHooks(agent.hooks.beforeToolCall, ctx, info)
+  } catch (error: any) {
+    return { result: { content: errorText(ERR_TOOL_FORBIDDEN(name, tool.scope, `${ctx.scope} (refused: ${error?.message ?? error})`)), error: true }, status: 'refused' }
+  }
+  try {
+    const value = await withTimeout(name, tool.timeoutMs, ctx.signal, (signal) =>
+      tool.run ? Promise.resolve(tool.run(args, { signal, context: ctx, log: ctx.log })) : deps.runWorker(tool, args, signal),
+    )
+    result = { content: resultText(value) }
+  } catch (error: any) {
+    if (ctx.signal.aborted) throw ctx.signal.reason
+    status = 'error'
+    const wrapped = isRobutlerError(error) ? error : ERR_TOOL_FAILED(name, error?.message ?? String(error))
+    ctx.log.warn({ tool: name, skill: tool.skill, code: wrapped.code, err: error }, 'tool call failed')
+    result = { content: errorText(wrapped), error: true }
+  }
+  if (agent.hooks.afterToolCall.length > 0) await runHooks(agent.hooks.afterToolCall, ctx, info, result)
+  return { result, status }
+}
+
+/** Runs the calls side by side and answers one `tool` message per call, in call order. */
+export async function runToolCalls(agent: BuiltAgent, ctx: RequestContext, calls: ToolCall[], deps: ToolDeps): Promise<ChatMessage[]> {
+  return Promise.all(
+    calls.map(async (call) => {
+      const started = performance.now()
+      const skill = agent.tools.get(call.function.name)?.skill ?? null
+      deps.events.emit('tool:start', { requestId: ctx.id, agent: agent.name, skill, tool: call.function.name }, deps.onListenerError)
+      const { result, status } = await execute(agent, ctx, call, deps)
+      deps.events.emit(
+        'tool:end',
+        { requestId: ctx.id, agent: agent.name, skill, tool: call.function.name, durationMs: performance.now() - started, status },
+        deps.onListenerError,
+      )
+      return { role: 'tool', tool_call_id: call.id, content: result.content } satisfies ChatMessage
+    }),
+  )
+}

@@ -1,0 +1,325 @@
+// The kernel's public types: what plugins, skills and providers are written against.
+// OpenAI wire names (snake_case) are kept where a value crosses the wire unchanged.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { Logger } from 'pino'
+
+/** Caller scopes, weakest first: `admin` ⊃ `owner` ⊃ `all`. */
+export type Scope = 'all' | 'owner' | 'admin'
+
+// ---------------------------------------------------------------- OpenAI shapes
+
+export type JsonSchema = Record<string, unknown>
+
+export interface ContentPart {
+  type: string
+  text?: string
+  [key: string]: unknown
+}
+
+export interface ToolCall {
+  id: string
+  type: 'function'
+  function: { name: string; arguments: string }
+}
+
+export interface ChatMessage {
+  role: 'system' | 'developer' | 'user' | 'assistant' | 'tool'
+  content?: string | ContentPart[] | null
+  name?: string
+  tool_calls?: ToolCall[]
+  tool_call_id?: string
+  refusal?: string | null
+  [key: string]: unknown
+}
+
+export interface ToolDefinition {
+  type: 'function'
+  function: { name: string; description?: string; parameters?: JsonSchema; strict?: boolean | null }
+}
+
+export interface Usage {
+  prompt_tokens: number
+  completion_tokens: number
+  total_tokens: number
+  [key: string]: unknown
+}
+
+export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' | 'function_call'
+
+/** Sampling and output fields passed to the provider unchanged (DESIGN.md, chat completions). */
+export interface SamplingParams {
+  temperature?: number
+  top_p?: number
+  max_tokens?: number
+  max_completion_tokens?: number
+  stop?: string | string[]
+  presence_penalty?: number
+  frequency_penalty?: number
+  seed?: number
+  response_format?: Record<string, unknown>
+  tool_choice?: unknown
+  parallel_tool_calls?: boolean
+  user?: string
+  [key: string]: unknown
+}
+
+// ---------------------------------------------------------------- providers
+
+/** One call to a model: what the agent runtime hands a provider. */
+export interface ModelRequest {
+  /** The model name after the provider prefix: `gpt-4o` for `openai/gpt-4o`. */
+  model: string
+  messages: ChatMessage[]
+  tools?: ToolDefinition[]
+  params: SamplingParams
+}
+
+/** One whole model turn. */
+export interface ModelResponse {
+  message: { role: 'assistant'; content: string | null; tool_calls?: ToolCall[]; refusal?: string | null }
+  finish_reason: FinishReason
+  usage?: Usage
+}
+
+export interface ToolCallDelta {
+  index: number
+  id?: string
+  type?: 'function'
+  function?: { name?: string; arguments?: string }
+}
+
+/** One streamed piece of a model turn (an OpenAI chunk's first choice, flattened). */
+export interface ModelDelta {
+  content?: string
+  tool_calls?: ToolCallDelta[]
+  finish_reason?: FinishReason | null
+  usage?: Usage
+}
+
+export interface CallOptions {
+  /** Fires when the client disconnects, the request times out or the server force-closes. */
+  signal: AbortSignal
+}
+
+/** A model backend registered under a prefix (`openai`, `local`, …). */
+export interface Provider {
+  complete(request: ModelRequest, options: CallOptions): Promise<ModelResponse>
+  stream(request: ModelRequest, options: CallOptions): AsyncIterable<ModelDelta>
+}
+
+// ---------------------------------------------------------------- identity and auth
+
+export interface Identity {
+  userId: string
+  scope: Scope
+  /** The id of the credential used, never the secret itself. */
+  keyId?: string
+  /** When set, the only agents this identity may use. */
+  agents?: string[]
+}
+
+export interface Credential {
+  scheme: 'bearer' | 'x-api-key'
+  token: string
+}
+
+/** An identity, `'not-mine'` (let the next authenticator try) or `'invalid'` (401 at once). */
+export type AuthAnswer = Identity | 'not-mine' | 'invalid'
+
+export type Authenticator = (credential: Credential, request: FastifyRequest) => AuthAnswer | Promise<AuthAnswer>
+
+// ---------------------------------------------------------------- agents
+
+export interface AgentConfig {
+  name: string
+  description?: string
+  model: string
+  instructions?: string
+  /** Caller scopes allowed to use this agent at all (default `["all"]`). */
+  scopes?: Scope[]
+  /** Skills attached to this agent, by package name, each with config overriding the top-level defaults. */
+  skills?: Record<string, Record<string, unknown>>
+  maxIterations?: number
+  fallbackModels?: string[]
+  /** A user id that gets `owner` scope on this agent. */
+  owner?: string
+}
+
+/** Returns the agent config for a name, or null when this loader has no such agent. */
+export type AgentLoader = (name: string, options: { signal: AbortSignal }) => Promise<AgentConfig | null>
+
+// ---------------------------------------------------------------- request context
+
+/** One plain object per request, reachable through `getContext()` (AsyncLocalStorage). */
+export interface RequestContext {
+  id: string
+  identity: Identity | null
+  /** The caller's scope on the resolved agent (owner and admin lifts applied). */
+  scope: Scope
+  agent: string | null
+  /** Epoch ms after which the request has timed out. */
+  deadline: number
+  signal: AbortSignal
+  usage: Usage
+  log: Logger
+  /** Free space for skills and hooks, per request. */
+  state: Record<string, unknown>
+}
+
+// ---------------------------------------------------------------- skills
+
+export interface ToolRunContext {
+  signal: AbortSignal
+  context: RequestContext
+  log: Logger
+}
+
+export interface ToolExample {
+  arguments: Record<string, unknown>
+  /** When set, `skills validate` checks the tool returns this (deep equal). */
+  result?: unknown
+}
+
+export interface SkillTool {
+  name: string
+  description: string
+  /** JSON Schema of the arguments, checked with ajv before the tool runs. */
+  parameters: JsonSchema
+  /** The weakest scope that may see and run this tool (default `all`). */
+  scope?: Scope
+  /** Runs in process. Exactly one of `run` or `worker` is set. */
+  run?: (args: Record<string, any>, ctx: ToolRunContext) => unknown | Promise<unknown>
+  /** The named export of the skill's manifest `worker` module, run in the pool. */
+  worker?: string
+  /** Per-call time limit in milliseconds. */
+  timeoutMs?: number
+  examples?: ToolExample[]
+}
+
+export interface ToolCallInfo {
+  id: string
+  name: string
+  arguments: Record<string, unknown>
+  skill: string | null
+}
+
+export interface ToolResult {
+  content: string
+  error?: boolean
+}
+
+export interface FinalizeInfo {
+  error?: unknown
+  status: number
+}
+
+/** Hook signatures by name, in the order they run in a request. */
+export interface HookMap {
+  onConnection: (ctx: RequestContext) => void | Promise<void>
+  beforeLlmCall: (ctx: RequestContext, request: ModelRequest) => void | Promise<void>
+  afterLlmCall: (ctx: RequestContext, response: ModelResponse) => void | Promise<void>
+  onChunk: (ctx: RequestContext, chunk: Record<string, unknown>) => void | Promise<void>
+  beforeToolCall: (ctx: RequestContext, call: ToolCallInfo) => void | Promise<void>
+  afterToolCall: (ctx: RequestContext, call: ToolCallInfo, result: ToolResult) => void | Promise<void>
+  onMessage: (ctx: RequestContext, message: ModelResponse['message']) => void | Promise<void>
+  finalizeConnection: (ctx: RequestContext, info: FinalizeInfo) => void | Promise<void>
+}
+
+export type HookName = keyof HookMap
+
+export type HookSpec<K extends HookName> = HookMap[K] | { priority?: number; fn: HookMap[K] }
+
+export interface SkillPrompt {
+  priority?: number
+  /** The weakest caller scope that sees this prompt (default `all`). */
+  scope?: Scope
+  text: string
+}
+
+export interface SkillRoute {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE'
+  /** Path under `/{agent}`, find-my-way syntax (`/forecast/:city`). */
+  path: string
+  scope?: Scope
+  handler: (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext) => unknown | Promise<unknown>
+}
+
+export interface SkillParts {
+  tools?: SkillTool[]
+  hooks?: { [K in HookName]?: HookSpec<K> }
+  prompts?: Array<SkillPrompt | string>
+  http?: SkillRoute[]
+}
+
+export interface SkillDefinition<C = Record<string, unknown>> {
+  name: string
+  /** Called once per agent the skill is attached to, with the merged config. */
+  setup: (config: C, kernel: KernelApi) => SkillParts | Promise<SkillParts>
+}
+
+export interface PluginDefinition<C = Record<string, unknown>> {
+  name?: string
+  register: (kernel: KernelApi, config: C) => void | Promise<void>
+}
+
+// ---------------------------------------------------------------- events
+
+export interface KernelEventMap {
+  'request:start': { requestId: string; method: string; url: string }
+  'request:end': { requestId: string; method: string; route: string; status: number; agent: string | null; durationMs: number }
+  'agent:resolved': { requestId: string; agent: string; source: 'static' | 'cache' | 'loader'; durationMs: number }
+  'llm:start': { requestId: string; agent: string; provider: string; model: string; stream: boolean }
+  'llm:end': {
+    requestId: string
+    agent: string
+    provider: string
+    model: string
+    stream: boolean
+    durationMs: number
+    /** Time to first token, streamed calls only. */
+    ttftMs: number | null
+    usage: Usage | null
+    error: string | null
+  }
+  'tool:start': { requestId: string; agent: string; skill: string | null; tool: string }
+  'tool:end': {
+    requestId: string
+    agent: string
+    skill: string | null
+    tool: string
+    durationMs: number
+    status: 'ok' | 'error' | 'invalid' | 'refused'
+  }
+  'pool:task': { name: string; durationMs: number; status: 'ok' | 'error' | 'timeout' | 'aborted' }
+}
+
+export type KernelEventName = keyof KernelEventMap
+
+export interface KernelEvents {
+  on<K extends KernelEventName>(event: K, fn: (payload: KernelEventMap[K]) => void): void
+  off<K extends KernelEventName>(event: K, fn: (payload: KernelEventMap[K]) => void): void
+}
+
+// ---------------------------------------------------------------- the kernel handed to plugins
+
+export type HealthCheck = (signal: AbortSignal) => void | Promise<void>
+
+export interface KernelApi {
+  readonly version: string
+  readonly urlPrefix: string
+  /** The config file's folder: relative paths in a plugin's config resolve against it. */
+  readonly baseDir: string
+  providers: { register(prefix: string, provider: Provider): void; has(prefix: string): boolean }
+  agents: {
+    addLoader(loader: AgentLoader, options?: { priority?: number; name?: string }): void
+    invalidate(name: string): void
+  }
+  auth: { addAuthenticator(fn: Authenticator): void }
+  events: KernelEvents
+  /** The Fastify instance: add routes such as `/metrics` here. */
+  http: FastifyInstance
+  health: { add(name: string, check: HealthCheck): void }
+  onReady(fn: () => void | Promise<void>): void
+  onClose(fn: () => void | Promise<void>): void
+  log: Logger
+}

@@ -1,0 +1,133 @@
+// Every problem the registry reports, in one place: code, what it means, and how its message and hint read.
+// Messages name the package and the values involved so a report line is enough to act on.
+import type { PackageKind, Problem } from './types.js'
+
+/** Where an enabled package was asked for: a config section, or an environment variable such as `PROMETHEUS_ENABLED=true`. */
+export type Asker = { section: 'plugins' | 'skills' } | { variable: string }
+
+/** An installed package that is not enabled but would satisfy a requirement. */
+export interface CandidateProvider {
+  name: string
+  kind: PackageKind
+}
+
+const SECTION_OF_KIND: Record<PackageKind, string> = { plugin: 'plugins', skill: 'skills' }
+
+function describeAsker(asker: Asker): string {
+  return 'section' in asker ? `the config's \`${asker.section}\` section` : asker.variable
+}
+
+function requiresMissingHint(capability: string, candidate: CandidateProvider | undefined): string {
+  if (candidate) {
+    return `${candidate.name} is installed and provides ${capability}: enable it in the config's \`${SECTION_OF_KIND[candidate.kind]}\` section`
+  }
+  const llm = /^llm:(.+)$/.exec(capability)
+  if (llm) {
+    const plugin = `@robutler/plugin-${llm[1]}`
+    return `${plugin} would provide ${capability}: npm install ${plugin}, then enable it in the config's \`plugins\` section`
+  }
+  return `install and enable a package whose robutler.provides lists ${capability}`
+}
+
+const DEFINITIONS = {
+  RBT_ERR_MANIFEST_INVALID: {
+    description: "A package's `robutler` manifest in package.json is not valid.",
+    message: (pkg: string, detail: string) => `${pkg} has an invalid manifest: ${detail}`,
+    hint: (pkg: string) => `fix the \`robutler\` field of ${pkg}'s package.json (see DESIGN.md, "The manifest")`,
+  },
+  RBT_ERR_PEER_RANGE_MISMATCH: {
+    description: "peerDependencies['@robutler/kernel'] differs from the manifest's robutler.kernel range.",
+    message: (pkg: string, manifestRange: string, peerRange: string | undefined) =>
+      peerRange === undefined
+        ? `${pkg} declares robutler.kernel ${manifestRange} but has no peerDependencies['@robutler/kernel']`
+        : `${pkg} declares robutler.kernel ${manifestRange} but peerDependencies['@robutler/kernel'] is ${peerRange}`,
+    hint: (_pkg: string, manifestRange: string) =>
+      `set both robutler.kernel and peerDependencies['@robutler/kernel'] to the same range (${manifestRange})`,
+  },
+  RBT_ERR_PLUGIN_VERSION_MISMATCH: {
+    description: "The running kernel's version does not satisfy a package's robutler.kernel range.",
+    message: (pkg: string, range: string, kernelVersion: string) =>
+      `${pkg} requires kernel ${range} but the running kernel is ${kernelVersion}`,
+    hint: (pkg: string, range: string, kernelVersion: string) =>
+      `install a release of ${pkg} whose robutler.kernel range includes ${kernelVersion}, or a kernel that satisfies ${range}`,
+  },
+  RBT_ERR_PACKAGE_NOT_INSTALLED: {
+    description: 'The config or the environment enables a package that is not installed.',
+    message: (pkg: string, asker: Asker) => `${describeAsker(asker)} needs ${pkg}, which is not installed`,
+    hint: (pkg: string) => `npm install ${pkg}`,
+  },
+  RBT_ERR_PACKAGE_KIND_MISMATCH: {
+    description: 'The config lists a skill under `plugins`, or a plugin under `skills`.',
+    message: (pkg: string, kind: PackageKind, section: 'plugins' | 'skills') =>
+      `${pkg} is a ${kind} but the config lists it under \`${section}\``,
+    hint: (pkg: string, kind: PackageKind) => `move ${pkg} to the config's \`${SECTION_OF_KIND[kind]}\` section`,
+  },
+  RBT_ERR_REQUIRES_MISSING: {
+    description: 'An enabled package requires a capability that no enabled package provides.',
+    message: (pkg: string, capability: string, _candidate?: CandidateProvider) =>
+      `${pkg} requires ${capability}, which no enabled package provides`,
+    hint: (_pkg: string, capability: string, candidate?: CandidateProvider) => requiresMissingHint(capability, candidate),
+  },
+  RBT_ERR_DEPENDENCY_CYCLE: {
+    description: 'Enabled packages require each other in a cycle, so none of them can boot first.',
+    message: (_pkg: string, cycle: string[]) =>
+      `dependency cycle: ${cycle.join(' → ')} (each requires a capability the next one provides)`,
+    hint: () => 'remove one of the requirements, or disable one of the packages',
+  },
+  RBT_ERR_CONFIG_SCHEMA_INVALID: {
+    description: "A package's config schema file (robutler.config) is missing, not JSON, or does not compile.",
+    message: (pkg: string, file: string, detail: string) => `${pkg}'s config schema ${file} is unusable: ${detail}`,
+    hint: (pkg: string) => `this is a bug in ${pkg}: report it to its authors`,
+  },
+  RBT_ERR_PACKAGE_CONFIG_INVALID: {
+    description: "A package's config section does not match the package's config schema.",
+    message: (pkg: string, detail: string) => `the config of ${pkg} is invalid: ${detail}`,
+    hint: (pkg: string) => `fix ${pkg}'s section of the config`,
+  },
+  RBT_ERR_PACKAGE_LOAD_FAILED: {
+    description: "Importing a package's entry module failed.",
+    message: (pkg: string, detail: string) => `${pkg} failed to load: ${detail}`,
+    hint: (pkg: string) => `check that ${pkg} is built and its dependencies are installed (npm install)`,
+  },
+  RBT_ERR_PACKAGE_EXPORT_INVALID: {
+    description: "A package's default export is not a plugin or skill of its manifest's kind.",
+    message: (pkg: string, kind: PackageKind, got: string) =>
+      `${pkg}'s default export is ${got}, not a ${kind} made by ${kind === 'plugin' ? 'definePlugin' : 'defineSkill'}`,
+    hint: (_pkg: string, kind: PackageKind) =>
+      `export default ${kind === 'plugin' ? 'definePlugin' : 'defineSkill'}({ … }) from @robutler/kernel`,
+  },
+} as const
+
+export type ProblemCode = keyof typeof DEFINITIONS
+
+type ProblemValues<C extends ProblemCode> = (typeof DEFINITIONS)[C]['message'] extends (
+  pkg: string,
+  ...values: infer V
+) => string
+  ? V
+  : never
+
+/** Every problem code with a one-line description (docs/errors.md is checked against this). */
+export const PROBLEM_CODES: { readonly [C in ProblemCode]: string } = Object.freeze(
+  Object.fromEntries(Object.entries(DEFINITIONS).map(([code, definition]) => [code, definition.description])) as {
+    [C in ProblemCode]: string
+  },
+)
+
+/**
+ * Makes a Problem: the message and hint come from the code's templates, filled with the package and values.
+ *
+ * @example
+ * problem('RBT_ERR_PACKAGE_NOT_INSTALLED', '@acme/skill-weather', { section: 'skills' })
+ * // → { code, package: '@acme/skill-weather', message: "the config's `skills` section needs …", hint: 'npm install @acme/skill-weather' }
+ */
+export function problem<C extends ProblemCode>(code: C, pkg: string, ...values: ProblemValues<C>): Problem {
+  const definition = DEFINITIONS[code] as {
+    message: (pkg: string, ...values: unknown[]) => string
+    hint?: (pkg: string, ...values: unknown[]) => string
+  }
+  const made: Problem = { code, package: pkg, message: definition.message(pkg, ...values) }
+  const hint = definition.hint?.(pkg, ...values)
+  if (hint) made.hint = hint
+  return made
+}

@@ -1,0 +1,81 @@
+// The `robutler` field of package.json: its JSON Schema and the checks a schema cannot express.
+import { Ajv } from 'ajv'
+import semver from 'semver'
+import { describeAjvError, pointerToPath } from './ajv-message.js'
+import { problem } from './errors.js'
+import type { Manifest, Problem } from './types.js'
+
+/** `area:name`, as in `llm:openai` or `auth:keys`. */
+export const CAPABILITY_PATTERN = /^[\w.-]+:[\w.-]+$/
+
+const capability = { type: 'string', pattern: CAPABILITY_PATTERN.source }
+
+/** JSON Schema of the `robutler` field. Unknown fields are refused so a typo (`require`) is not silently ignored. */
+export const MANIFEST_SCHEMA = {
+  type: 'object',
+  required: ['kind', 'kernel'],
+  additionalProperties: false,
+  properties: {
+    kind: { enum: ['plugin', 'skill'] },
+    kernel: { type: 'string', minLength: 1 },
+    provides: { type: 'array', items: capability, uniqueItems: true },
+    requires: { type: 'array', items: capability, uniqueItems: true },
+    config: { type: 'string', minLength: 1 },
+    worker: { type: 'string', minLength: 1 },
+  },
+} as const
+
+// verbose: the pattern message quotes the offending value.
+const validateShape = new Ajv({ allErrors: true, verbose: true }).compile(MANIFEST_SCHEMA)
+
+export type ManifestResult = { manifest: Manifest; problems?: undefined } | { manifest?: undefined; problems: Problem[] }
+
+function shapeMessages(): string[] {
+  return (validateShape.errors ?? []).map((error) =>
+    error.keyword === 'pattern'
+      ? `${pointerToPath('robutler', error.instancePath)} must look like area:name (as llm:openai), got ${JSON.stringify(error.data)}`
+      : describeAjvError('robutler', error),
+  )
+}
+
+/**
+ * Validates the `robutler` field of a package.json: its shape, a valid semver `kernel` range equal to
+ * `peerDependencies['@robutler/kernel']`, and `worker` only on skills. `provides`/`requires` default to [].
+ *
+ * @example
+ * const result = validateManifest(JSON.parse(await readFile('package.json', 'utf8')))
+ * if (result.problems) console.error(formatReport(result.problems))
+ */
+export function validateManifest(packageJson: Record<string, any>, name: string = packageJson?.name ?? '(unnamed)'): ManifestResult {
+  const raw = packageJson?.robutler
+  if (!validateShape(raw)) {
+    return { problems: [...new Set(shapeMessages())].map((detail) => problem('RBT_ERR_MANIFEST_INVALID', name, detail)) }
+  }
+  const field = raw as Record<string, any>
+  const problems: Problem[] = []
+  if (semver.validRange(field.kernel) === null) {
+    problems.push(
+      problem('RBT_ERR_MANIFEST_INVALID', name, `robutler.kernel must be a semver range (as ^1.0.0), got ${JSON.stringify(field.kernel)}`),
+    )
+  }
+  if (field.worker !== undefined && field.kind !== 'skill') {
+    problems.push(problem('RBT_ERR_MANIFEST_INVALID', name, `robutler.worker is only for skills, and ${name} is a ${field.kind}`))
+  }
+  const peerRange: unknown = packageJson.peerDependencies?.['@robutler/kernel']
+  if (peerRange !== field.kernel) {
+    problems.push(
+      problem('RBT_ERR_PEER_RANGE_MISMATCH', name, field.kernel, peerRange === undefined ? undefined : String(peerRange)),
+    )
+  }
+  if (problems.length > 0) return { problems }
+
+  const manifest: Manifest = {
+    kind: field.kind,
+    kernel: field.kernel,
+    provides: [...(field.provides ?? [])],
+    requires: [...(field.requires ?? [])],
+  }
+  if (field.config !== undefined) manifest.config = field.config
+  if (field.worker !== undefined) manifest.worker = field.worker
+  return { manifest }
+}
