@@ -6,12 +6,11 @@ import type { BuiltAgent, BuiltRoute } from './agent-build.js'
 import { callerScope, mayUseAgent, scopeAllows } from './auth.js'
 import { parseChatRequest, type ChatRequest } from './chat-request.js'
 import { contextStorage } from './context.js'
-import { ERR_AGENT_NOT_FOUND, ERR_DRAINING, ERR_FORBIDDEN, ERR_REQUEST_TIMEOUT, ERR_ROUTE_NOT_FOUND, ERR_UNAUTHENTICATED, isRobutlerError, RobutlerError } from './errors.js'
+import { ERR_AGENT_NOT_FOUND, ERR_DRAINING, ERR_FORBIDDEN, ERR_REQUEST_TIMEOUT, ERR_ROUTE_NOT_FOUND, ERR_UNAUTHENTICATED, ERR_UNSUPPORTED_MEDIA_TYPE, isRobutlerError, RobutlerError } from './errors.js'
 import { runHooks } from './hooks.js'
 import type { Kernel } from './kernel.js'
 import { completeChat, streamChat } from './runtime.js'
 import { SseSink } from './sse.js'
-import { logRequestEnd } from './request-log.js'
 import type { Identity, RequestContext, Scope } from './types.js'
 
 type AgentRequest = FastifyRequest<{ Params: { agent: string; '*'?: string } }>
@@ -26,11 +25,8 @@ export class ClientClosedError extends Error {
 
 interface Tracked {
   kernel: Kernel
-  reply: FastifyReply
   controller: AbortController
   timer: NodeJS.Timeout
-  /** Set when the reply was hijacked for a stream: Fastify's onResponse will not run for it. */
-  context: RequestContext | null
 }
 
 const tracked = new WeakMap<ServerResponse, Tracked>()
@@ -45,20 +41,13 @@ function onResponseClose(this: ServerResponse): void {
   clearTimeout(t.timer)
   if (!this.writableFinished && !t.controller.signal.aborted) t.controller.abort(new ClientClosedError())
   t.kernel.inflight.delete(t.controller)
-  if (t.context) logRequestEnd(t.kernel, t.reply.request, t.reply, t.context.usage)
-}
-
-/** Marks a tracked reply as streamed, so its end is logged when the connection closes. */
-function markStreamed(reply: FastifyReply, context: RequestContext): void {
-  const t = tracked.get(reply.raw)
-  if (t) t.context = context
 }
 
 /** Starts the request's clock and abort signal: timeout, client disconnect and forced drain all fire it. */
 function track(kernel: Kernel, reply: FastifyReply): AbortController {
   const controller = new AbortController()
   const ms = kernel.settings.requestTimeoutMs
-  tracked.set(reply.raw, { kernel, reply, controller, timer: setTimeout(onTimeout, ms, controller, ms / 1000), context: null })
+  tracked.set(reply.raw, { kernel, controller, timer: setTimeout(onTimeout, ms, controller, ms / 1000) })
   kernel.inflight.add(controller)
   reply.raw.once('close', onResponseClose)
   return controller
@@ -88,7 +77,7 @@ async function admit(kernel: Kernel, request: AgentRequest): Promise<{ agent: Bu
 }
 
 function newContext(request: FastifyRequest, identity: Identity | null, scope: Scope, agent: string, signal: AbortSignal, deadline: number): RequestContext {
-  return {
+  return (request.robutler = {
     id: request.id,
     identity,
     scope,
@@ -98,7 +87,7 @@ function newContext(request: FastifyRequest, identity: Identity | null, scope: S
     usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
     log: request.log as Logger,
     state: {},
-  }
+  })
 }
 
 /** The error a client gets for an aborted or failed request. */
@@ -112,7 +101,7 @@ async function runChat(kernel: Kernel, agent: BuiltAgent, ctx: RequestContext, b
   try {
     if (agent.hooks.onConnection.length > 0) await runHooks(agent.hooks.onConnection, ctx)
     if (!body.stream) return await completeChat(agent, ctx, body, kernel.runtimeDeps)
-    const sink = new SseSink(reply, ctx.signal, () => markStreamed(reply, ctx))
+    const sink = new SseSink(reply, ctx.signal)
     try {
       await streamChat(agent, ctx, body, sink, kernel.runtimeDeps)
     } catch (streamError) {
@@ -163,6 +152,8 @@ export function registerAgentRoutes(kernel: Kernel): void {
 
   app.post(`${prefix}/:agent/chat/completions`, async function chatCompletions(request: AgentRequest, reply: FastifyReply) {
     const { agent, identity, scope } = await admit(kernel, request)
+    // Fastify also parses text/plain; the chat API takes JSON only.
+    if (typeof request.body === 'string') throw ERR_UNSUPPORTED_MEDIA_TYPE(String(request.headers['content-type']).slice(0, 100))
     const body = parseChatRequest(request.body)
     const controller = track(kernel, reply)
     const ctx = newContext(request, identity, scope, agent.name, controller.signal, Date.now() + kernel.settings.requestTimeoutMs)

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import cors from '@fastify/cors'
 import { formatReport, type Problem } from '@robutler/registry'
-import Fastify, { type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import { ERR_ROUTE_NOT_FOUND, ERR_STARTUP, ERR_INVALID_REQUEST, type RobutlerError } from './errors.js'
 import { sendError } from './http-errors.js'
 import { Kernel } from './kernel.js'
@@ -46,6 +46,7 @@ export interface RobutlerServer {
 
 function installHttpBasics(kernel: Kernel): void {
   const { app } = kernel
+  app.decorateRequest('robutler', null)
   app.addHook('onRequest', function setRequestId(request, reply, done) {
     reply.header('x-request-id', request.id)
     done()
@@ -88,7 +89,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
   // Typed as the default instance: plugins see `FastifyInstance`, whatever logger type pino infers.
   const app: FastifyInstance = Fastify({
     loggerInstance: log,
-    disableRequestLogging: true,
+    // One line per request is written by our onResponse hook (agent, tokens, duration).
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: settings.bodyLimit,
     genReqId: requestId,
     requestIdHeader: false,

@@ -9,14 +9,12 @@ const DONE = 'data: [DONE]\n\n'
 export class SseSink {
   readonly #reply: FastifyReply
   readonly #signal: AbortSignal
-  readonly #onStart: () => void
   #started = false
   #ended = false
 
-  constructor(reply: FastifyReply, signal: AbortSignal, onStart: () => void) {
+  constructor(reply: FastifyReply, signal: AbortSignal) {
     this.#reply = reply
     this.#signal = signal
-    this.#onStart = onStart
   }
 
   get started(): boolean {
@@ -25,7 +23,6 @@ export class SseSink {
 
   #start(): void {
     this.#started = true
-    this.#onStart()
     const reply = this.#reply
     reply.hijack()
     // Headers set by hooks (CORS, request id, security) live on the reply; a hijacked reply must copy them.

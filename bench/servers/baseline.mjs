@@ -1,0 +1,86 @@
+// The baseline: bare Fastify (the kernel's own fastify package, logger off) answering the same routes with the
+// same bodies the kernel sends for local/echo — parse the request, build the OpenAI objects, reply.
+// Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
+import { randomUUID } from 'node:crypto'
+import { createRequire } from 'node:module'
+
+// Resolve fastify from the kernel package, so both sides run the very same fastify.
+const require = createRequire(new URL('../../kernel/package.json', import.meta.url))
+const { default: Fastify } = await import(require.resolve('fastify'))
+
+const SPACE = /\s/
+function lastUserText(messages) {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    if (messages[i].role === 'user') return typeof messages[i].content === 'string' ? messages[i].content : ''
+  }
+  return ''
+}
+function countWords(text) {
+  let words = 0
+  let inWord = false
+  for (let i = 0; i < text.length; i++) {
+    const space = SPACE.test(text[i])
+    if (!space && !inWord) words++
+    inWord = !space
+  }
+  return words
+}
+/** One word plus the whitespace after it, like plugin-local's stream chunks. */
+function wordChunks(text) {
+  return text.match(/\s*\S+\s*/g) ?? []
+}
+
+const app = Fastify({ logger: false })
+
+app.post('/:agent/chat/completions', async (request, reply) => {
+  const body = request.body
+  const text = lastUserText(body.messages)
+  const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`
+  const created = Math.floor(Date.now() / 1000)
+  const model = 'local/echo'
+  if (body.stream !== true) {
+    const completion = countWords(text)
+    let prompt = 0
+    for (const message of body.messages) prompt += countWords(typeof message.content === 'string' ? message.content : '')
+    return {
+      id,
+      object: 'chat.completion',
+      created,
+      model,
+      choices: [{ index: 0, message: { role: 'assistant', content: text, refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      usage: { prompt_tokens: prompt, completion_tokens: completion, total_tokens: prompt + completion },
+      system_fingerprint: null,
+    }
+  }
+  reply.hijack()
+  const raw = reply.raw
+  raw.writeHead(200, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    'x-accel-buffering': 'no',
+  })
+  const chunk = (delta, finish) => ({
+    id,
+    object: 'chat.completion.chunk',
+    created,
+    model,
+    choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+  })
+  raw.write(`data: ${JSON.stringify(chunk({ role: 'assistant', content: '' }, null))}\n\n`)
+  for (const word of wordChunks(text)) raw.write(`data: ${JSON.stringify(chunk({ content: word }, null))}\n\n`)
+  raw.write(`data: ${JSON.stringify(chunk({}, 'stop'))}\n\n`)
+  raw.end('data: [DONE]\n\n')
+})
+
+const address = await app.listen({ host: '127.0.0.1', port: 0 })
+process.send({ port: Number(new URL(address).port) })
+
+let closing = false
+async function stop() {
+  if (closing) return
+  closing = true
+  setTimeout(() => process.exit(0), 3000).unref()
+  try { await app.close() } finally { process.exit(0) }
+}
+process.on('disconnect', stop)
+process.on('SIGTERM', stop)

@@ -1,0 +1,95 @@
+// Starts an in-process Robutler server over a temp app whose node_modules link the packages a test needs.
+import { mkdir, mkdtemp, realpath, rm, symlink } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { createServer, type RobutlerServer, type ServerOptions } from '@robutler/kernel'
+
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+
+/** Install name → folder (relative to the repo root) of the packages tests link into an app. */
+export const PACKAGES = {
+  local: ['@robutler/plugin-local', 'plugins/local'],
+  basics: ['@robutler/skill-basics', 'skills/basics'],
+  probe: ['robutler-skill-probe', 'test/fixtures/skills/probe'],
+  spy: ['robutler-plugin-spy', 'test/fixtures/plugins/spy'],
+  keys: ['robutler-plugin-keys', 'test/fixtures/plugins/keys'],
+} as const
+
+export type PackageKey = keyof typeof PACKAGES
+
+/** A temp app folder with the given packages symlinked into its node_modules (as npm workspaces do). */
+export async function linkedApp(keys: PackageKey[]): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await realpath(await mkdtemp(join(tmpdir(), 'robutler-app-')))
+  for (const key of keys) {
+    const [name, folder] = PACKAGES[key]
+    const target = join(dir, 'node_modules', name)
+    await mkdir(dirname(target), { recursive: true })
+    await symlink(join(ROOT, folder), target, 'dir')
+  }
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) }
+}
+
+export interface TestServer {
+  server: RobutlerServer
+  /** Base URL including the prefix, e.g. `http://127.0.0.1:40123/api/v1`. */
+  url: string
+  logs: string[]
+  close: () => Promise<void>
+}
+
+/** createServer + listen on 127.0.0.1:0, logs captured in memory. */
+export async function startServer(keys: PackageKey[], options: ServerOptions): Promise<TestServer> {
+  const app = await linkedApp(keys)
+  const logs: string[] = []
+  let server: RobutlerServer
+  try {
+    server = await createServer({
+      appDir: app.dir,
+      logLevel: 'debug',
+      logDestination: { write: (line: string) => void logs.push(line) },
+      env: {},
+      ...options,
+    })
+  } catch (error) {
+    await app.cleanup()
+    throw error
+  }
+  const address = await server.listen({ host: '127.0.0.1', port: 0 })
+  return {
+    server,
+    url: `${address}${options.urlPrefix ?? ''}`,
+    logs,
+    close: async () => {
+      await server.close()
+      await app.cleanup()
+    },
+  }
+}
+
+/** POSTs JSON and returns status, headers and parsed body. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+  const text = await response.text()
+  let json: any = null
+  try {
+    json = JSON.parse(text)
+  } catch {
+    // not JSON: tests that care read `text`
+  }
+  return { status: response.status, headers: response.headers, json, text }
+}
+
+/** Reads an SSE response to the end: the parsed `data:` payloads and whether `[DONE]` closed it. */
+export async function readSse(response: Response): Promise<{ events: any[]; done: boolean; raw: string }> {
+  const raw = await response.text()
+  const events: any[] = []
+  let done = false
+  for (const block of raw.split('\n\n')) {
+    if (!block.startsWith('data: ')) continue
+    const data = block.slice(6)
+    if (data === '[DONE]') done = true
+    else events.push(JSON.parse(data))
+  }
+  return { events, done, raw }
+}
