@@ -20,7 +20,8 @@ interface Turn {
 
 function prepare(agent: BuiltAgent, ctx: RequestContext, body: ChatRequest): Turn {
   const view = agent.views[ctx.scope]
-  const messages = view.system ? [view.system, ...body.messages] : body.messages.slice()
+  // A copy of the shared system message: hooks may edit the request's messages in place.
+  const messages = view.system ? [{ ...view.system }, ...body.messages] : body.messages.slice()
   if (!body.tools || body.tools.length === 0) {
     return { messages, tools: view.tools.length > 0 ? view.tools : undefined, external: null }
   }
