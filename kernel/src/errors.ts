@@ -123,13 +123,7 @@ export const ERR_CONFIG_ENV_MISSING = createError(
 )
 export const ERR_MODEL_PROVIDER_UNKNOWN = createError(
   'RBT_ERR_MODEL_PROVIDER_UNKNOWN',
-  "Model '%s' of agent '%s' names provider '%s', which no enabled plugin registers%s",
-  500,
-  'configuration_error',
-)
-export const ERR_SKILL_NOT_ENABLED = createError(
-  'RBT_ERR_SKILL_NOT_ENABLED',
-  "Agent '%s' uses skill '%s', which is not installed or not enabled",
+  "Model '%s' of agent '%s' names provider '%s', which no enabled plugin provides",
   500,
   'configuration_error',
 )

@@ -3,6 +3,7 @@
 import { resolvePackages, type LoadReport, type Problem } from '@robutler/registry'
 import { checkAgentConfig, type SkillPackage } from './agent-build.js'
 import { describeAjvErrors, validateAgentShape } from './config-schema.js'
+import { ERR_AGENT_INVALID, ERR_MODEL_PROVIDER_UNKNOWN } from './errors.js'
 import { PROMETHEUS_PLUGIN, type ServerOptions, type Settings } from './options.js'
 import type { BootablePlugin } from './lifecycle.js'
 import { splitModel } from './providers.js'
@@ -27,10 +28,10 @@ function agentShapeProblems(agents: AgentConfig[]): Problem[] {
   agents.forEach((agent, i) => {
     const label = typeof agent?.name === 'string' ? agent.name : `agents[${i}]`
     if (!validateAgentShape(agent)) {
-      problems.push({ code: 'RBT_ERR_AGENT_INVALID', message: `Agent '${label}': ${describeAjvErrors(validateAgentShape.errors)}` })
+      problems.push({ code: ERR_AGENT_INVALID.code, message: `Agent '${label}': ${describeAjvErrors(validateAgentShape.errors)}` })
       return
     }
-    if (seen.has(agent.name)) problems.push({ code: 'RBT_ERR_AGENT_INVALID', message: `Agent '${agent.name}' is defined twice` })
+    if (seen.has(agent.name)) problems.push({ code: ERR_AGENT_INVALID.code, message: `Agent '${agent.name}' is defined twice` })
     seen.add(agent.name)
   })
   return problems
@@ -73,8 +74,8 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
         const { prefix } = splitModel(model)
         if (!provided.has(`llm:${prefix}`)) {
           problems.push({
-            code: 'RBT_ERR_MODEL_PROVIDER_UNKNOWN',
-            message: `Model '${model}' of agent '${agent.name}' names provider '${prefix}', which no enabled plugin provides`,
+            code: ERR_MODEL_PROVIDER_UNKNOWN.code,
+            message: ERR_MODEL_PROVIDER_UNKNOWN(model, agent.name, prefix).message,
             hint: `npm install @robutler/plugin-${prefix}`,
           })
         }
@@ -87,7 +88,7 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
 /** Agent problems that need the booted providers: run after plugins have registered them. */
 export function agentProblems(agents: AgentConfig[], deps: Parameters<typeof checkAgentConfig>[1]): Problem[] {
   return agents.flatMap((agent) =>
-    checkAgentConfig(agent, deps).map((message) => ({ code: 'RBT_ERR_AGENT_INVALID', message: `Agent '${agent.name}': ${message}` })),
+    checkAgentConfig(agent, deps).map((message) => ({ code: ERR_AGENT_INVALID.code, message: `Agent '${agent.name}': ${message}` })),
   )
 }
 

@@ -1,0 +1,180 @@
+// The `robutler` bin as an operator runs it: --version, --help, doctor and start, on temp apps with configs.
+import { afterAll, afterEach, describe, expect, it } from 'vitest'
+import { makeApp, type FixturePackage } from './helpers/fixture-app.js'
+import { cleanEnv, killIfAlive, runCli, startServer, type RunningServer } from './helpers/cli-process.js'
+import { BYSTANDER, IDLE, LOCAL_PLUGIN, brokenApp, linkLocalPlugin, pluginEvents, recordingPlugin, registeredWith, writeConfig } from './helpers/kernel-app.js'
+
+const RECORDER = '@fx/plugin-recorder'
+const cleanups: Array<() => Promise<void>> = []
+const servers: RunningServer[] = []
+
+afterEach(async () => {
+  for (const server of servers.splice(0)) killIfAlive(server.child)
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+afterAll(() => {
+  for (const server of servers) killIfAlive(server.child)
+})
+
+async function app(packages: FixturePackage[], options: { local?: boolean } = {}): Promise<string> {
+  const made = await makeApp({ packages })
+  cleanups.push(made.cleanup)
+  if (options.local) await linkLocalPlugin(made.dir)
+  return made.dir
+}
+
+/** A valid app: plugin-local, a recording plugin with a section, an agent on local/echo, a `${VAR:-default}` title. */
+async function goodApp(): Promise<{ dir: string; config: string }> {
+  const dir = await app([{ name: RECORDER, main: recordingPlugin(RECORDER) }], { local: true })
+  const config = await writeConfig(dir, {
+    server: { title: '${ROBUTLER_TEST_TITLE:-Fixture server}', host: '127.0.0.1', urlPrefix: '/api/v1', logLevel: 'info' },
+    plugins: { [LOCAL_PLUGIN]: {}, [RECORDER]: { color: 'teal' } },
+    agents: [{ name: 'echo', model: 'local/echo' }],
+  })
+  return { dir, config }
+}
+
+describe('robutler --version and --help', () => {
+  it('prints the kernel version', async () => {
+    for (const flag of ['--version', '-v']) {
+      const result = await runCli([flag])
+      expect(result).toMatchObject({ code: 0, stdout: '1.0.0\n' })
+    }
+  })
+
+  it('lists the start and doctor commands', async () => {
+    const result = await runCli(['--help'])
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('robutler start [--config FILE] [--host HOST] [--port PORT]')
+    expect(result.stdout).toContain('robutler doctor [--config FILE]')
+    expect(result.stdout).toMatch(/^\s+start\s+/m)
+    expect(result.stdout).toMatch(/^\s+doctor\s+/m)
+  })
+
+  it('exits 2 on an unknown command, naming it', async () => {
+    const result = await runCli(['frobnicate'])
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain("unknown command 'frobnicate'")
+    expect(result.stdout).toBe('')
+  })
+})
+
+describe('robutler doctor', () => {
+  it('exits 0 and says so on a good config, booting nothing', async () => {
+    const { dir, config } = await goodApp()
+    const result = await runCli(['doctor', '--config', config])
+    expect(result.stderr).toBe('')
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain('no problems found')
+    expect(result.stdout).toContain(`${LOCAL_PLUGIN}@1.0.0 (plugin)`)
+    expect(result.stdout).toContain(`${RECORDER}@1.0.0 (plugin)`)
+    expect(result.stdout).toMatch(/agents: echo\b/)
+    expect(registeredWith(dir, RECORDER)).toBeNull()
+  })
+
+  it('prints every problem of a broken app in one run, exits 1 and starts nothing', async () => {
+    const broken = brokenApp()
+    const dir = await app(broken.packages)
+    const config = await writeConfig(dir, broken.config)
+    const result = await runCli(['doctor', '--config', config])
+    expect(result.code).toBe(1)
+    for (const code of broken.codes) expect(result.stdout).toContain(code)
+    expect(result.stdout).toContain('^9.0.0')
+    expect(result.stdout).toContain('npm install @robutler/plugin-nosuch')
+    expect(result.stdout).not.toContain(IDLE)
+    expect(result.stdout).not.toContain('listening')
+    expect(registeredWith(dir, BYSTANDER)).toBeNull()
+    expect(pluginEvents(dir)).toEqual([])
+  })
+
+  it('finds packages from the config file’s folder, not the working directory', async () => {
+    const { config } = await goodApp()
+    const elsewhere = await app([])
+    const result = await runCli(['doctor', '--config', config], { cwd: elsewhere })
+    expect(result.code).toBe(0)
+    expect(result.stdout).toContain(`${RECORDER}@1.0.0 (plugin)`)
+  })
+})
+
+describe('robutler start', () => {
+  it('exits 1 with the whole report on stderr when the config has problems, booting nothing', async () => {
+    const broken = brokenApp()
+    const dir = await app(broken.packages)
+    const config = await writeConfig(dir, broken.config)
+    const result = await runCli(['start', '--config', config, '--port', '0'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toMatch(/cannot start, \d+ problem\(s\)/)
+    for (const code of broken.codes) expect(result.stderr).toContain(code)
+    expect(result.stdout).not.toContain('listening')
+    expect(registeredWith(dir, BYSTANDER)).toBeNull()
+  })
+
+  it('exits 1 naming an unset ${VAR} with RBT_ERR_CONFIG_ENV_MISSING', async () => {
+    const dir = await app([], { local: true })
+    const config = await writeConfig(dir, {
+      plugins: { [LOCAL_PLUGIN]: {} },
+      agents: [{ name: 'echo', model: 'local/echo', instructions: 'Key: ${ROBUTLER_TEST_UNSET_SECRET}' }],
+    })
+    const result = await runCli(['start', '--config', config, '--port', '0'])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('RBT_ERR_CONFIG_ENV_MISSING')
+    expect(result.stderr).toContain('ROBUTLER_TEST_UNSET_SECRET')
+    expect(result.stdout).not.toContain('listening')
+  })
+
+  it('exits 1 on a config file that does not exist', async () => {
+    const dir = await app([])
+    const result = await runCli(['start', '--config', `${dir}/missing.json`])
+    expect(result.code).toBe(1)
+    expect(result.stderr).toContain('RBT_ERR_CONFIG_NOT_FOUND')
+    expect(result.stderr).toContain(`${dir}/missing.json`)
+  })
+
+  it('listens on the --port given, serves health and chat, and exits 0 on SIGTERM after closing plugins', async () => {
+    const { dir, config } = await goodApp()
+    const server = await startServer(['--config', config, '--port', '0'])
+    servers.push(server)
+    const url = new URL(server.address)
+    expect(url.hostname).toBe('127.0.0.1')
+    expect(Number(url.port)).toBeGreaterThan(0)
+    expect(Number(url.port)).not.toBe(8000)
+    const listening = server.logLines().find((line) => String(line.msg).includes('listening on'))!
+    expect(listening).toMatchObject({ level: 'info', address: server.address, agents: ['echo'] })
+
+    const health = await fetch(`${server.address}/api/v1/health`)
+    expect(health.status).toBe(200)
+    expect(await health.json()).toMatchObject({ status: 'healthy', version: '1.0.0', agents_count: 1 })
+
+    const index = await fetch(`${server.address}/api/v1`)
+    expect(await index.json()).toMatchObject({ title: 'Fixture server', agents: ['echo'] })
+
+    const chat = await fetch(`${server.address}/api/v1/echo/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'local/echo', messages: [{ role: 'user', content: 'ping from the cli test' }] }),
+    })
+    expect(chat.status).toBe(200)
+    expect((await chat.json()).choices[0].message.content).toBe('ping from the cli test')
+    expect(registeredWith(dir, RECORDER)).toEqual({ config: { color: 'teal' }, version: '1.0.0' })
+
+    server.child.kill('SIGTERM')
+    const exit = await server.exited
+    expect(exit, server.stderr()).toMatchObject({ code: 0, signal: null })
+    expect(pluginEvents(dir)).toEqual([`register ${RECORDER}`, `close ${RECORDER}`])
+    expect(server.logLines().some((line) => line.signal === 'SIGTERM')).toBe(true)
+  })
+
+  it('reads ${VAR} from the environment and ROBUTLER_PORT / ROBUTLER_HOST', async () => {
+    const { config } = await goodApp()
+    const server = await startServer(['--config', config], {
+      env: cleanEnv({ ROBUTLER_TEST_TITLE: 'From the environment', ROBUTLER_PORT: '0', ROBUTLER_HOST: '127.0.0.1' }),
+    })
+    servers.push(server)
+    expect(new URL(server.address).port).not.toBe('8000')
+    const index = await fetch(`${server.address}/api/v1`)
+    expect(await index.json()).toMatchObject({ title: 'From the environment' })
+    server.child.kill('SIGTERM')
+    expect((await server.exited).code).toBe(0)
+  })
+})
