@@ -5,8 +5,8 @@ import { describeAjvError, pointerToPath } from './ajv-message.js'
 import { problem } from './errors.js'
 import type { Manifest, Problem } from './types.js'
 
-/** `area:name`, as in `llm:openai` or `auth:keys`. */
-export const CAPABILITY_PATTERN = /^[\w.-]+:[\w.-]+$/
+/** `area:name`; `llm:*` declares model prefixes that come from config (named endpoints). */
+export const CAPABILITY_PATTERN = /^[\w.-]+:(?:[\w.-]+|\*)$/
 
 const capability = { type: 'string', pattern: CAPABILITY_PATTERN.source }
 
