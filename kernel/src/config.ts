@@ -22,6 +22,9 @@ export interface ConfigFile {
     maxRequestSize?: string | number
     workers?: number
     workerThreads?: number | 'auto'
+    workerQueue?: number
+    workerResourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; codeRangeSizeMb?: number; stackSizeMb?: number }
+    toolTimeout?: number
     drainTimeout?: number
     pluginTimeout?: number
   }

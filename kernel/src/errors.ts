@@ -93,6 +93,12 @@ export const ERR_AGENT_UNAVAILABLE = createError(
 export const ERR_AGENT_INVALID = createError('RBT_ERR_AGENT_INVALID', "Agent '%s' is misconfigured: %s", 500, 'configuration_error')
 export const ERR_PROVIDER_FAILED = createError('RBT_ERR_PROVIDER_FAILED', 'The model provider failed: %s', 502, 'api_error')
 export const ERR_PROVIDER_TIMEOUT = createError('RBT_ERR_PROVIDER_TIMEOUT', 'The model provider did not answer in time', 504, 'timeout_error')
+export const ERR_POOL_SATURATED = createError(
+  'RBT_ERR_POOL_SATURATED',
+  'The worker pool is saturated (%s tasks waiting); retry shortly',
+  503,
+  'server_error',
+)
 export const ERR_INTERNAL = createError('RBT_ERR_INTERNAL', 'Internal server error (request %s)', 500, 'server_error')
 
 // Tool calls: these become error texts for the model, never HTTP answers

@@ -4,13 +4,14 @@ import type { Logger } from 'pino'
 import { buildAgent, type BuiltAgent, type SkillPackage } from './agent-build.js'
 import { AgentDirectory } from './agents.js'
 import { AuthChain } from './auth.js'
-import { ERR_TOOL_FAILED, type RobutlerError } from './errors.js'
+import type { RobutlerError } from './errors.js'
 import { publicError } from './http-errors.js'
 import { EventBus } from './events.js'
 import type { Settings } from './options.js'
 import { ProviderRegistry } from './providers.js'
 import type { RuntimeDeps } from './runtime.js'
 import { ToolValidators } from './tool-validators.js'
+import { WorkerPool } from './pool.js'
 import type { AgentConfig, HealthCheck, KernelApi } from './types.js'
 
 export class Kernel {
@@ -29,6 +30,7 @@ export class Kernel {
   /** Controllers of in-flight agent requests, aborted when a drain runs out of time. */
   readonly inflight = new Set<AbortController>()
   readonly agents: AgentDirectory
+  readonly pool: WorkerPool
   readonly runtimeDeps: RuntimeDeps
   readonly startedAt = Date.now()
   booted = false
@@ -41,13 +43,13 @@ export class Kernel {
     this.app = options.app
     this.agents = new AgentDirectory({ build: (config) => this.buildAgent(config) })
     const onListenerError = (error: unknown) => this.log.error({ err: error }, 'a kernel event listener threw')
+    const s = options.settings
+    this.pool = new WorkerPool({ threads: s.workerThreads, maxQueue: s.workerQueue, resourceLimits: s.workerResourceLimits }, this.events, this.log)
     this.runtimeDeps = {
       events: this.events,
       onListenerError,
-      // Replaced by the worker pool when it starts; until then a worker tool is an error text for the model.
-      runWorker: async (tool) => {
-        throw ERR_TOOL_FAILED(tool.name, 'the worker pool is not running')
-      },
+      toolTimeoutMs: s.toolTimeoutMs,
+      runWorker: (tool, args, signal) => this.pool.run(tool.workerPath!, tool.worker!, args, signal),
     }
   }
 
@@ -82,6 +84,7 @@ export class Kernel {
       auth: { addAuthenticator: (fn) => this.auth.add(fn) },
       events: { on: (event, fn) => this.events.on(event, fn), off: (event, fn) => this.events.off(event, fn) },
       http: this.app,
+      pool: { stats: () => this.pool.stats() },
       health: {
         add: (name, check) => {
           if (this.healthChecks.has(name)) throw new Error(`health check '${name}' is already registered`)

@@ -66,4 +66,5 @@ export async function drainAndClose(kernel: Kernel): Promise<void> {
   }
   await kernel.app.close()
   await runCloseHandlers(kernel)
+  await kernel.pool.close()
 }

@@ -39,7 +39,14 @@ export interface ServerOptions {
   drainTimeout?: number
   /** Milliseconds each plugin's register may take (default 10000). */
   pluginTimeout?: number
+  /** Worker pool threads (default: cores − 1, at least 1); 0 runs worker tools on the main thread. */
   workerThreads?: number | 'auto'
+  /** Worker tasks that may wait for a thread before new ones get 503 (default 256). */
+  workerQueue?: number
+  /** Limits of each worker thread (default: 512 MB old generation). */
+  workerResourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; codeRangeSizeMb?: number; stackSizeMb?: number }
+  /** Seconds a tool call may take unless the tool sets its own timeoutMs (default 60). */
+  toolTimeout?: number
   /** The environment `${VAR}`, `PROMETHEUS_ENABLED` and provider defaults are read from (default process.env). */
   env?: Environment
 }
@@ -57,6 +64,9 @@ export interface Settings {
   drainTimeoutMs: number
   pluginTimeoutMs: number
   workerThreads: number
+  workerQueue: number
+  workerResourceLimits: NonNullable<ServerOptions['workerResourceLimits']>
+  toolTimeoutMs: number
   appDir: string
   monitoring: boolean
 }
@@ -92,6 +102,9 @@ export function resolveSettings(options: ServerOptions, env: Environment): Setti
     drainTimeoutMs: (options.drainTimeout ?? 30) * 1000,
     pluginTimeoutMs: options.pluginTimeout ?? 10_000,
     workerThreads: threads === undefined || threads === 'auto' ? Math.max(1, availableParallelism() - 1) : threads,
+    workerQueue: options.workerQueue ?? 256,
+    workerResourceLimits: { maxOldGenerationSizeMb: 512, ...options.workerResourceLimits },
+    toolTimeoutMs: positive('toolTimeout', options.toolTimeout, 60) * 1000,
     appDir: resolve(options.appDir ?? '.'),
     monitoring: Boolean(options.enableMonitoring || options.enablePrometheus || env.PROMETHEUS_ENABLED === 'true'),
   }
@@ -118,6 +131,9 @@ export function optionsFromConfig(config: ConfigFile, dir: string, env: Environm
     drainTimeout: server.drainTimeout,
     pluginTimeout: server.pluginTimeout,
     workerThreads: server.workerThreads,
+    workerQueue: server.workerQueue,
+    workerResourceLimits: server.workerResourceLimits,
+    toolTimeout: server.toolTimeout,
     plugins: config.plugins,
     skills: config.skills,
     agents: config.agents,

@@ -115,6 +115,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
 
   await bootPlugins(kernel, plan.plugins)
   try {
+    if (settings.workerThreads > 0 && [...kernel.skills.values()].some((skill) => skill.workerPath)) kernel.pool.warm()
     const agents = options.agents ?? []
     const problems = agentProblems(agents, { providers: kernel.providers, skills: kernel.skills })
     if (problems.length > 0) throw new StartupError(problems)
@@ -129,6 +130,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     for (const fn of kernel.readyFns) await fn()
   } catch (error) {
     await runCloseHandlers(kernel)
+    await kernel.pool.close()
     await app.close().catch(() => undefined)
     throw error
   }

@@ -2,7 +2,7 @@
 // `robutler doctor` prints it alone; createServer refuses to start while it has problems.
 import { resolvePackages, type LoadReport, type Problem } from '@robutler/registry'
 import { checkAgentConfig, type SkillPackage } from './agent-build.js'
-import { describeAjvErrors, validateAgentShape } from './config-schema.js'
+import { RESERVED_AGENT_NAMES, describeAjvErrors, validateAgentShape } from './config-schema.js'
 import { ERR_AGENT_INVALID, ERR_MODEL_PROVIDER_UNKNOWN } from './errors.js'
 import { PROMETHEUS_PLUGIN, type ServerOptions, type Settings } from './options.js'
 import type { BootablePlugin } from './lifecycle.js'
@@ -21,8 +21,8 @@ function modelsOf(agent: AgentConfig): string[] {
   return [agent.model, ...(Array.isArray(agent.fallbackModels) ? agent.fallbackModels : [])].filter((m) => typeof m === 'string')
 }
 
-/** Static agents' problems that need no plugin to have started: shape, names, duplicates. */
-function agentShapeProblems(agents: AgentConfig[]): Problem[] {
+/** Static agents' problems that need no plugin to have started: shape, reserved names, duplicates, skill configs. */
+function agentShapeProblems(agents: AgentConfig[], skills: ReadonlyMap<string, SkillPackage>): Problem[] {
   const problems: Problem[] = []
   const seen = new Set<string>()
   agents.forEach((agent, i) => {
@@ -33,6 +33,16 @@ function agentShapeProblems(agents: AgentConfig[]): Problem[] {
     }
     if (seen.has(agent.name)) problems.push({ code: ERR_AGENT_INVALID.code, message: `Agent '${agent.name}' is defined twice` })
     seen.add(agent.name)
+    if (RESERVED_AGENT_NAMES.has(agent.name)) {
+      problems.push({ code: ERR_AGENT_INVALID.code, message: `Agent '${agent.name}': '${agent.name}' is a route of its own and cannot name an agent` })
+    }
+    for (const [name, overrides] of Object.entries(agent.skills ?? {})) {
+      const skill = skills.get(name)
+      const checked = skill?.validateConfig({ ...skill.defaults, ...overrides })
+      if (checked && !checked.ok) {
+        problems.push({ code: ERR_AGENT_INVALID.code, message: `Agent '${agent.name}': config of skill '${name}': ${checked.message}` })
+      }
+    }
   })
   return problems
 }
@@ -54,7 +64,6 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
     kernelVersion,
     selection: { plugins: options.plugins ?? {}, skills, capabilities: [...capabilities], fromEnvironment },
   })
-  const problems: Problem[] = [...report.problems, ...agentShapeProblems(agents)]
 
   const skillMap = new Map<string, SkillPackage>()
   const plugins: BootablePlugin[] = []
@@ -65,6 +74,7 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
       plugins.push({ name: pkg.name, config: pkg.config, definition: pkg.definition })
     }
   }
+  const problems: Problem[] = [...report.problems, ...agentShapeProblems(agents, skillMap)]
   // Before boot we only know prefixes from manifests (`llm:openai`); a plugin that registers prefixes from its
   // config (named endpoints) provides `llm:*`, and the authoritative check runs again after boot.
   const provided = new Set(report.packages.flatMap((p) => p.manifest.provides))

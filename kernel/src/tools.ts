@@ -3,6 +3,7 @@
 import type { BuiltAgent, BuiltTool } from './agent-build.js'
 import { scopeAllows } from './auth.js'
 import {
+  ERR_POOL_SATURATED,
   ERR_TOOL_ARGUMENTS_INVALID,
   ERR_TOOL_FAILED,
   ERR_TOOL_FORBIDDEN,
@@ -21,6 +22,8 @@ export type WorkerRunner = (tool: BuiltTool, args: Record<string, unknown>, sign
 export interface ToolDeps {
   events: EventBus
   runWorker: WorkerRunner
+  /** The time limit of a tool call that sets no timeoutMs of its own. */
+  toolTimeoutMs: number
   onListenerError: (error: unknown) => void
 }
 
@@ -81,12 +84,14 @@ async function execute(agent: BuiltAgent, ctx: RequestContext, call: ToolCall, d
     return { result: { content: errorText(ERR_TOOL_FORBIDDEN(name, tool.scope, `${ctx.scope} (refused: ${error?.message ?? error})`)), error: true }, status: 'refused' }
   }
   try {
-    const value = await withTimeout(name, tool.timeoutMs, ctx.signal, (signal) =>
+    const value = await withTimeout(name, tool.timeoutMs ?? deps.toolTimeoutMs, ctx.signal, (signal) =>
       tool.run ? Promise.resolve(tool.run(args, { signal, context: ctx, log: ctx.log })) : deps.runWorker(tool, args, signal),
     )
     result = { content: resultText(value) }
   } catch (error: any) {
     if (ctx.signal.aborted) throw ctx.signal.reason
+    // A full pool is back-pressure for the whole request (503), not a tool failure for the model to read.
+    if (isRobutlerError(error) && error.code === ERR_POOL_SATURATED.code) throw error
     status = 'error'
     const wrapped = isRobutlerError(error) ? error : ERR_TOOL_FAILED(name, error?.message ?? String(error))
     ctx.log.warn({ tool: name, skill: tool.skill, code: wrapped.code, err: error }, 'tool call failed')

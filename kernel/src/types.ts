@@ -316,6 +316,8 @@ export interface KernelApi {
   }
   auth: { addAuthenticator(fn: Authenticator): void }
   events: KernelEvents
+  /** The worker pool's figures (for monitoring). */
+  pool: { stats(): { threads: number; queueSize: number; utilization: number; completed: number; failed: number } }
   /** The Fastify instance: add routes such as `/metrics` here. */
   http: FastifyInstance
   health: { add(name: string, check: HealthCheck): void }

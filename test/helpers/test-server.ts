@@ -12,6 +12,8 @@ export const PACKAGES = {
   local: ['@robutler/plugin-local', 'plugins/local'],
   basics: ['@robutler/skill-basics', 'skills/basics'],
   probe: ['robutler-skill-probe', 'test/fixtures/skills/probe'],
+  cpu: ['robutler-skill-cpu', 'test/fixtures/skills/cpu'],
+  text: ['@robutler/skill-text', 'skills/text'],
   spy: ['robutler-plugin-spy', 'test/fixtures/plugins/spy'],
   keys: ['robutler-plugin-keys', 'test/fixtures/plugins/keys'],
 } as const

@@ -1,0 +1,122 @@
+// The process's one piscina pool: skills' worker tools run here so the event loop keeps serving.
+// piscina's errors carry no codes; they are wrapped in ours here and nowhere else.
+import { pathToFileURL } from 'node:url'
+import { Piscina } from 'piscina'
+import type { Logger } from 'pino'
+import { ERR_POOL_SATURATED, ERR_TOOL_FAILED } from './errors.js'
+import type { EventBus } from './events.js'
+
+export interface PoolSettings {
+  /** Threads; 0 runs worker functions on the main thread (for debugging and the main-thread benchmark). */
+  threads: number
+  /** Tasks that may wait for a thread; one more is refused with 503. */
+  maxQueue: number
+  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; codeRangeSizeMb?: number; stackSizeMb?: number }
+}
+
+export interface PoolStats {
+  threads: number
+  queueSize: number
+  /** 0..1, piscina's utilization since the pool started. */
+  utilization: number
+  completed: number
+  failed: number
+}
+
+const SATURATED_RETRY_AFTER_SECONDS = 1
+
+export class WorkerPool {
+  readonly #settings: PoolSettings
+  readonly #events: EventBus
+  readonly #log: Logger
+  readonly #onListenerError: (error: unknown) => void
+  #piscina: Piscina | null = null
+  #failed = 0
+  #closed = false
+
+  constructor(settings: PoolSettings, events: EventBus, log: Logger) {
+    this.#settings = settings
+    this.#events = events
+    this.#log = log
+    this.#onListenerError = (error) => log.error({ err: error }, 'a kernel event listener threw')
+  }
+
+  /** Starts the threads now rather than on the first task. */
+  warm(): void {
+    this.#pool()
+  }
+
+  #pool(): Piscina {
+    if (this.#closed) throw ERR_TOOL_FAILED('(pool)', 'the worker pool is closed')
+    this.#piscina ??= new Piscina({
+      minThreads: this.#settings.threads,
+      maxThreads: this.#settings.threads,
+      maxQueue: this.#settings.maxQueue,
+      idleTimeout: 60_000,
+      resourceLimits: this.#settings.resourceLimits,
+    })
+    return this.#piscina
+  }
+
+  /**
+   * Runs export `name` of module `filename` with `task` as its one argument. The signal (request abort or tool
+   * timeout) cancels a queued task and terminates a running one's thread, which piscina then replaces.
+   */
+  async run(filename: string, name: string, task: unknown, signal: AbortSignal): Promise<unknown> {
+    const started = performance.now()
+    const label = `${name}`
+    let status: 'ok' | 'error' | 'timeout' | 'aborted' = 'ok'
+    try {
+      if (this.#settings.threads === 0) return await this.#runInline(filename, name, task, signal)
+      return await this.#pool().run(task, { filename: pathToFileURL(filename).href, name, signal })
+    } catch (error: any) {
+      status = signal.aborted ? (signal.reason?.name === 'TimeoutError' ? 'timeout' : 'aborted') : 'error'
+      if (status !== 'aborted') this.#failed++
+      throw this.#wrap(error, name, signal)
+    } finally {
+      if (this.#events.has('pool:task')) {
+        this.#events.emit('pool:task', { name: label, durationMs: performance.now() - started, status }, this.#onListenerError)
+      }
+    }
+  }
+
+  async #runInline(filename: string, name: string, task: unknown, signal: AbortSignal): Promise<unknown> {
+    signal.throwIfAborted()
+    const module = await import(pathToFileURL(filename).href)
+    if (typeof module[name] !== 'function') throw new Error(`the worker module has no export '${name}'`)
+    return module[name](task)
+  }
+
+  #wrap(error: any, name: string, signal: AbortSignal): unknown {
+    if (signal.aborted) return signal.reason
+    if (error?.message === 'Task queue is at limit') {
+      const saturated = ERR_POOL_SATURATED(this.#settings.maxQueue)
+      saturated.retryAfter = SATURATED_RETRY_AFTER_SECONDS
+      return saturated
+    }
+    if (error?.code === 'ERR_WORKER_OUT_OF_MEMORY') return ERR_TOOL_FAILED(name, 'the worker ran out of memory', error)
+    if (/worker exited|Terminating worker thread/i.test(String(error?.message))) {
+      return ERR_TOOL_FAILED(name, 'the worker thread exited during the task', error)
+    }
+    this.#log.debug({ err: error, task: name }, 'worker task failed')
+    return error
+  }
+
+  stats(): PoolStats {
+    const p = this.#piscina
+    return {
+      threads: p ? p.threads.length : 0,
+      queueSize: p ? p.queueSize : 0,
+      utilization: p ? p.utilization : 0,
+      completed: p ? p.completed : 0,
+      failed: this.#failed,
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true
+    const p = this.#piscina
+    this.#piscina = null
+    if (p) await p.destroy()
+  }
+}
