@@ -31,6 +31,9 @@ export class WorkerPool {
   readonly #log: Logger
   readonly #onListenerError: (error: unknown) => void
   #piscina: Piscina | null = null
+  // Tasks accepted and not finished. The bound is ours: piscina 5's maxQueue does not refuse a burst that
+  // arrives while its threads are busy (seen: six tasks on one thread with maxQueue 2 all queued).
+  #pending = 0
   #failed = 0
   #closed = false
 
@@ -51,7 +54,6 @@ export class WorkerPool {
     this.#piscina ??= new Piscina({
       minThreads: this.#settings.threads,
       maxThreads: this.#settings.threads,
-      maxQueue: this.#settings.maxQueue,
       idleTimeout: 60_000,
       resourceLimits: this.#settings.resourceLimits,
     })
@@ -66,6 +68,13 @@ export class WorkerPool {
     const started = performance.now()
     const label = `${name}`
     let status: 'ok' | 'error' | 'timeout' | 'aborted' = 'ok'
+    if (this.#settings.threads > 0 && this.#pending >= this.#settings.threads + this.#settings.maxQueue) {
+      this.#failed++
+      const saturated = ERR_POOL_SATURATED(this.#settings.maxQueue)
+      saturated.retryAfter = SATURATED_RETRY_AFTER_SECONDS
+      throw saturated
+    }
+    this.#pending++
     try {
       if (this.#settings.threads === 0) return await this.#runInline(filename, name, task, signal)
       return await this.#pool().run(task, { filename: pathToFileURL(filename).href, name, signal })
@@ -74,6 +83,7 @@ export class WorkerPool {
       if (status !== 'aborted') this.#failed++
       throw this.#wrap(error, name, signal)
     } finally {
+      this.#pending--
       if (this.#events.has('pool:task')) {
         this.#events.emit('pool:task', { name: label, durationMs: performance.now() - started, status }, this.#onListenerError)
       }
@@ -89,11 +99,6 @@ export class WorkerPool {
 
   #wrap(error: any, name: string, signal: AbortSignal): unknown {
     if (signal.aborted) return signal.reason
-    if (error?.message === 'Task queue is at limit') {
-      const saturated = ERR_POOL_SATURATED(this.#settings.maxQueue)
-      saturated.retryAfter = SATURATED_RETRY_AFTER_SECONDS
-      return saturated
-    }
     if (error?.code === 'ERR_WORKER_OUT_OF_MEMORY') return ERR_TOOL_FAILED(name, 'the worker ran out of memory', error)
     if (/worker exited|Terminating worker thread/i.test(String(error?.message))) {
       return ERR_TOOL_FAILED(name, 'the worker thread exited during the task', error)
@@ -106,7 +111,7 @@ export class WorkerPool {
     const p = this.#piscina
     return {
       threads: p ? p.threads.length : 0,
-      queueSize: p ? p.queueSize : 0,
+      queueSize: Math.max(0, this.#pending - this.#settings.threads),
       utilization: p ? p.utilization : 0,
       completed: p ? p.completed : 0,
       failed: this.#failed,

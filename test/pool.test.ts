@@ -1,0 +1,138 @@
+// Worker tools through an agent on the scripted local model: results, saturation, timeouts, crashes, cancels.
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { postJson, startServer, type TestServer } from './helpers/test-server.js'
+
+const cpu = { 'robutler-skill-cpu': {} }
+const call = (line: string) => ({ messages: [{ role: 'user', content: line }] })
+const toolText = (json: any) => json.choices[0].message.content as string
+const toolError = (json: any) => JSON.parse(toolText(json)).error as { code: string; message: string }
+
+async function fileLines(file: string): Promise<number> {
+  try {
+    return (await readFile(file, 'utf8')).split('\n').filter(Boolean).length
+  } catch {
+    return 0 // not written yet
+  }
+}
+
+describe('worker pool', () => {
+  let t: TestServer
+  let scratch: string
+  const chat = () => `${t.url}/cpu/chat/completions`
+
+  beforeAll(async () => {
+    scratch = await mkdtemp(join(tmpdir(), 'robutler-pool-'))
+    t = await startServer(['local', 'cpu'], {
+      workerThreads: 1,
+      workerQueue: 2,
+      workerResourceLimits: { maxOldGenerationSizeMb: 64 },
+      plugins: { '@robutler/plugin-local': {} },
+      agents: [{ name: 'cpu', model: 'local/echo', skills: cpu }],
+    })
+  })
+  afterAll(async () => {
+    await t.close()
+    await rm(scratch, { recursive: true, force: true })
+  })
+
+  it('a worker tool returns the right result, computed off the main thread', async () => {
+    const res = await postJson(chat(), call('/tool primes {"below": 10000}'))
+    expect(JSON.parse(toolText(res.json))).toEqual({ below: 10000, count: 1229 })
+    const who = JSON.parse(toolText((await postJson(chat(), call('/tool whoami {}'))).json))
+    expect(who.threadId).toBeGreaterThan(0)
+    expect(who.pid).toBe(process.pid)
+  })
+
+  it('a full queue is 503 RBT_ERR_POOL_SATURATED with Retry-After, and the server recovers', async () => {
+    // One thread, a queue of two: of six 400 ms tasks at once, at least three are refused.
+    const answers = await Promise.all(Array.from({ length: 6 }, () => postJson(chat(), call('/tool busy {"ms": 400}'))))
+    const refused = answers.filter((a) => a.status === 503)
+    const served = answers.filter((a) => a.status === 200)
+    expect(refused.length).toBeGreaterThanOrEqual(3)
+    expect(served.length).toBeGreaterThanOrEqual(1)
+    for (const a of refused) {
+      expect(a.json.error.code).toBe('RBT_ERR_POOL_SATURATED')
+      expect(a.headers.get('retry-after')).toBe('1')
+    }
+    const after = await postJson(chat(), call('/tool busy {"ms": 10}'))
+    expect(after.status).toBe(200)
+  })
+
+  it('a saturated pool during a stream, before any output, is a normal 503', async () => {
+    const streams = Array.from({ length: 6 }, () =>
+      fetch(chat(), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...call('/tool busy {"ms": 400}'), stream: true }) }),
+    )
+    const statuses = await Promise.all(streams.map(async (p) => {
+      const res = await p
+      await res.text()
+      return res.status
+    }))
+    expect(statuses.filter((s) => s === 503).length).toBeGreaterThanOrEqual(3)
+  })
+
+  it('a task past its timeout fails only its call; the thread is recycled', async () => {
+    const started = Date.now()
+    const res = await postJson(chat(), call('/tool busy_limited {"ms": 60000}'))
+    expect(res.status).toBe(200)
+    expect(toolError(res.json).code).toBe('RBT_ERR_TOOL_TIMEOUT')
+    expect(Date.now() - started).toBeLessThan(5000)
+    expect(JSON.parse(toolText((await postJson(chat(), call('/tool primes {"below": 100}'))).json)).count).toBe(25)
+  })
+
+  it.each([
+    ['a thrown error', 'explode', 'the worker exploded on purpose'],
+    ['an out-of-memory task', 'hog', 'out of memory'],
+    ['process.exit() in a task', 'quit', 'exited'],
+  ])('%s fails only its call', async (_label, tool, fragment) => {
+    const res = await postJson(chat(), call(`/tool ${tool} {}`))
+    expect(res.status).toBe(200)
+    const error = toolError(res.json)
+    expect(error.code).toBe('RBT_ERR_TOOL_FAILED')
+    expect(error.message).toContain(fragment)
+    const next = await postJson(chat(), call('/tool primes {"below": 100}'))
+    expect(JSON.parse(toolText(next.json)).count).toBe(25)
+  })
+
+  it('a client disconnect cancels a long task: it stops early', async () => {
+    const file = join(scratch, 'beats.txt')
+    const controller = new AbortController()
+    const pending = fetch(chat(), {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(call(`/tool heartbeat {"file": ${JSON.stringify(file)}, "ms": 5000}`)),
+      signal: controller.signal,
+    }).catch((error) => error)
+    const deadline = Date.now() + 3000
+    while ((await fileLines(file)) < 5 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    controller.abort()
+    await pending
+    await new Promise((r) => setTimeout(r, 200))
+    const atCancel = await fileLines(file)
+    await new Promise((r) => setTimeout(r, 500))
+    expect(await fileLines(file)).toBe(atCancel)
+    // 5 s at one beat per 20 ms would be ~250 lines.
+    expect(atCancel).toBeLessThan(100)
+    const next = await postJson(chat(), call('/tool primes {"below": 100}'))
+    expect(JSON.parse(toolText(next.json)).count).toBe(25)
+  })
+})
+
+describe('worker tools on the main thread (workerThreads: 0)', () => {
+  let t: TestServer
+  beforeAll(async () => {
+    t = await startServer(['local', 'cpu'], {
+      workerThreads: 0,
+      plugins: { '@robutler/plugin-local': {} },
+      agents: [{ name: 'cpu', model: 'local/echo', skills: cpu }],
+    })
+  })
+  afterAll(() => t.close())
+
+  it('run the same export in process', async () => {
+    const res = await postJson(`${t.url}/cpu/chat/completions`, call('/tool whoami {}'))
+    expect(JSON.parse(toolText(res.json)).threadId).toBe(0)
+  })
+})
