@@ -9,11 +9,14 @@ import { checkStartup } from './doctor.js'
 import { isRobutlerError } from './errors.js'
 import { optionsFromConfig, type ServerOptions } from './options.js'
 import { createServer, KERNEL_VERSION, StartupError } from './server.js'
+import cluster from 'node:cluster'
+import { runPrimary } from './cluster.js'
+import { createLogger, flushLogger } from './logger.js'
 
 const HELP = `robutler ${KERNEL_VERSION} — serve AI agents over an OpenAI-compatible API
 
 Usage:
-  robutler start [--config FILE] [--host HOST] [--port PORT]
+  robutler start [--config FILE] [--host HOST] [--port PORT] [--workers N]
   robutler doctor [--config FILE]
   robutler --help | --version
 
@@ -25,10 +28,11 @@ Options:
   -c, --config FILE   config file (default: ./robutler.config.json, then ./robutler.config.mjs)
   -H, --host HOST     listen address (overrides server.host and ROBUTLER_HOST)
   -p, --port PORT     listen port (overrides server.port and ROBUTLER_PORT)
+  -w, --workers N     serving processes (node:cluster; overrides server.workers and ROBUTLER_WORKERS; default 1)
   -h, --help          show this help
   -v, --version       show the kernel version
 
-Environment: ROBUTLER_HOST, ROBUTLER_PORT, ROBUTLER_LOG_LEVEL override server.*; \${VAR} in the config reads VAR.
+Environment: ROBUTLER_HOST, ROBUTLER_PORT, ROBUTLER_LOG_LEVEL, ROBUTLER_WORKERS override server.*; \${VAR} in the config reads VAR.
 `
 
 function findConfig(given: string | undefined, env: Environment): string {
@@ -38,9 +42,17 @@ function findConfig(given: string | undefined, env: Environment): string {
   return resolve(DEFAULT_CONFIG_FILES[0]!)
 }
 
-async function loadOptions(configPath: string, env: Environment): Promise<ServerOptions> {
+async function loadOptions(configPath: string, env: Environment): Promise<ServerOptions & { workers?: number }> {
   const { config, dir } = await loadConfigFile(configPath, env)
-  return optionsFromConfig(config, dir, env)
+  return { ...optionsFromConfig(config, dir, env), workers: config.server?.workers }
+}
+
+function workerCount(flag: string | undefined, env: Environment, configured: number | undefined): number {
+  const raw = flag ?? env.ROBUTLER_WORKERS
+  if (raw === undefined || raw === '') return configured ?? 1
+  const count = Number(raw)
+  if (!Number.isInteger(count) || count < 1 || count > 256) throw new Error(`--workers (or ROBUTLER_WORKERS) must be 1 to 256, got '${raw}'`)
+  return count
 }
 
 function fail(error: unknown): never {
@@ -54,8 +66,18 @@ function fail(error: unknown): never {
   process.exit(1)
 }
 
-async function start(values: { config?: string; host?: string; port?: string }, env: Environment): Promise<void> {
+async function start(values: { config?: string; host?: string; port?: string; workers?: string }, env: Environment): Promise<void> {
   const options = await loadOptions(findConfig(values.config, env), env)
+  const workers = workerCount(values.workers, env, options.workers)
+  if (workers > 1 && cluster.isPrimary) {
+    // Check once here rather than fork N workers that would each fail the same way, forever.
+    const report = await checkStartup(options, env)
+    if (report.problems.length > 0) throw new StartupError(report.problems)
+    const log = createLogger({ level: options.logLevel ?? 'info' })
+    const code = await runPrimary({ workers, log, stopTimeoutSeconds: (options.drainTimeout ?? 30) + 10 })
+    flushLogger(log)
+    process.exit(code)
+  }
   if (values.host) options.host = values.host
   if (values.port !== undefined) {
     const port = Number(values.port)
@@ -109,6 +131,7 @@ async function main(argv: string[], env: Environment): Promise<void> {
       config: { type: 'string', short: 'c' },
       host: { type: 'string', short: 'H' },
       port: { type: 'string', short: 'p' },
+      workers: { type: 'string', short: 'w' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
