@@ -164,11 +164,11 @@ describe('streaming and the openai SDK', () => {
     }
   })
 
-  it('fallbackModels are tried in order', async () => {
+  it('fallbackModels are tried in order, after the failing model got its retries (a 500 is retryable)', async () => {
     const completion = await client('fallback').chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'x' }] })
     expect(completion.choices[0]!.message.content).toBe('ok')
     expect(completion.model).toBe('spy/ok')
-    expect(seen.map((s) => s.model)).toEqual(['fail', 'ok'])
+    expect(seen.map((s) => s.model)).toEqual(['fail', 'fail', 'fail', 'ok'])
   })
 
   it('a client that closes a stream mid-way aborts the provider call', async () => {

@@ -25,6 +25,8 @@ export interface ConfigFile {
     workerQueue?: number
     workerResourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; codeRangeSizeMb?: number; stackSizeMb?: number }
     toolTimeout?: number
+    providerTimeout?: number
+    providerRetries?: number
     drainTimeout?: number
     pluginTimeout?: number
   }

@@ -92,6 +92,12 @@ export const ERR_AGENT_UNAVAILABLE = createError(
 )
 export const ERR_AGENT_INVALID = createError('RBT_ERR_AGENT_INVALID', "Agent '%s' is misconfigured: %s", 500, 'configuration_error')
 export const ERR_PROVIDER_FAILED = createError('RBT_ERR_PROVIDER_FAILED', 'The model provider failed: %s', 502, 'api_error')
+export const ERR_PROVIDER_RATE_LIMITED = createError(
+  'RBT_ERR_PROVIDER_RATE_LIMITED',
+  'The model provider is rate limiting %s; retry later',
+  429,
+  'rate_limit_error',
+)
 export const ERR_PROVIDER_TIMEOUT = createError('RBT_ERR_PROVIDER_TIMEOUT', 'The model provider did not answer in time', 504, 'timeout_error')
 export const ERR_POOL_SATURATED = createError(
   'RBT_ERR_POOL_SATURATED',

@@ -49,6 +49,7 @@ export class Kernel {
       events: this.events,
       onListenerError,
       toolTimeoutMs: s.toolTimeoutMs,
+      retry: { retries: s.providerRetries, baseDelayMs: 250, maxDelayMs: 8_000, timeoutMs: s.providerTimeoutMs },
       runWorker: (tool, args, signal) => this.pool.run(tool.workerPath!, tool.worker!, args, signal),
     }
   }

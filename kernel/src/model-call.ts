@@ -1,94 +1,183 @@
-// Calls an agent's model: the primary, then each fallback model, with events and sanitized errors.
+// Calls an agent's model — the one retry and fallback layer (provider SDKs run with retries off):
+// each target (the model, then fallbackModels in order) gets retries with exponential backoff and jitter on
+// 429, 5xx and connection errors, honouring Retry-After; a per-call timer turns a stalled upstream into 504.
+// A stream is never retried once a delta has come out of it.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { BuiltAgent } from './agent-build.js'
-import { ERR_PROVIDER_FAILED, ERR_PROVIDER_TIMEOUT, isRobutlerError, type RobutlerError } from './errors.js'
 import type { EventBus } from './events.js'
+import { classify, ProviderTimeoutError, publicProviderError } from './provider-errors.js'
 import type { ModelTarget } from './providers.js'
-import type { ModelDelta, ModelRequest, ModelResponse, RequestContext } from './types.js'
+import type { ModelDelta, ModelRequest, ModelResponse, RequestContext, Usage } from './types.js'
+
+export interface RetryPolicy {
+  /** Retries per target after the first attempt. */
+  retries: number
+  baseDelayMs: number
+  maxDelayMs: number
+  /** No answer (or, streaming, no next delta) within this long is a timeout. */
+  timeoutMs: number
+}
 
 export interface ModelCallDeps {
   events: EventBus
   onListenerError: (error: unknown) => void
+  retry: RetryPolicy
 }
 
-const SECRETISH = /\b(sk|pk|rk|key|token|bearer)[-_ ]?[A-Za-z0-9_-]{8,}/gi
+/** One attempt's abort signal: the request's, plus a timer that a stream resets on every delta. */
+class CallSignal {
+  readonly #controller = new AbortController()
+  readonly #parent: AbortSignal
+  readonly #ms: number
+  #timer: NodeJS.Timeout
+  readonly #onParentAbort = () => this.#controller.abort(this.#parent.reason)
+  readonly #onTimeout = () => this.#controller.abort(new ProviderTimeoutError(this.#ms))
 
-/** A provider error as the client may see it: status-mapped, short, with anything key-like removed. */
-export function sanitizeProviderError(error: unknown, target: ModelTarget): RobutlerError {
-  if (isRobutlerError(error)) return error
-  const e = error as { name?: string; message?: string; status?: number } | undefined
-  if (e?.name === 'TimeoutError' || e?.name === 'APIConnectionTimeoutError') return ERR_PROVIDER_TIMEOUT()
-  const message = String(e?.message ?? error).replace(SECRETISH, '[redacted]').slice(0, 300)
-  return ERR_PROVIDER_FAILED(`${target.id}: ${message}`)
-}
+  constructor(parent: AbortSignal, ms: number) {
+    this.#parent = parent
+    this.#ms = ms
+    parent.addEventListener('abort', this.#onParentAbort, { once: true })
+    this.#timer = setTimeout(this.#onTimeout, ms)
+  }
 
-function endEvent(ctx: RequestContext, agent: BuiltAgent, target: ModelTarget, stream: boolean, started: number, ttft: number | null, response: { usage?: ModelResponse['usage'] } | null, error: unknown) {
-  return {
-    requestId: ctx.id,
-    agent: agent.name,
-    provider: target.prefix,
-    model: target.model,
-    stream,
-    durationMs: performance.now() - started,
-    ttftMs: ttft,
-    usage: response?.usage ?? null,
-    error: error === null ? null : ((error as any)?.code ?? (error as any)?.name ?? 'error'),
+  get signal(): AbortSignal {
+    return this.#controller.signal
+  }
+
+  /** The error to judge: our timeout when our timer fired (the SDK then throws a plain abort error). */
+  reason(error: unknown): unknown {
+    const reason = this.#controller.signal.reason
+    return reason instanceof ProviderTimeoutError ? reason : error
+  }
+
+  reset(): void {
+    this.#timer.refresh()
+  }
+
+  done(): void {
+    clearTimeout(this.#timer)
+    this.#parent.removeEventListener('abort', this.#onParentAbort)
   }
 }
 
-/** One whole model turn; each target is tried in order until one answers. */
+function emitStart(deps: ModelCallDeps, ctx: RequestContext, agent: BuiltAgent, target: ModelTarget, stream: boolean): void {
+  if (deps.events.has('llm:start')) {
+    deps.events.emit('llm:start', { requestId: ctx.id, agent: agent.name, provider: target.prefix, model: target.model, stream }, deps.onListenerError)
+  }
+}
+
+function emitEnd(deps: ModelCallDeps, ctx: RequestContext, agent: BuiltAgent, target: ModelTarget, stream: boolean, started: number, ttft: number | null, usage: Usage | undefined, error: unknown): void {
+  if (!deps.events.has('llm:end')) return
+  deps.events.emit(
+    'llm:end',
+    {
+      requestId: ctx.id,
+      agent: agent.name,
+      provider: target.prefix,
+      model: target.model,
+      stream,
+      durationMs: performance.now() - started,
+      ttftMs: ttft,
+      usage: usage ?? null,
+      error: error === null ? null : classify(error).kind,
+    },
+    deps.onListenerError,
+  )
+}
+
+/** Milliseconds to wait before the next attempt, or null when no retry should happen. */
+function nextDelay(error: unknown, attempt: number, policy: RetryPolicy, deadline: number): number | null {
+  const c = classify(error)
+  if (!c.retryable || attempt >= policy.retries) return null
+  const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt) * (0.5 + Math.random() * 0.5)
+  const delay = c.retryAfterMs ?? backoff
+  return Date.now() + delay < deadline ? delay : null
+}
+
+async function wait(ms: number, ctx: RequestContext): Promise<void> {
+  try {
+    await sleep(ms, undefined, { signal: ctx.signal })
+  } catch {
+    throw ctx.signal.reason
+  }
+}
+
+function logFailure(ctx: RequestContext, target: ModelTarget, attempt: number, error: unknown, retryIn: number | null): void {
+  const c = classify(error)
+  ctx.log.warn({ model: target.id, attempt: attempt + 1, kind: c.kind, status: c.status, retryInMs: retryIn === null ? undefined : Math.round(retryIn) }, 'model call failed')
+}
+
+/** One whole model turn. */
 export async function completeTurn(agent: BuiltAgent, ctx: RequestContext, request: ModelRequest, deps: ModelCallDeps): Promise<{ response: ModelResponse; target: ModelTarget }> {
   let lastError: unknown
+  let lastTarget = agent.targets[0]!
   for (const target of agent.targets) {
-    const started = performance.now()
-    const listening = deps.events.has('llm:end')
-    if (deps.events.has('llm:start')) {
-      deps.events.emit('llm:start', { requestId: ctx.id, agent: agent.name, provider: target.prefix, model: target.model, stream: false }, deps.onListenerError)
-    }
-    try {
-      request.model = target.model
-      const response = await target.provider.complete(request, { signal: ctx.signal })
-      if (listening) deps.events.emit('llm:end', endEvent(ctx, agent, target, false, started, null, response, null), deps.onListenerError)
-      return { response, target }
-    } catch (error) {
-      if (listening) deps.events.emit('llm:end', endEvent(ctx, agent, target, false, started, null, null, error), deps.onListenerError)
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now()
+      emitStart(deps, ctx, agent, target, false)
+      const call = new CallSignal(ctx.signal, deps.retry.timeoutMs)
+      let error: unknown
+      try {
+        request.model = target.model
+        const response = await target.provider.complete(request, { signal: call.signal })
+        emitEnd(deps, ctx, agent, target, false, started, null, response.usage, null)
+        return { response, target }
+      } catch (thrown) {
+        error = call.reason(thrown)
+      } finally {
+        call.done()
+      }
+      emitEnd(deps, ctx, agent, target, false, started, null, undefined, error)
       if (ctx.signal.aborted) throw ctx.signal.reason
-      lastError = sanitizeProviderError(error, target)
-      ctx.log.warn({ model: target.id, err: lastError }, 'model call failed')
+      lastError = error
+      lastTarget = target
+      const delay = nextDelay(error, attempt, deps.retry, ctx.deadline)
+      logFailure(ctx, target, attempt, error, delay)
+      if (delay === null) break
+      await wait(delay, ctx)
     }
   }
-  throw lastError
+  throw publicProviderError(lastError, lastTarget)
 }
 
-/**
- * One streamed model turn. Targets are tried in order until one yields its first delta; after that an error
- * ends the stream (the client has output already, so nothing is retried).
- */
+/** One streamed model turn; yields deltas, returns the target that answered. */
 export async function* streamTurn(agent: BuiltAgent, ctx: RequestContext, request: ModelRequest, deps: ModelCallDeps): AsyncGenerator<ModelDelta, ModelTarget> {
   let lastError: unknown
+  let lastTarget = agent.targets[0]!
   for (const target of agent.targets) {
-    const started = performance.now()
-    let ttft: number | null = null
-    let usage: ModelResponse['usage'] | undefined
-    if (deps.events.has('llm:start')) {
-      deps.events.emit('llm:start', { requestId: ctx.id, agent: agent.name, provider: target.prefix, model: target.model, stream: true }, deps.onListenerError)
-    }
-    try {
-      request.model = target.model
-      for await (const delta of target.provider.stream(request, { signal: ctx.signal })) {
-        if (ttft === null) ttft = performance.now() - started
-        if (delta.usage) usage = delta.usage
-        yield delta
+    for (let attempt = 0; ; attempt++) {
+      const started = performance.now()
+      let ttft: number | null = null
+      let usage: Usage | undefined
+      emitStart(deps, ctx, agent, target, true)
+      const call = new CallSignal(ctx.signal, deps.retry.timeoutMs)
+      let error: unknown
+      try {
+        request.model = target.model
+        for await (const delta of target.provider.stream(request, { signal: call.signal })) {
+          call.reset()
+          if (ttft === null) ttft = performance.now() - started
+          if (delta.usage) usage = delta.usage
+          yield delta
+        }
+        emitEnd(deps, ctx, agent, target, true, started, ttft, usage, null)
+        return target
+      } catch (thrown) {
+        error = call.reason(thrown)
+      } finally {
+        call.done()
       }
-      deps.events.emit('llm:end', endEvent(ctx, agent, target, true, started, ttft, { usage }, null), deps.onListenerError)
-      return target
-    } catch (error) {
-      deps.events.emit('llm:end', endEvent(ctx, agent, target, true, started, ttft, { usage }, error), deps.onListenerError)
+      emitEnd(deps, ctx, agent, target, true, started, ttft, usage, error)
       if (ctx.signal.aborted) throw ctx.signal.reason
-      const sanitized = sanitizeProviderError(error, target)
-      if (ttft !== null) throw sanitized
-      lastError = sanitized
-      ctx.log.warn({ model: target.id, err: sanitized }, 'model stream failed')
+      // Output has gone on towards the client: a retry would repeat it.
+      if (ttft !== null) throw publicProviderError(error, target)
+      lastError = error
+      lastTarget = target
+      const delay = nextDelay(error, attempt, deps.retry, ctx.deadline)
+      logFailure(ctx, target, attempt, error, delay)
+      if (delay === null) break
+      await wait(delay, ctx)
     }
   }
-  throw lastError
+  throw publicProviderError(lastError, lastTarget)
 }

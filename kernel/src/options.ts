@@ -45,6 +45,10 @@ export interface ServerOptions {
   workerQueue?: number
   /** Limits of each worker thread (default: 512 MB old generation). */
   workerResourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; codeRangeSizeMb?: number; stackSizeMb?: number }
+  /** Seconds a model call may go without an answer (streaming: without a next chunk) before it is a 504 (default 120). */
+  providerTimeout?: number
+  /** Retries of a failed model call (429, 5xx, connection errors) before the next fallback model (default 2). */
+  providerRetries?: number
   /** Seconds a tool call may take unless the tool sets its own timeoutMs (default 60). */
   toolTimeout?: number
   /** The environment `${VAR}`, `PROMETHEUS_ENABLED` and provider defaults are read from (default process.env). */
@@ -67,6 +71,8 @@ export interface Settings {
   workerQueue: number
   workerResourceLimits: NonNullable<ServerOptions['workerResourceLimits']>
   toolTimeoutMs: number
+  providerTimeoutMs: number
+  providerRetries: number
   appDir: string
   monitoring: boolean
 }
@@ -105,6 +111,8 @@ export function resolveSettings(options: ServerOptions, env: Environment): Setti
     workerQueue: options.workerQueue ?? 256,
     workerResourceLimits: { maxOldGenerationSizeMb: 512, ...options.workerResourceLimits },
     toolTimeoutMs: positive('toolTimeout', options.toolTimeout, 60) * 1000,
+    providerTimeoutMs: positive('providerTimeout', options.providerTimeout, 120) * 1000,
+    providerRetries: options.providerRetries ?? 2,
     appDir: resolve(options.appDir ?? '.'),
     monitoring: Boolean(options.enableMonitoring || options.enablePrometheus || env.PROMETHEUS_ENABLED === 'true'),
   }
@@ -134,6 +142,8 @@ export function optionsFromConfig(config: ConfigFile, dir: string, env: Environm
     workerQueue: server.workerQueue,
     workerResourceLimits: server.workerResourceLimits,
     toolTimeout: server.toolTimeout,
+    providerTimeout: server.providerTimeout,
+    providerRetries: server.providerRetries,
     plugins: config.plugins,
     skills: config.skills,
     agents: config.agents,
