@@ -12,6 +12,7 @@ import { ProviderRegistry } from './providers.js'
 import type { RuntimeDeps } from './runtime.js'
 import { ToolValidators } from './tool-validators.js'
 import { WorkerPool } from './pool.js'
+import type { Context } from './request-context.js'
 import type { AgentConfig, HealthCheck, KernelApi } from './types.js'
 
 export class Kernel {
@@ -27,8 +28,8 @@ export class Kernel {
   readonly healthChecks = new Map<string, HealthCheck>()
   readonly readyFns: Array<() => void | Promise<void>> = []
   readonly closeFns: Array<{ owner: string; fn: () => void | Promise<void> }> = []
-  /** Controllers of in-flight agent requests, aborted when a drain runs out of time. */
-  readonly inflight = new Set<AbortController>()
+  /** In-flight agent requests, aborted when a drain runs out of time. */
+  readonly inflight = new Set<Context>()
   readonly agents: AgentDirectory
   readonly pool: WorkerPool
   readonly runtimeDeps: RuntimeDeps

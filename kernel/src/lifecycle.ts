@@ -61,7 +61,7 @@ export async function drainAndClose(kernel: Kernel): Promise<void> {
   while (kernel.inflight.size > 0 && Date.now() < deadline) await sleep(20)
   if (kernel.inflight.size > 0) {
     kernel.log.warn({ inflight: kernel.inflight.size }, 'drain timeout: aborting in-flight requests')
-    for (const controller of kernel.inflight) controller.abort(ERR_DRAINING())
+    for (const context of kernel.inflight) context.abort(ERR_DRAINING())
     await sleep(50)
   }
   await kernel.app.close()

@@ -7,7 +7,8 @@ import type { BuiltAgent } from './agent-build.js'
 import type { EventBus } from './events.js'
 import { classify, ProviderTimeoutError, publicProviderError } from './provider-errors.js'
 import type { ModelTarget } from './providers.js'
-import type { ModelDelta, ModelRequest, ModelResponse, RequestContext, Usage } from './types.js'
+import type { Context } from './request-context.js'
+import type { ModelDelta, ModelRequest, ModelResponse, Usage } from './types.js'
 
 export interface RetryPolicy {
   /** Retries per target after the first attempt. */
@@ -24,30 +25,41 @@ export interface ModelCallDeps {
   retry: RetryPolicy
 }
 
-/** One attempt's abort signal: the request's, plus a timer that a stream resets on every delta. */
+/**
+ * One attempt's call options: an abort signal made only if the provider reads it, fired by the request's abort
+ * or by a timer that a stream resets on every delta.
+ */
 class CallSignal {
-  readonly #controller = new AbortController()
-  readonly #parent: AbortSignal
+  readonly #ctx: Context
   readonly #ms: number
-  #timer: NodeJS.Timeout
-  readonly #onParentAbort = () => this.#controller.abort(this.#parent.reason)
-  readonly #onTimeout = () => this.#controller.abort(new ProviderTimeoutError(this.#ms))
+  readonly #timer: NodeJS.Timeout
+  #controller: AbortController | null = null
+  #reason: unknown = undefined
+  readonly #fire = (reason: unknown) => {
+    if (this.#reason !== undefined) return
+    this.#reason = reason
+    this.#controller?.abort(reason)
+  }
+  readonly #onTimeout = () => this.#fire(new ProviderTimeoutError(this.#ms))
 
-  constructor(parent: AbortSignal, ms: number) {
-    this.#parent = parent
+  constructor(ctx: Context, ms: number) {
+    this.#ctx = ctx
     this.#ms = ms
-    parent.addEventListener('abort', this.#onParentAbort, { once: true })
+    ctx.onAbort(this.#fire)
     this.#timer = setTimeout(this.#onTimeout, ms)
   }
 
   get signal(): AbortSignal {
+    if (this.#controller === null) {
+      this.#controller = new AbortController()
+      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
+    }
     return this.#controller.signal
   }
 
   /** The error to judge: our timeout when our timer fired (the SDK then throws a plain abort error). */
   reason(error: unknown): unknown {
-    const reason = this.#controller.signal.reason
-    return reason instanceof ProviderTimeoutError ? reason : error
+    return this.#reason instanceof ProviderTimeoutError ? this.#reason : error
   }
 
   reset(): void {
@@ -56,17 +68,17 @@ class CallSignal {
 
   done(): void {
     clearTimeout(this.#timer)
-    this.#parent.removeEventListener('abort', this.#onParentAbort)
+    this.#ctx.offAbort(this.#fire)
   }
 }
 
-function emitStart(deps: ModelCallDeps, ctx: RequestContext, agent: BuiltAgent, target: ModelTarget, stream: boolean): void {
+function emitStart(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, target: ModelTarget, stream: boolean): void {
   if (deps.events.has('llm:start')) {
     deps.events.emit('llm:start', { requestId: ctx.id, agent: agent.name, provider: target.prefix, model: target.model, stream }, deps.onListenerError)
   }
 }
 
-function emitEnd(deps: ModelCallDeps, ctx: RequestContext, agent: BuiltAgent, target: ModelTarget, stream: boolean, started: number, ttft: number | null, usage: Usage | undefined, error: unknown): void {
+function emitEnd(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, target: ModelTarget, stream: boolean, started: number, ttft: number | null, usage: Usage | undefined, error: unknown): void {
   if (!deps.events.has('llm:end')) return
   deps.events.emit(
     'llm:end',
@@ -94,32 +106,32 @@ function nextDelay(error: unknown, attempt: number, policy: RetryPolicy, deadlin
   return Date.now() + delay < deadline ? delay : null
 }
 
-async function wait(ms: number, ctx: RequestContext): Promise<void> {
+async function wait(ms: number, ctx: Context): Promise<void> {
   try {
     await sleep(ms, undefined, { signal: ctx.signal })
   } catch {
-    throw ctx.signal.reason
+    throw ctx.abortReason
   }
 }
 
-function logFailure(ctx: RequestContext, target: ModelTarget, attempt: number, error: unknown, retryIn: number | null): void {
+function logFailure(ctx: Context, target: ModelTarget, attempt: number, error: unknown, retryIn: number | null): void {
   const c = classify(error)
   ctx.log.warn({ model: target.id, attempt: attempt + 1, kind: c.kind, status: c.status, retryInMs: retryIn === null ? undefined : Math.round(retryIn) }, 'model call failed')
 }
 
 /** One whole model turn. */
-export async function completeTurn(agent: BuiltAgent, ctx: RequestContext, request: ModelRequest, deps: ModelCallDeps): Promise<{ response: ModelResponse; target: ModelTarget }> {
+export async function completeTurn(agent: BuiltAgent, ctx: Context, request: ModelRequest, deps: ModelCallDeps): Promise<{ response: ModelResponse; target: ModelTarget }> {
   let lastError: unknown
   let lastTarget = agent.targets[0]!
   for (const target of agent.targets) {
     for (let attempt = 0; ; attempt++) {
       const started = performance.now()
       emitStart(deps, ctx, agent, target, false)
-      const call = new CallSignal(ctx.signal, deps.retry.timeoutMs)
+      const call = new CallSignal(ctx, deps.retry.timeoutMs)
       let error: unknown
       try {
         request.model = target.model
-        const response = await target.provider.complete(request, { signal: call.signal })
+        const response = await target.provider.complete(request, call)
         emitEnd(deps, ctx, agent, target, false, started, null, response.usage, null)
         return { response, target }
       } catch (thrown) {
@@ -128,7 +140,7 @@ export async function completeTurn(agent: BuiltAgent, ctx: RequestContext, reque
         call.done()
       }
       emitEnd(deps, ctx, agent, target, false, started, null, undefined, error)
-      if (ctx.signal.aborted) throw ctx.signal.reason
+      if (ctx.aborted) throw ctx.abortReason
       lastError = error
       lastTarget = target
       const delay = nextDelay(error, attempt, deps.retry, ctx.deadline)
@@ -141,7 +153,13 @@ export async function completeTurn(agent: BuiltAgent, ctx: RequestContext, reque
 }
 
 /** One streamed model turn; yields deltas, returns the target that answered. */
-export async function* streamTurn(agent: BuiltAgent, ctx: RequestContext, request: ModelRequest, deps: ModelCallDeps): AsyncGenerator<ModelDelta, ModelTarget> {
+export async function* streamTurn(
+  agent: BuiltAgent,
+  ctx: Context,
+  request: ModelRequest,
+  deps: ModelCallDeps,
+  answering: { target: ModelTarget | null },
+): AsyncGenerator<ModelDelta, ModelTarget> {
   let lastError: unknown
   let lastTarget = agent.targets[0]!
   for (const target of agent.targets) {
@@ -150,11 +168,12 @@ export async function* streamTurn(agent: BuiltAgent, ctx: RequestContext, reques
       let ttft: number | null = null
       let usage: Usage | undefined
       emitStart(deps, ctx, agent, target, true)
-      const call = new CallSignal(ctx.signal, deps.retry.timeoutMs)
+      const call = new CallSignal(ctx, deps.retry.timeoutMs)
       let error: unknown
+      answering.target = target
       try {
         request.model = target.model
-        for await (const delta of target.provider.stream(request, { signal: call.signal })) {
+        for await (const delta of target.provider.stream(request, call)) {
           call.reset()
           if (ttft === null) ttft = performance.now() - started
           if (delta.usage) usage = delta.usage
@@ -168,7 +187,7 @@ export async function* streamTurn(agent: BuiltAgent, ctx: RequestContext, reques
         call.done()
       }
       emitEnd(deps, ctx, agent, target, true, started, ttft, usage, error)
-      if (ctx.signal.aborted) throw ctx.signal.reason
+      if (ctx.aborted) throw ctx.abortReason
       // Output has gone on towards the client: a retry would repeat it.
       if (ttft !== null) throw publicProviderError(error, target)
       lastError = error

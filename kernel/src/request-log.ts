@@ -1,12 +1,12 @@
 // One log line and one `request:end` event per request, streamed ones included.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Kernel } from './kernel.js'
-import type { RequestContext } from './types.js'
+import type { Context } from './request-context.js'
 
 declare module 'fastify' {
   interface FastifyRequest {
     /** The agent request's context (null on routes that serve no agent). */
-    robutler: RequestContext | null
+    robutler: Context | null
   }
 }
 

@@ -11,7 +11,8 @@ import { runHooks } from './hooks.js'
 import type { Kernel } from './kernel.js'
 import { completeChat, streamChat } from './runtime.js'
 import { SseSink } from './sse.js'
-import type { Identity, RequestContext, Scope } from './types.js'
+import { Context } from './request-context.js'
+import type { Identity, Scope } from './types.js'
 
 type AgentRequest = FastifyRequest<{ Params: { agent: string; '*'?: string } }>
 
@@ -25,32 +26,30 @@ export class ClientClosedError extends Error {
 
 interface Tracked {
   kernel: Kernel
-  controller: AbortController
+  context: Context
   timer: NodeJS.Timeout
 }
 
 const tracked = new WeakMap<ServerResponse, Tracked>()
 
-function onTimeout(controller: AbortController, seconds: number): void {
-  controller.abort(ERR_REQUEST_TIMEOUT(seconds))
+function onTimeout(context: Context, seconds: number): void {
+  context.abort(ERR_REQUEST_TIMEOUT(seconds))
 }
 
 function onResponseClose(this: ServerResponse): void {
   const t = tracked.get(this)
   if (!t) return
   clearTimeout(t.timer)
-  if (!this.writableFinished && !t.controller.signal.aborted) t.controller.abort(new ClientClosedError())
-  t.kernel.inflight.delete(t.controller)
+  if (!this.writableFinished) t.context.abort(new ClientClosedError())
+  t.kernel.inflight.delete(t.context)
 }
 
-/** Starts the request's clock and abort signal: timeout, client disconnect and forced drain all fire it. */
-function track(kernel: Kernel, reply: FastifyReply): AbortController {
-  const controller = new AbortController()
+/** Starts the request's clock and abort: timeout, client disconnect and forced drain all fire it. */
+function track(kernel: Kernel, reply: FastifyReply, context: Context): void {
   const ms = kernel.settings.requestTimeoutMs
-  tracked.set(reply.raw, { kernel, controller, timer: setTimeout(onTimeout, ms, controller, ms / 1000) })
-  kernel.inflight.add(controller)
+  tracked.set(reply.raw, { kernel, context, timer: setTimeout(onTimeout, ms, context, ms / 1000) })
+  kernel.inflight.add(context)
   reply.raw.once('close', onResponseClose)
-  return controller
 }
 
 function notFound(name: string): RobutlerError {
@@ -76,32 +75,25 @@ async function admit(kernel: Kernel, request: AgentRequest): Promise<{ agent: Bu
   return { agent, identity, scope }
 }
 
-function newContext(request: FastifyRequest, identity: Identity | null, scope: Scope, agent: string, signal: AbortSignal, deadline: number): RequestContext {
-  return (request.robutler = {
-    id: request.id,
-    identity,
-    scope,
-    agent,
-    deadline,
-    signal,
-    usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
-    log: request.log as Logger,
-    state: {},
-  })
+function newContext(kernel: Kernel, request: FastifyRequest, reply: FastifyReply, identity: Identity | null, scope: Scope, agent: string): Context {
+  const ctx = new Context(request.id, identity, scope, agent, Date.now() + kernel.settings.requestTimeoutMs, request.log as Logger)
+  request.robutler = ctx
+  track(kernel, reply, ctx)
+  return ctx
 }
 
 /** The error a client gets for an aborted or failed request. */
-function failure(error: unknown, ctx: RequestContext): unknown {
-  if (ctx.signal.aborted && isRobutlerError(ctx.signal.reason)) return ctx.signal.reason
+function failure(error: unknown, ctx: Context): unknown {
+  if (ctx.aborted && isRobutlerError(ctx.abortReason)) return ctx.abortReason
   return error
 }
 
-async function runChat(kernel: Kernel, agent: BuiltAgent, ctx: RequestContext, body: ChatRequest, reply: FastifyReply): Promise<unknown> {
+async function runChat(kernel: Kernel, agent: BuiltAgent, ctx: Context, body: ChatRequest, reply: FastifyReply): Promise<unknown> {
   let error: unknown
   try {
     if (agent.hooks.onConnection.length > 0) await runHooks(agent.hooks.onConnection, ctx)
     if (!body.stream) return await completeChat(agent, ctx, body, kernel.runtimeDeps)
-    const sink = new SseSink(reply, ctx.signal)
+    const sink = new SseSink(reply, ctx)
     try {
       await streamChat(agent, ctx, body, sink, kernel.runtimeDeps)
     } catch (streamError) {
@@ -129,7 +121,7 @@ async function runChat(kernel: Kernel, agent: BuiltAgent, ctx: RequestContext, b
   }
 }
 
-async function runSkillRoute(built: BuiltRoute, ctx: RequestContext, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
+async function runSkillRoute(built: BuiltRoute, ctx: Context, request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
   const result = await built.route.handler(request, reply, ctx)
   return reply.sent ? reply : result
 }
@@ -155,8 +147,7 @@ export function registerAgentRoutes(kernel: Kernel): void {
     // Fastify also parses text/plain; the chat API takes JSON only.
     if (typeof request.body === 'string') throw ERR_UNSUPPORTED_MEDIA_TYPE(String(request.headers['content-type']).slice(0, 100))
     const body = parseChatRequest(request.body)
-    const controller = track(kernel, reply)
-    const ctx = newContext(request, identity, scope, agent.name, controller.signal, Date.now() + kernel.settings.requestTimeoutMs)
+    const ctx = newContext(kernel, request, reply, identity, scope, agent.name)
     return contextStorage.run(ctx, runChat, kernel, agent, ctx, body, reply)
   })
 
@@ -171,8 +162,7 @@ export function registerAgentRoutes(kernel: Kernel): void {
       throw identity ? ERR_FORBIDDEN(`${request.method} ${path} of agent '${agent.name}' needs scope '${needed}'`) : ERR_UNAUTHENTICATED(`${request.method} ${path} needs an API key`)
     }
     ;(request.params as Record<string, unknown>) = { ...found.params, agent: agent.name }
-    const controller = track(kernel, reply)
-    const ctx = newContext(request, identity, scope, agent.name, controller.signal, Date.now() + kernel.settings.requestTimeoutMs)
+    const ctx = newContext(kernel, request, reply, identity, scope, agent.name)
     return contextStorage.run(ctx, runSkillRoute, built, ctx, request, reply)
   })
 }

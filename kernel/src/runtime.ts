@@ -5,9 +5,11 @@ import type { BuiltAgent } from './agent-build.js'
 import type { ChatRequest } from './chat-request.js'
 import { runHooks } from './hooks.js'
 import { completeTurn, streamTurn, type ModelCallDeps } from './model-call.js'
-import type { SseSink } from './sse.js'
+import type { ChunkHead, SseSink } from './sse.js'
+import type { Context } from './request-context.js'
+import type { ModelTarget } from './providers.js'
 import { runToolCalls, type ToolDeps } from './tools.js'
-import type { ChatMessage, FinishReason, ModelRequest, ModelResponse, RequestContext, ToolCall, ToolDefinition, Usage } from './types.js'
+import type { ChatMessage, FinishReason, ModelDelta, ModelRequest, ModelResponse, ToolCall, ToolDefinition, Usage } from './types.js'
 
 export type RuntimeDeps = ModelCallDeps & ToolDeps
 
@@ -18,7 +20,7 @@ interface Turn {
   external: Set<string> | null
 }
 
-function prepare(agent: BuiltAgent, ctx: RequestContext, body: ChatRequest): Turn {
+function prepare(agent: BuiltAgent, ctx: Context, body: ChatRequest): Turn {
   const view = agent.views[ctx.scope]
   // A copy of the shared system message: hooks may edit the request's messages in place.
   const messages = view.system ? [{ ...view.system }, ...body.messages] : body.messages.slice()
@@ -59,7 +61,7 @@ function request(turn: Turn, body: ChatRequest): ModelRequest {
 }
 
 /** The whole (non-streamed) answer, as an OpenAI chat.completion object. */
-export async function completeChat(agent: BuiltAgent, ctx: RequestContext, body: ChatRequest, deps: RuntimeDeps): Promise<Record<string, unknown>> {
+export async function completeChat(agent: BuiltAgent, ctx: Context, body: ChatRequest, deps: RuntimeDeps): Promise<Record<string, unknown>> {
   const turn = prepare(agent, ctx, body)
   let model = agent.config.model
   let message: ModelResponse['message'] | null = null
@@ -106,52 +108,77 @@ interface Accumulated {
   usage: Usage | undefined
 }
 
-/** Streams the answer as OpenAI chunks into `sink` (which writes headers on its first chunk). */
-export async function streamChat(agent: BuiltAgent, ctx: RequestContext, body: ChatRequest, sink: SseSink, deps: RuntimeDeps): Promise<void> {
-  const turn = prepare(agent, ctx, body)
-  const base = { id: newId(), object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: agent.config.model }
-  const onChunk = agent.hooks.onChunk
-  const send = async (choice: Record<string, unknown> | null, usage?: Usage) => {
-    const chunk: Record<string, unknown> = choice ? { ...base, choices: [choice] } : { ...base, choices: [], usage }
-    if (onChunk.length > 0) await runHooks(onChunk, ctx, chunk)
-    await sink.send(chunk)
-  }
-  let roleSent = false
-  const sendDelta = async (delta: Record<string, unknown>, finish: FinishReason | null = null) => {
-    if (!roleSent) {
-      roleSent = true
-      await send({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })
+function accumulate(acc: Accumulated, delta: ModelDelta): void {
+  if (delta.content) acc.content += delta.content
+  if (delta.tool_calls) {
+    for (const part of delta.tool_calls) {
+      const slot = (acc.calls[part.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } })
+      if (part.id) slot.id = part.id
+      if (part.function?.name && !slot.function.name) slot.function.name = part.function.name
+      if (part.function?.arguments) slot.function.arguments += part.function.arguments
     }
-    await send({ index: 0, delta, logprobs: null, finish_reason: finish })
+  }
+  if (delta.finish_reason) acc.finish = delta.finish_reason
+  if (delta.usage) acc.usage = delta.usage
+}
+
+/** Writes chunks: the role first, one model for all; onChunk hooks see (and may change) each whole chunk. */
+class ChunkWriter {
+  readonly #agent: BuiltAgent
+  readonly #ctx: Context
+  readonly #sink: SseSink
+  readonly head: ChunkHead
+  #roleSent = false
+
+  constructor(agent: BuiltAgent, ctx: Context, sink: SseSink) {
+    this.#agent = agent
+    this.#ctx = ctx
+    this.#sink = sink
+    this.head = { id: newId(), object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: agent.config.model }
   }
 
+  async #send(choice: Record<string, unknown> | null, usage?: Usage): Promise<void> {
+    const hooks = this.#agent.hooks.onChunk
+    if (hooks.length === 0 && choice !== null) {
+      const wait = this.#sink.choice(this.head, choice)
+      if (wait) await wait
+      return
+    }
+    const chunk: Record<string, unknown> = choice ? { ...this.head, choices: [choice] } : { ...this.head, choices: [], usage }
+    if (hooks.length > 0) await runHooks(hooks, this.#ctx, chunk)
+    const wait = this.#sink.chunk(chunk)
+    if (wait) await wait
+  }
+
+  async delta(delta: Record<string, unknown>, finish: FinishReason | null = null): Promise<void> {
+    if (!this.#roleSent) {
+      this.#roleSent = true
+      await this.#send({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })
+    }
+    await this.#send({ index: 0, delta, logprobs: null, finish_reason: finish })
+  }
+
+  usage(usage: Usage): Promise<void> {
+    return this.#send(null, usage)
+  }
+}
+
+/** Streams the answer as OpenAI chunks into `sink` (which writes headers on its first chunk). */
+export async function streamChat(agent: BuiltAgent, ctx: Context, body: ChatRequest, sink: SseSink, deps: RuntimeDeps): Promise<void> {
+  const turn = prepare(agent, ctx, body)
+  const writer = new ChunkWriter(agent, ctx, sink)
+  const answering: { target: ModelTarget | null } = { target: null }
   let final: { message: ModelResponse['message']; finish: FinishReason } | null = null
   for (let i = 0; i < agent.maxIterations && !final; i++) {
     const call = request(turn, body)
     if (agent.hooks.beforeLlmCall.length > 0) await runHooks(agent.hooks.beforeLlmCall, ctx, call)
     const acc: Accumulated = { content: '', calls: [], finish: null, usage: undefined }
-    const deltas = streamTurn(agent, ctx, call, deps)
-    for (;;) {
-      const next = await deltas.next()
-      if (next.done) {
-        base.model = next.value.id
-        break
-      }
-      const delta = next.value
-      if (delta.content) {
-        acc.content += delta.content
-        await sendDelta({ content: delta.content })
-      }
-      if (delta.tool_calls) {
-        for (const part of delta.tool_calls) {
-          const slot = (acc.calls[part.index] ??= { id: '', type: 'function', function: { name: '', arguments: '' } })
-          if (part.id) slot.id = part.id
-          if (part.function?.name && !slot.function.name) slot.function.name = part.function.name
-          if (part.function?.arguments) slot.function.arguments += part.function.arguments
-        }
-      }
-      if (delta.finish_reason) acc.finish = delta.finish_reason
-      if (delta.usage) acc.usage = delta.usage
+    for await (const delta of streamTurn(agent, ctx, call, deps, answering)) {
+      // Providers need not watch the signal: stop reading one whose client has gone.
+      if (ctx.aborted) throw ctx.abortReason
+      if (i === 0 && acc.content === '' && answering.target) writer.head.model = answering.target.id
+      accumulate(acc, delta)
+      if (delta.content) await writer.delta({ content: delta.content })
     }
     addUsage(ctx.usage, acc.usage)
     const calls = acc.calls.filter(Boolean)
@@ -170,7 +197,7 @@ export async function streamChat(agent: BuiltAgent, ctx: RequestContext, body: C
     if (outside.length > 0) {
       for (let index = 0; index < outside.length; index++) {
         const { id, function: fn } = outside[index]!
-        await sendDelta({ tool_calls: [{ index, id, type: 'function', function: { name: fn.name, arguments: fn.arguments } }] })
+        await writer.delta({ tool_calls: [{ index, id, type: 'function', function: { name: fn.name, arguments: fn.arguments } }] })
       }
       final = { message: { role: 'assistant', content: acc.content || null, tool_calls: outside }, finish: 'tool_calls' }
       break
@@ -179,10 +206,10 @@ export async function streamChat(agent: BuiltAgent, ctx: RequestContext, body: C
   }
   if (!final) {
     final = { message: { role: 'assistant', content: limitText(agent) }, finish: 'length' }
-    await sendDelta({ content: final.message.content })
+    await writer.delta({ content: final.message.content })
   }
-  await sendDelta({}, final.finish)
-  if (body.includeUsage) await send(null, ctx.usage)
+  await writer.delta({}, final.finish)
+  if (body.includeUsage) await writer.usage(ctx.usage)
   if (agent.hooks.onMessage.length > 0) await runHooks(agent.hooks.onMessage, ctx, final.message)
   sink.done()
 }

@@ -1,20 +1,30 @@
 // Server-sent events for chat streams. Headers go out with the first chunk, so anything that fails before
-// it (provider down, pool full, timeout) is still a normal HTTP error.
+// it (provider down, pool full, timeout) is still a normal HTTP error. Chunks share one id/created/model, so
+// their JSON head is serialised once per stream and each chunk serialises only its choice.
 import { once } from 'node:events'
 import type { FastifyReply } from 'fastify'
 import { errorBody, type RobutlerError } from './errors.js'
+import type { Context } from './request-context.js'
 
 const DONE = 'data: [DONE]\n\n'
 
+export interface ChunkHead {
+  id: string
+  object: 'chat.completion.chunk'
+  created: number
+  model: string
+}
+
 export class SseSink {
   readonly #reply: FastifyReply
-  readonly #signal: AbortSignal
+  readonly #ctx: Context
+  #prefix = ''
   #started = false
   #ended = false
 
-  constructor(reply: FastifyReply, signal: AbortSignal) {
+  constructor(reply: FastifyReply, ctx: Context) {
     this.#reply = reply
-    this.#signal = signal
+    this.#ctx = ctx
   }
 
   get started(): boolean {
@@ -34,19 +44,34 @@ export class SseSink {
     })
   }
 
-  /** Writes one chunk; waits when the client reads slower than we write. */
-  async send(chunk: unknown): Promise<void> {
-    if (this.#ended) return
+  #write(text: string): Promise<void> | undefined {
+    if (this.#ended) return undefined
     if (!this.#started) this.#start()
     const raw = this.#reply.raw
-    if (!raw.write(`data: ${JSON.stringify(chunk)}\n\n`) && !raw.destroyed) await once(raw, 'drain', { signal: this.#signal })
+    // Back-pressure: wait for the client to read (or leave) rather than buffer without bound.
+    if (!raw.write(text) && !raw.destroyed) return once(raw, 'drain', { signal: this.#ctx.signal }).then(() => undefined)
+    return undefined
+  }
+
+  /** Writes `{...head, choices: [choice]}`; a promise only when the client reads slower than we write. */
+  choice(head: ChunkHead, choice: object): Promise<void> | undefined {
+    if (this.#prefix === '') this.#prefix = `data: ${JSON.stringify(head).slice(0, -1)},"choices":[`
+    return this.#write(`${this.#prefix}${JSON.stringify(choice)}]}\n\n`)
+  }
+
+  /** Writes a whole chunk object (used when onChunk hooks may have changed it). */
+  chunk(chunk: object): Promise<void> | undefined {
+    return this.#write(`data: ${JSON.stringify(chunk)}\n\n`)
   }
 
   /** An error after the first byte: an error event, then [DONE]. */
   fail(error: RobutlerError): void {
     if (this.#ended) return
-    if (!this.#started) this.#start()
-    this.#reply.raw.write(`data: ${JSON.stringify(errorBody(error))}\n\n`)
+    if (this.#reply.raw.destroyed) {
+      this.#ended = true
+      return
+    }
+    this.#write(`data: ${JSON.stringify(errorBody(error))}\n\n`)
     this.done()
   }
 

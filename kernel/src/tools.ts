@@ -14,7 +14,8 @@ import {
 } from './errors.js'
 import type { EventBus } from './events.js'
 import { runHooks } from './hooks.js'
-import type { ChatMessage, RequestContext, ToolCall, ToolCallInfo, ToolResult } from './types.js'
+import type { Context } from './request-context.js'
+import type { ChatMessage, ToolCall, ToolCallInfo, ToolResult } from './types.js'
 
 /** Runs a pool-backed tool: `(tool, args, signal)` → its JSON result. */
 export type WorkerRunner = (tool: BuiltTool, args: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>
@@ -62,7 +63,7 @@ async function withTimeout<T>(name: string, ms: number | undefined, signal: Abor
   })
 }
 
-async function execute(agent: BuiltAgent, ctx: RequestContext, call: ToolCall, deps: ToolDeps): Promise<{ result: ToolResult; status: Status }> {
+async function execute(agent: BuiltAgent, ctx: Context, call: ToolCall, deps: ToolDeps): Promise<{ result: ToolResult; status: Status }> {
   const name = call.function.name
   const tool = agent.tools.get(name)
   if (!tool) return { result: { content: errorText(ERR_TOOL_NOT_FOUND(name)), error: true }, status: 'invalid' }
@@ -89,7 +90,7 @@ async function execute(agent: BuiltAgent, ctx: RequestContext, call: ToolCall, d
     )
     result = { content: resultText(value) }
   } catch (error: any) {
-    if (ctx.signal.aborted) throw ctx.signal.reason
+    if (ctx.aborted) throw ctx.abortReason
     // A full pool is back-pressure for the whole request (503), not a tool failure for the model to read.
     if (isRobutlerError(error) && error.code === ERR_POOL_SATURATED.code) throw error
     status = 'error'
@@ -102,7 +103,7 @@ async function execute(agent: BuiltAgent, ctx: RequestContext, call: ToolCall, d
 }
 
 /** Runs the calls side by side and answers one `tool` message per call, in call order. */
-export async function runToolCalls(agent: BuiltAgent, ctx: RequestContext, calls: ToolCall[], deps: ToolDeps): Promise<ChatMessage[]> {
+export async function runToolCalls(agent: BuiltAgent, ctx: Context, calls: ToolCall[], deps: ToolDeps): Promise<ChatMessage[]> {
   return Promise.all(
     calls.map(async (call) => {
       const started = performance.now()

@@ -159,7 +159,7 @@ export interface RequestContext {
   agent: string | null
   /** Epoch ms after which the request has timed out. */
   deadline: number
-  signal: AbortSignal
+  readonly signal: AbortSignal
   usage: Usage
   log: Logger
   /** Free space for skills and hooks, per request. */
