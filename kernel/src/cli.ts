@@ -12,6 +12,7 @@ import { createServer, KERNEL_VERSION, StartupError } from './server.js'
 import cluster from 'node:cluster'
 import { runPrimary } from './cluster.js'
 import { createLogger, flushLogger } from './logger.js'
+import { pino, type Logger } from 'pino'
 
 const HELP = `robutler ${KERNEL_VERSION} — serve AI agents over an OpenAI-compatible API
 
@@ -73,7 +74,8 @@ async function start(values: { config?: string; host?: string; port?: string; wo
     // Check once here rather than fork N workers that would each fail the same way, forever.
     const report = await checkStartup(options, env)
     if (report.problems.length > 0) throw new StartupError(report.problems)
-    const log = createLogger({ level: options.logLevel ?? 'info' })
+    // The primary logs little and must not lose a line when it exits: written synchronously.
+    const log = createLogger({ level: options.logLevel ?? 'info', destination: pino.destination({ dest: 1, sync: true }) })
     const code = await runPrimary({ workers, log, stopTimeoutSeconds: (options.drainTimeout ?? 30) + 10 })
     flushLogger(log)
     process.exit(code)
@@ -87,6 +89,7 @@ async function start(values: { config?: string; host?: string; port?: string; wo
   const server = await createServer(options)
   const address = await server.listen()
   server.app.log.info({ address, agents: (options.agents ?? []).map((a) => a.name) }, `Robutler ${KERNEL_VERSION} listening on ${address}`)
+  flushLogger(server.app.log as Logger)
 
   let signals = 0
   const shutdown = (signal: NodeJS.Signals) => {

@@ -24,9 +24,20 @@ export interface LoggerOptions {
   destination?: DestinationStream
 }
 
+/** Lines are written in 4 KiB batches, and at least once a second, so a busy server makes few write calls. */
+const BATCH_BYTES = 4096
+const FLUSH_EVERY_MS = 1000
+
+const destinations = new WeakMap<Logger, { flushSync?: () => void; flush?: () => void }>()
+
 export function createLogger(options: LoggerOptions): Logger {
-  const destination = options.destination ?? pino.destination({ dest: 1, sync: false })
-  return pino(
+  let destination = options.destination
+  if (!destination) {
+    const stdout = pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES })
+    setInterval(() => flushQuietly(stdout), FLUSH_EVERY_MS).unref()
+    destination = stdout
+  }
+  const logger = pino(
     {
       level: options.level,
       base: { pid: process.pid },
@@ -35,13 +46,25 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   )
+  destinations.set(logger, destination as { flushSync?: () => void })
+  return logger
 }
 
-/** Flushes an asynchronous destination, so the last lines survive exit. */
-export function flushLogger(log: Logger): void {
+function flushQuietly(target: { flush: (cb?: (error?: Error) => void) => void }): void {
   try {
-    log.flush()
+    target.flush()
   } catch {
     // flush throws on a destination that is not ready yet (nothing was written): nothing to lose
+  }
+}
+
+/** Writes out buffered lines now (synchronously where the destination can), so they survive an exit. */
+export function flushLogger(log: Logger): void {
+  const destination = destinations.get(log)
+  try {
+    if (destination?.flushSync) destination.flushSync()
+    else log.flush()
+  } catch {
+    // sonic-boom refuses while a write is in flight or before it opened; the interval flush catches up
   }
 }
