@@ -34,11 +34,13 @@ export class Kernel {
   readonly pool: WorkerPool
   readonly runtimeDeps: RuntimeDeps
   readonly startedAt = Date.now()
+  readonly env: Readonly<Record<string, string | undefined>>
   booted = false
   draining = false
 
-  constructor(options: { version: string; settings: Settings; log: Logger; app: FastifyInstance }) {
+  constructor(options: { version: string; settings: Settings; log: Logger; app: FastifyInstance; env: Readonly<Record<string, string | undefined>> }) {
     this.version = options.version
+    this.env = options.env
     this.settings = options.settings
     this.log = options.log
     this.app = options.app
@@ -75,6 +77,7 @@ export class Kernel {
       version: this.version,
       urlPrefix: this.settings.urlPrefix,
       baseDir: this.settings.appDir,
+      env: this.env,
       providers: {
         register: (prefix, provider) => this.providers.register(prefix, provider),
         has: (prefix) => this.providers.has(prefix),

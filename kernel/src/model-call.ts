@@ -57,6 +57,10 @@ class CallSignal {
     return this.#controller.signal
   }
 
+  get aborted(): boolean {
+    return this.#reason !== undefined
+  }
+
   /** The error to judge: our timeout when our timer fired (the SDK then throws a plain abort error). */
   reason(error: unknown): unknown {
     return this.#reason instanceof ProviderTimeoutError ? this.#reason : error
@@ -179,6 +183,8 @@ export async function* streamTurn(
           if (delta.usage) usage = delta.usage
           yield delta
         }
+        // Some SDK streams end quietly when their signal aborts: an aborted call did not finish.
+        if (call.aborted) throw call.reason(new Error('the stream was aborted'))
         emitEnd(deps, ctx, agent, target, true, started, ttft, usage, null)
         return target
       } catch (thrown) {

@@ -49,10 +49,17 @@ export function retryAfterMs(headers: unknown, now = Date.now()): number | null 
   return Number.isNaN(date) ? null : Math.max(0, date - now)
 }
 
+/** The error's class name: openai@6's errors all have `name === 'Error'`, their classes are named. */
+function kindName(e: { name?: string; constructor?: { name?: string } } | null): string {
+  const name = e?.name
+  return name && name !== 'Error' ? name : (e?.constructor?.name ?? '')
+}
+
 export function classify(error: unknown): Classified {
   const e = error as { name?: string; code?: string; status?: unknown; headers?: unknown; cause?: { code?: string } } | null
   const status = typeof e?.status === 'number' ? e.status : null
-  if (e instanceof ProviderTimeoutError || e?.name === 'APIConnectionTimeoutError' || e?.name === 'TimeoutError') {
+  const name = kindName(e)
+  if (e instanceof ProviderTimeoutError || name === 'APIConnectionTimeoutError' || name === 'TimeoutError') {
     return { kind: 'timeout', retryable: false, status, retryAfterMs: null }
   }
   if (status !== null) {
@@ -61,7 +68,7 @@ export function classify(error: unknown): Classified {
     if (status >= 500 || status === 408 || status === 409) return { kind: 'server', retryable: true, status, retryAfterMs: after }
     return { kind: 'client', retryable: false, status, retryAfterMs: null }
   }
-  if (e?.name === 'APIConnectionError' || CONNECTION_CODES.has(e?.code ?? '') || CONNECTION_CODES.has(e?.cause?.code ?? '')) {
+  if (name === 'APIConnectionError' || CONNECTION_CODES.has(e?.code ?? '') || CONNECTION_CODES.has(e?.cause?.code ?? '')) {
     return { kind: 'connection', retryable: true, status: null, retryAfterMs: null }
   }
   // A plain error from a provider of our own: its message is ours, and nothing says a retry would help.

@@ -100,7 +100,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
       return sendError(reply, ERR_INVALID_REQUEST(`Bad request: ${error.message}`))
     },
   }) as unknown as FastifyInstance
-  const kernel = new Kernel({ version: KERNEL_VERSION, settings, log, app })
+  const kernel = new Kernel({ version: KERNEL_VERSION, settings, log, app, env })
   for (const [name, skill] of plan.skills) kernel.skills.set(name, skill)
 
   installHttpBasics(kernel)

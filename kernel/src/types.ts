@@ -309,6 +309,8 @@ export interface KernelApi {
   readonly urlPrefix: string
   /** The config file's folder: relative paths in a plugin's config resolve against it. */
   readonly baseDir: string
+  /** The server's environment (createServer's `env`, default process.env): read defaults such as API keys here. */
+  readonly env: Readonly<Record<string, string | undefined>>
   providers: { register(prefix: string, provider: Provider): void; has(prefix: string): boolean }
   agents: {
     addLoader(loader: AgentLoader, options?: { priority?: number; name?: string }): void

@@ -16,6 +16,9 @@ export const PACKAGES = {
   text: ['@robutler/skill-text', 'skills/text'],
   spy: ['robutler-plugin-spy', 'test/fixtures/plugins/spy'],
   keys: ['robutler-plugin-keys', 'test/fixtures/plugins/keys'],
+  events: ['robutler-plugin-events', 'test/fixtures/plugins/events'],
+  openai: ['@robutler/plugin-openai', 'plugins/openai'],
+  anthropic: ['@robutler/plugin-anthropic', 'plugins/anthropic'],
 } as const
 
 export type PackageKey = keyof typeof PACKAGES

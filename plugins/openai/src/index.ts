@@ -1,1 +1,29 @@
-export {}
+// @robutler/plugin-openai: OpenAI and any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, Together, Groq)
+// as model providers, one prefix per endpoint.
+import { definePlugin } from '@robutler/kernel'
+import { createClient } from './client.js'
+import { endpointSettings, openaiSettings, OPENAI_PREFIX, type EndpointConfig, type OpenAIConfig } from './config.js'
+import { createKeylessProvider, createOpenAIProvider } from './provider.js'
+
+export default definePlugin<OpenAIConfig>({
+  name: 'openai',
+  register(kernel, config) {
+    const settings = config ?? {}
+    // The environment is only the key's default; everything else comes from the config section.
+    const openai = openaiSettings(settings, kernel.env.OPENAI_API_KEY)
+    const endpoints = endpointSettings(settings)
+    if (openai === null) {
+      const level = endpoints.length > 0 ? 'info' : 'warn'
+      kernel.log[level]("no API key (OPENAI_API_KEY or apiKey): calls to 'openai/*' models will fail")
+      kernel.providers.register(OPENAI_PREFIX, createKeylessProvider())
+    } else {
+      kernel.providers.register(OPENAI_PREFIX, createOpenAIProvider(createClient(openai, kernel.log)))
+    }
+    for (const endpoint of endpoints) {
+      kernel.providers.register(endpoint.prefix, createOpenAIProvider(createClient(endpoint, kernel.log)))
+    }
+  },
+})
+
+export { createOpenAIProvider }
+export type { EndpointConfig, OpenAIConfig }
