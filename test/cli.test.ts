@@ -178,3 +178,21 @@ describe('robutler start', () => {
     expect((await server.exited).code).toBe(0)
   })
 })
+
+describe('commands contributed by plugins', () => {
+  it('runs an enabled plugin\'s command with its config section; its exit code is the CLI\'s', async () => {
+    const { linkedApp } = await import('./helpers/test-server.js')
+    const made = await linkedApp(['keys'])
+    cleanups.push(made.cleanup)
+    const config = await writeConfig(made.dir, { plugins: { 'robutler-plugin-keys': { keys: { k1: { userId: 'alice', scope: 'all' } } } } })
+    const ok = await runCli(['list-test-keys', '--config', config, 'extra', '--flag'])
+    expect(ok.code).toBe(0)
+    expect(JSON.parse(ok.stdout)).toEqual({ args: ['extra', '--flag'], users: ['alice'] })
+    const failed = await runCli(['--config', config, 'list-test-keys', '--fail'])
+    expect(failed.code).toBe(3)
+    expect(failed.stderr).toContain('asked to fail')
+    const unknown = await runCli(['no-such-command', '--config', config])
+    expect(unknown.code).toBe(2)
+    expect(unknown.stderr).toContain("unknown command 'no-such-command'")
+  })
+})

@@ -234,3 +234,57 @@ describe('agent runtime', () => {
     })
   })
 })
+
+describe('access declared by a skill (as skill-auth does)', () => {
+  let t: TestServer
+  const chat = (agent: string) => `${t.url}/${agent}/chat/completions`
+  beforeAll(async () => {
+    t = await startServer(['local', 'probe', 'keys'], {
+      plugins: { '@robutler/plugin-local': {}, ...keys },
+      agents: [
+        {
+          name: 'guarded',
+          model: 'local/echo',
+          skills: { 'robutler-skill-probe': { hooks: false, access: { required: true, owner: 'u-user', admins: ['u-limited'] } } },
+        },
+      ],
+    })
+  })
+  afterAll(() => t.close())
+
+  it('required: chat, GET /{agent} and skill routes need an identity; /{agent}/health stays public', async () => {
+    expect((await postJson(chat('guarded'), ask('x'))).status).toBe(401)
+    expect((await fetch(`${t.url}/guarded`)).status).toBe(401)
+    expect((await fetch(`${t.url}/guarded/probe/x`)).status).toBe(401)
+    expect((await fetch(`${t.url}/guarded/health`)).status).toBe(200)
+    expect((await postJson(chat('guarded'), ask('x'), bearer('key-admin'))).status).toBe(200)
+  })
+
+  it('the owner it names gets owner scope; its admins get admin scope', async () => {
+    const owner = await postJson(chat('guarded'), ask('/tool owner_secret {}'), bearer('key-user'))
+    expect(owner.json.choices[0].message.content).toBe('the owner secret')
+    const stranger = await postJson(chat('guarded'), ask('/tool owner_secret {}'), bearer('key-owner'))
+    expect(JSON.parse(stranger.json.choices[0].message.content).error.code).toBe('RBT_ERR_TOOL_FORBIDDEN')
+  })
+})
+
+describe('security headers', () => {
+  let t: TestServer
+  beforeAll(async () => {
+    t = await startServer(['local'], { plugins: { '@robutler/plugin-local': {} }, agents: [{ name: 'echo', model: 'local/echo' }] })
+  })
+  afterAll(() => t.close())
+
+  it('every answer, errors and streams included, carries JSON-API security headers', async () => {
+    for (const res of [
+      await fetch(`${t.url}/health`),
+      await fetch(`${t.url}/nobody/chat/completions`, { method: 'POST' }),
+      await fetch(`${t.url}/echo/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...ask('a'), stream: true }) }),
+    ]) {
+      expect(res.headers.get('x-content-type-options')).toBe('nosniff')
+      expect(res.headers.get('x-frame-options')).toBe('DENY')
+      expect(res.headers.get('content-security-policy')).toContain("default-src 'none'")
+      await res.text()
+    }
+  })
+})

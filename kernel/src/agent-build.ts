@@ -82,6 +82,9 @@ export interface BuiltAgent {
   targets: ModelTarget[]
   minScope: Scope
   owner: string | null
+  admins: ReadonlySet<string>
+  /** A skill (skill-auth) asks that every caller has an identity. */
+  requireIdentity: boolean
   maxIterations: number
   tools: Map<string, BuiltTool>
   hooks: HookTable
@@ -127,6 +130,11 @@ function emptyHooks(): HookTable {
 }
 
 function addParts(agent: BuiltAgent, skill: SkillPackage, parts: SkillParts, deps: BuildDeps, prompts: Array<{ priority: number; scope: Scope; text: string }>, routes: BuiltRoute[]): void {
+  if (parts.access) {
+    if (parts.access.required) agent.requireIdentity = true
+    if (parts.access.owner) agent.owner = parts.access.owner
+    for (const admin of parts.access.admins ?? []) (agent.admins as Set<string>).add(admin)
+  }
   for (const tool of parts.tools ?? []) {
     if (!TOOL_NAME.test(tool.name)) throw new Error(`tool name '${tool.name}' must match ${TOOL_NAME}`)
     if (agent.tools.has(tool.name)) throw new Error(`tool '${tool.name}' is defined by two skills`)
@@ -195,6 +203,8 @@ export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<
     targets: [config.model, ...(config.fallbackModels ?? [])].map((m) => deps.providers.target(m)!),
     minScope: scopes.reduce((min, s) => (scopeLevel(s) < scopeLevel(min) ? s : min), 'admin' as Scope),
     owner: config.owner ?? null,
+    admins: new Set(),
+    requireIdentity: false,
     maxIterations: config.maxIterations ?? 10,
     tools: new Map(),
     hooks: emptyHooks(),

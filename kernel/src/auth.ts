@@ -64,10 +64,11 @@ export class AuthChain {
   }
 }
 
-/** The caller's scope on one agent: its own, lifted to `owner` on the agent it owns. */
-export function callerScope(identity: Identity | null, owner: string | null): Scope {
+/** The caller's scope on one agent: its own, lifted to `admin` for the agent's admins, `owner` for its owner. */
+export function callerScope(identity: Identity | null, agent: { owner: string | null; admins: ReadonlySet<string> }): Scope {
   if (!identity) return 'all'
-  if (owner !== null && identity.userId === owner && identity.scope === 'all') return 'owner'
+  if (identity.scope !== 'admin' && agent.admins.size > 0 && agent.admins.has(identity.userId)) return 'admin'
+  if (agent.owner !== null && identity.userId === agent.owner && identity.scope === 'all') return 'owner'
   return identity.scope
 }
 

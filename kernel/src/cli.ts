@@ -5,7 +5,7 @@ import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
 import { formatReport } from '@robutler/registry'
 import { DEFAULT_CONFIG_FILES, loadConfigFile, type Environment } from './config.js'
-import { checkStartup } from './doctor.js'
+import { checkStartup, findPluginCommand } from './doctor.js'
 import { isRobutlerError } from './errors.js'
 import { optionsFromConfig, type ServerOptions } from './options.js'
 import { createServer, KERNEL_VERSION, StartupError } from './server.js'
@@ -24,6 +24,7 @@ Usage:
 Commands:
   start    load the config, check and boot plugins and skills, serve the agents
   doctor   print every load-time problem of the config and exit non-zero if there is one; starts nothing
+  <other>  a command an enabled plugin provides (robutler keys … with @robutler/plugin-auth-keys)
 
 Options:
   -c, --config FILE   config file (default: ./robutler.config.json, then ./robutler.config.mjs)
@@ -126,7 +127,59 @@ async function doctor(values: { config?: string }, env: Environment): Promise<vo
   process.exitCode = 1
 }
 
+const BUILT_IN = new Set(['start', 'doctor', 'help'])
+
+/** Takes `--config FILE` / `-c FILE` / `--config=FILE` out of a plugin command's arguments. */
+function splitConfigFlag(args: string[]): { config: string | undefined; rest: string[] } {
+  const rest: string[] = []
+  let config: string | undefined
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]!
+    if (arg === '--config' || arg === '-c') config = args[++i]
+    else if (arg.startsWith('--config=')) config = arg.slice('--config='.length)
+    else rest.push(arg)
+  }
+  return { config, rest }
+}
+
+/** `robutler <command> …` for a command an enabled plugin contributes (`robutler keys create`). */
+async function pluginCommand(name: string, args: string[], env: Environment): Promise<void> {
+  const { config, rest } = splitConfigFlag(args)
+  const path = findConfig(config, env)
+  const found = existsSync(path) ? await findPluginCommand(name, await loadOptions(path, env), env) : null
+  if (!found) {
+    const where = existsSync(path) ? `no enabled plugin in ${path} provides it` : `no config at ${path} to find plugin commands in`
+    process.stderr.write(`robutler: unknown command '${name}': not built in, and ${where}\n\n${HELP}`)
+    process.exitCode = 2
+    return
+  }
+  if (found.problems.length > 0) {
+    process.stderr.write(`robutler: warning: the config has ${found.problems.length} load-time problem(s); run 'robutler doctor'\n`)
+  }
+  const code = await found.command.run(rest, {
+    config: found.config,
+    env,
+    baseDir: found.baseDir,
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+  })
+  process.exitCode = code ?? 0
+}
+
 async function main(argv: string[], env: Environment): Promise<void> {
+  // The command is the first argument that is neither a flag nor the value of --config before it.
+  let first = -1
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--config' || argv[i] === '-c') i++
+    else if (!argv[i]!.startsWith('-')) {
+      first = i
+      break
+    }
+  }
+  const named = first >= 0 ? argv[first]! : undefined
+  if (named !== undefined && !BUILT_IN.has(named)) {
+    return pluginCommand(named, [...argv.slice(0, first), ...argv.slice(first + 1)], env)
+  }
   const { values, positionals } = parseArgs({
     args: argv,
     allowPositionals: true,

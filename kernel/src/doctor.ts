@@ -4,6 +4,7 @@ import type { Environment } from './config.js'
 import { resolveSettings, type ServerOptions } from './options.js'
 import { KERNEL_VERSION } from './server.js'
 import { planStartup } from './startup.js'
+import type { PluginCommand } from './types.js'
 
 export interface DoctorReport {
   kernelVersion: string
@@ -12,6 +13,27 @@ export interface DoctorReport {
   enabled: Array<{ name: string; version: string; kind: string }>
   discovered: DiscoveredPackage[]
   agents: string[]
+}
+
+export interface FoundCommand {
+  plugin: string
+  command: PluginCommand
+  config: Record<string, unknown>
+  baseDir: string
+  problems: Problem[]
+}
+
+/** The enabled plugin that contributes `robutler <name>`, or null; loads packages, starts nothing. */
+export async function findPluginCommand(name: string, options: ServerOptions, env: Environment): Promise<FoundCommand | null> {
+  const settings = resolveSettings(options, env)
+  const plan = await planStartup(options, settings, env, KERNEL_VERSION)
+  for (const plugin of plan.plugins) {
+    const command = (plugin.definition as { commands?: Record<string, PluginCommand> }).commands?.[name]
+    if (command && typeof command.run === 'function') {
+      return { plugin: plugin.name, command, config: plugin.config, baseDir: settings.appDir, problems: plan.problems }
+    }
+  }
+  return null
 }
 
 /**

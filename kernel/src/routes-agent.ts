@@ -68,7 +68,8 @@ async function admit(kernel: Kernel, request: AgentRequest): Promise<{ agent: Bu
   const found = kernel.agents.resolve(name)
   const agent = found instanceof Promise ? await found : found
   if (!agent) throw notFound(name)
-  const scope = callerScope(identity, agent.owner)
+  if (agent.requireIdentity && !identity) throw ERR_UNAUTHENTICATED(`Agent '${agent.name}' needs an API key`)
+  const scope = callerScope(identity, agent)
   if (!mayUseAgent(identity, scope, agent)) {
     throw identity ? ERR_FORBIDDEN(`This key may not use agent '${agent.name}'`) : ERR_UNAUTHENTICATED(`Agent '${agent.name}' needs an API key`)
   }

@@ -80,7 +80,8 @@ export function registerServerRoutes(kernel: Kernel): void {
     const identity = kernel.auth.enabled ? await kernel.auth.identify(request) : null
     const list = []
     for (const agent of kernel.agents.static.values()) {
-      if (!mayUseAgent(identity, callerScope(identity, agent.owner), agent)) continue
+      if (!mayUseAgent(identity, callerScope(identity, agent), agent)) continue
+      if (agent.requireIdentity && !identity) continue
       list.push({
         name: agent.name,
         description: agent.config.description ?? '',

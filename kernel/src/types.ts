@@ -244,7 +244,18 @@ export interface SkillRoute {
   handler: (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext) => unknown | Promise<unknown>
 }
 
+/** Who may use the agent a skill is attached to (merged over every skill of the agent). */
+export interface SkillAccess {
+  /** When true, `GET /{agent}`, chat and skill routes need an identity (401 without); `/{agent}/health` stays public. */
+  required?: boolean
+  /** A user id that gets `owner` scope on the agent (overrides the agent's `owner`). */
+  owner?: string
+  /** User ids that get `admin` scope on the agent. */
+  admins?: string[]
+}
+
 export interface SkillParts {
+  access?: SkillAccess
   tools?: SkillTool[]
   hooks?: { [K in HookName]?: HookSpec<K> }
   prompts?: Array<SkillPrompt | string>
@@ -257,9 +268,29 @@ export interface SkillDefinition<C = Record<string, unknown>> {
   setup: (config: C, kernel: KernelApi) => SkillParts | Promise<SkillParts>
 }
 
+/** What a plugin's CLI command receives: its validated config section, without a server running. */
+export interface CommandContext<C = Record<string, unknown>> {
+  config: C
+  env: Readonly<Record<string, string | undefined>>
+  /** The config file's folder. */
+  baseDir: string
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+}
+
+/** A `robutler <name> …` command contributed by an enabled plugin (`robutler keys create`). */
+export interface PluginCommand<C = Record<string, unknown>> {
+  description: string
+  /** One line per form, e.g. `keys create --user ID [--scope all|owner|admin]`. */
+  usage?: string
+  /** Resolves to the exit code (default 0). */
+  run: (args: string[], context: CommandContext<C>) => number | void | Promise<number | void>
+}
+
 export interface PluginDefinition<C = Record<string, unknown>> {
   name?: string
   register: (kernel: KernelApi, config: C) => void | Promise<void>
+  commands?: Record<string, PluginCommand<C>>
 }
 
 // ---------------------------------------------------------------- events
