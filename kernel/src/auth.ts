@@ -33,6 +33,8 @@ export function readCredential(request: FastifyRequest): Credential | null | 'ma
 
 export class AuthChain {
   readonly #authenticators: Authenticator[] = []
+  // One run of the chain per request, whoever asks first (a rate limiter's hook, then the route).
+  readonly #answers = new WeakMap<FastifyRequest, Promise<Identity | null>>()
 
   add(fn: Authenticator): void {
     if (typeof fn !== 'function') throw new TypeError('addAuthenticator needs a function')
@@ -47,8 +49,17 @@ export class AuthChain {
    * The caller's identity: null for anonymous. With no authenticator enabled every caller is anonymous
    * (so OpenAI SDKs, which always send a key, work against a demo server).
    */
-  async identify(request: FastifyRequest): Promise<Identity | null> {
-    if (this.#authenticators.length === 0) return null
+  identify(request: FastifyRequest): Promise<Identity | null> {
+    if (this.#authenticators.length === 0) return Promise.resolve(null)
+    let answer = this.#answers.get(request)
+    if (!answer) {
+      answer = this.#run(request)
+      this.#answers.set(request, answer)
+    }
+    return answer
+  }
+
+  async #run(request: FastifyRequest): Promise<Identity | null> {
     const credential = readCredential(request)
     if (credential === null) return null
     if (credential === 'malformed') {

@@ -86,7 +86,7 @@ export class Kernel {
         addLoader: (loader, options) => this.agents.addLoader(loader, { name: owner, ...options }),
         invalidate: (name) => this.agents.invalidate(name),
       },
-      auth: { addAuthenticator: (fn) => this.auth.add(fn) },
+      auth: { addAuthenticator: (fn) => this.auth.add(fn), identify: (request) => this.auth.identify(request) },
       events: { on: (event, fn) => this.events.on(event, fn), off: (event, fn) => this.events.off(event, fn) },
       http: this.app,
       pool: { stats: () => this.pool.stats() },

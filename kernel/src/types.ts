@@ -347,7 +347,14 @@ export interface KernelApi {
     addLoader(loader: AgentLoader, options?: { priority?: number; name?: string }): void
     invalidate(name: string): void
   }
-  auth: { addAuthenticator(fn: Authenticator): void }
+  auth: {
+    addAuthenticator(fn: Authenticator): void
+    /**
+     * The request's identity through the authenticator chain (null: anonymous); rejects with a 401
+     * RobutlerError for a bad credential. Runs the chain once per request, however often it is asked.
+     */
+    identify(request: FastifyRequest): Promise<Identity | null>
+  }
   events: KernelEvents
   /** The worker pool's figures (for monitoring). */
   pool: { stats(): { threads: number; queueSize: number; utilization: number; completed: number; failed: number } }
