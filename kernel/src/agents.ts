@@ -36,6 +36,10 @@ export class AgentDirectory {
   readonly #loadTimeoutMs: number
   // Bumped by invalidate(): a load that started before an invalidation must not refill the cache.
   #generation = 0
+  #hits = 0
+  #misses = 0
+  #loads = 0
+  #loadErrors = 0
 
   constructor(options: DirectoryOptions) {
     this.#build = options.build
@@ -72,12 +76,14 @@ export class AgentDirectory {
     const entry = this.#cache.get(name)
     if (entry) {
       if (entry.expires > Date.now()) {
+        this.#hits++
         this.#cache.delete(name)
         this.#cache.set(name, entry)
         return entry.agent
       }
       this.#cache.delete(name)
     }
+    this.#misses++
     let loading = this.#loading.get(name)
     if (!loading) {
       loading = this.#load(name).finally(() => this.#loading.delete(name))
@@ -86,7 +92,13 @@ export class AgentDirectory {
     return loading
   }
 
+  /** Cache figures for monitoring. */
+  stats(): { static: number; cached: number; hits: number; misses: number; loads: number; loadErrors: number } {
+    return { static: this.static.size, cached: this.#cache.size, hits: this.#hits, misses: this.#misses, loads: this.#loads, loadErrors: this.#loadErrors }
+  }
+
   async #load(name: string): Promise<BuiltAgent | null> {
+    this.#loads++
     const generation = this.#generation
     const signal = AbortSignal.timeout(this.#loadTimeoutMs)
     let config: AgentConfig | null = null
@@ -94,6 +106,7 @@ export class AgentDirectory {
       try {
         config = (await loader.load(name, { signal })) ?? null
       } catch (error: any) {
+        this.#loadErrors++
         // Not cached: the next request tries again.
         throw isRobutlerError(error) ? error : ERR_AGENT_UNAVAILABLE(name, `${loader.name}: ${error?.message ?? String(error)}`, error)
       }

@@ -1,5 +1,5 @@
 // The closed, typed event map plugins observe (monitoring, audit). Emitting with no listener costs one lookup.
-import type { KernelEventMap, KernelEventName, KernelEvents } from './types.js'
+import type { KernelEventMap, KernelEventName } from './types.js'
 
 type Listener<K extends KernelEventName> = (payload: KernelEventMap[K]) => void
 
@@ -12,10 +12,17 @@ const EVENT_NAMES: readonly KernelEventName[] = [
   'tool:start',
   'tool:end',
   'pool:task',
+  'limit:rejected',
 ]
 
-export class EventBus implements KernelEvents {
+export class EventBus {
   readonly #listeners = new Map<KernelEventName, Array<Listener<any>>>()
+  readonly #onListenerError: (error: unknown, event: KernelEventName) => void
+
+  /** `onListenerError` hears of a listener that threw; it never breaks the request that emitted. */
+  constructor(onListenerError: (error: unknown, event: KernelEventName) => void) {
+    this.#onListenerError = onListenerError
+  }
 
   on<K extends KernelEventName>(event: K, fn: Listener<K>): void {
     if (!EVENT_NAMES.includes(event)) {
@@ -38,15 +45,14 @@ export class EventBus implements KernelEvents {
     return this.#listeners.has(event)
   }
 
-  /** A listener that throws is logged by the caller-supplied handler and never breaks the request. */
-  emit<K extends KernelEventName>(event: K, payload: KernelEventMap[K], onError: (error: unknown) => void): void {
+  emit<K extends KernelEventName>(event: K, payload: KernelEventMap[K]): void {
     const list = this.#listeners.get(event)
     if (!list) return
     for (const fn of list) {
       try {
         fn(payload)
       } catch (error) {
-        onError(error)
+        this.#onListenerError(error, event)
       }
     }
   }

@@ -20,7 +20,7 @@ export class Kernel {
   readonly settings: Settings
   readonly log: Logger
   readonly app: FastifyInstance
-  readonly events = new EventBus()
+  readonly events: EventBus
   readonly providers = new ProviderRegistry()
   readonly auth = new AuthChain()
   readonly validators = new ToolValidators()
@@ -45,12 +45,11 @@ export class Kernel {
     this.log = options.log
     this.app = options.app
     this.agents = new AgentDirectory({ build: (config) => this.buildAgent(config) })
-    const onListenerError = (error: unknown) => this.log.error({ err: error }, 'a kernel event listener threw')
+    this.events = new EventBus((error, event) => this.log.error({ err: error, event }, 'a kernel event listener threw'))
     const s = options.settings
     this.pool = new WorkerPool({ threads: s.workerThreads, maxQueue: s.workerQueue, resourceLimits: s.workerResourceLimits }, this.events, this.log)
     this.runtimeDeps = {
       events: this.events,
-      onListenerError,
       toolTimeoutMs: s.toolTimeoutMs,
       retry: { retries: s.providerRetries, baseDelayMs: 250, maxDelayMs: 8_000, timeoutMs: s.providerTimeoutMs },
       runWorker: (tool, args, signal) => this.pool.run(tool.workerPath!, tool.worker!, args, signal),
@@ -85,9 +84,14 @@ export class Kernel {
       agents: {
         addLoader: (loader, options) => this.agents.addLoader(loader, { name: owner, ...options }),
         invalidate: (name) => this.agents.invalidate(name),
+        stats: () => this.agents.stats(),
       },
       auth: { addAuthenticator: (fn) => this.auth.add(fn), identify: (request) => this.auth.identify(request) },
-      events: { on: (event, fn) => this.events.on(event, fn), off: (event, fn) => this.events.off(event, fn) },
+      events: {
+        on: (event, fn) => this.events.on(event, fn),
+        off: (event, fn) => this.events.off(event, fn),
+        emit: (event, payload) => this.events.emit(event, payload),
+      },
       http: this.app,
       pool: { stats: () => this.pool.stats() },
       health: {

@@ -21,7 +21,6 @@ export interface RetryPolicy {
 
 export interface ModelCallDeps {
   events: EventBus
-  onListenerError: (error: unknown) => void
   retry: RetryPolicy
 }
 
@@ -78,7 +77,7 @@ class CallSignal {
 
 function emitStart(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, target: ModelTarget, stream: boolean): void {
   if (deps.events.has('llm:start')) {
-    deps.events.emit('llm:start', { requestId: ctx.id, agent: agent.name, provider: target.prefix, model: target.model, stream }, deps.onListenerError)
+    deps.events.emit('llm:start', { requestId: ctx.id, agent: agent.name, provider: target.prefix, model: target.model, stream })
   }
 }
 
@@ -96,8 +95,7 @@ function emitEnd(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, target: M
       ttftMs: ttft,
       usage: usage ?? null,
       error: error === null ? null : classify(error).kind,
-    },
-    deps.onListenerError,
+    }
   )
 }
 

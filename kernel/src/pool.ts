@@ -29,7 +29,6 @@ export class WorkerPool {
   readonly #settings: PoolSettings
   readonly #events: EventBus
   readonly #log: Logger
-  readonly #onListenerError: (error: unknown) => void
   #piscina: Piscina | null = null
   // Tasks accepted and not finished. The bound is ours: piscina 5's maxQueue does not refuse a burst that
   // arrives while its threads are busy (seen: six tasks on one thread with maxQueue 2 all queued).
@@ -41,7 +40,6 @@ export class WorkerPool {
     this.#settings = settings
     this.#events = events
     this.#log = log
-    this.#onListenerError = (error) => log.error({ err: error }, 'a kernel event listener threw')
   }
 
   /** Starts the threads now rather than on the first task. */
@@ -85,7 +83,7 @@ export class WorkerPool {
     } finally {
       this.#pending--
       if (this.#events.has('pool:task')) {
-        this.#events.emit('pool:task', { name: label, durationMs: performance.now() - started, status }, this.#onListenerError)
+        this.#events.emit('pool:task', { name: label, durationMs: performance.now() - started, status })
       }
     }
   }

@@ -19,8 +19,6 @@ export function logRequestEnd(kernel: Kernel, request: FastifyRequest, reply: Fa
   if (kernel.events.has('request:end')) {
     kernel.events.emit(
       'request:end',
-      { requestId: request.id, method: request.method, route: request.routeOptions.url ?? 'unknown', status, agent, durationMs },
-      (error) => kernel.log.error({ err: error }, 'a kernel event listener threw'),
-    )
+      { requestId: request.id, method: request.method, route: request.routeOptions.url ?? 'unknown', status, agent, durationMs })
   }
 }

@@ -56,6 +56,12 @@ function notFound(name: string): RobutlerError {
   return ERR_AGENT_NOT_FOUND(name.length > 80 ? `${name.slice(0, 80)}…` : name)
 }
 
+function resolved(kernel: Kernel, request: FastifyRequest, agent: string, source: 'static' | 'cache' | 'loader', started: number): void {
+  if (!kernel.events.has('agent:resolved')) return
+  const durationMs = started === 0 ? 0 : performance.now() - started
+  kernel.events.emit('agent:resolved', { requestId: request.id, agent, source, durationMs })
+}
+
 /** Resolves the agent and the caller's identity and scope on it; 401/403/404/503 as they apply. */
 async function admit(kernel: Kernel, request: AgentRequest): Promise<{ agent: BuiltAgent; identity: Identity | null; scope: Scope }> {
   if (kernel.draining) {
@@ -66,7 +72,15 @@ async function admit(kernel: Kernel, request: AgentRequest): Promise<{ agent: Bu
   const name = request.params.agent
   const identity = kernel.auth.enabled ? await kernel.auth.identify(request) : null
   const found = kernel.agents.resolve(name)
-  const agent = found instanceof Promise ? await found : found
+  let agent: BuiltAgent | null
+  if (found instanceof Promise) {
+    const started = performance.now()
+    agent = await found
+    if (agent) resolved(kernel, request, agent.name, 'loader', started)
+  } else {
+    agent = found
+    if (agent) resolved(kernel, request, agent.name, kernel.agents.static.has(agent.name) ? 'static' : 'cache', 0)
+  }
   if (!agent) throw notFound(name)
   if (agent.requireIdentity && !identity) throw ERR_UNAUTHENTICATED(`Agent '${agent.name}' needs an API key`)
   const scope = callerScope(identity, agent)

@@ -59,6 +59,9 @@ function installHttpBasics(kernel: Kernel): void {
   app.addHook('onRequest', function baseHeaders(request, reply, done) {
     reply.headers(SECURITY_HEADERS)
     reply.header('x-request-id', request.id)
+    if (kernel.events.has('request:start')) {
+      kernel.events.emit('request:start', { requestId: request.id, method: request.method, url: request.url })
+    }
     done()
   })
   app.addHook('onResponse', function requestEnd(request, reply, done) {

@@ -25,7 +25,6 @@ export interface ToolDeps {
   runWorker: WorkerRunner
   /** The time limit of a tool call that sets no timeoutMs of its own. */
   toolTimeoutMs: number
-  onListenerError: (error: unknown) => void
 }
 
 type Status = 'ok' | 'error' | 'invalid' | 'refused'
@@ -108,12 +107,11 @@ export async function runToolCalls(agent: BuiltAgent, ctx: Context, calls: ToolC
     calls.map(async (call) => {
       const started = performance.now()
       const skill = agent.tools.get(call.function.name)?.skill ?? null
-      deps.events.emit('tool:start', { requestId: ctx.id, agent: agent.name, skill, tool: call.function.name }, deps.onListenerError)
+      deps.events.emit('tool:start', { requestId: ctx.id, agent: agent.name, skill, tool: call.function.name })
       const { result, status } = await execute(agent, ctx, call, deps)
       deps.events.emit(
         'tool:end',
-        { requestId: ctx.id, agent: agent.name, skill, tool: call.function.name, durationMs: performance.now() - started, status },
-        deps.onListenerError,
+        { requestId: ctx.id, agent: agent.name, skill, tool: call.function.name, durationMs: performance.now() - started, status }
       )
       return { role: 'tool', tool_call_id: call.id, content: result.content } satisfies ChatMessage
     }),

@@ -322,6 +322,8 @@ export interface KernelEventMap {
     status: 'ok' | 'error' | 'invalid' | 'refused'
   }
   'pool:task': { name: string; durationMs: number; status: 'ok' | 'error' | 'timeout' | 'aborted' }
+  /** Emitted by a limits plugin when it refuses a request. */
+  'limit:rejected': { requestId: string; limit: 'rate' | 'parallel'; agent: string | null }
 }
 
 export type KernelEventName = keyof KernelEventMap
@@ -329,6 +331,8 @@ export type KernelEventName = keyof KernelEventMap
 export interface KernelEvents {
   on<K extends KernelEventName>(event: K, fn: (payload: KernelEventMap[K]) => void): void
   off<K extends KernelEventName>(event: K, fn: (payload: KernelEventMap[K]) => void): void
+  /** Plugins emit only the events they own (`limit:rejected`); the kernel emits the rest. */
+  emit<K extends KernelEventName>(event: K, payload: KernelEventMap[K]): void
 }
 
 // ---------------------------------------------------------------- the kernel handed to plugins
@@ -346,6 +350,8 @@ export interface KernelApi {
   agents: {
     addLoader(loader: AgentLoader, options?: { priority?: number; name?: string }): void
     invalidate(name: string): void
+    /** Agent cache figures (for monitoring). */
+    stats(): { static: number; cached: number; hits: number; misses: number; loads: number; loadErrors: number }
   }
   auth: {
     addAuthenticator(fn: Authenticator): void
