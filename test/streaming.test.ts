@@ -210,3 +210,27 @@ describe('streaming and the openai SDK', () => {
     expect(completion.choices[0]!.message.content).toBe('still fine')
   })
 })
+
+describe('close after a client-aborted stream', () => {
+  it('finishes: a half-open or unused client connection cannot hold the server', async () => {
+    const t = await startServer(['local'], {
+      drainTimeout: 3,
+      plugins: { '@robutler/plugin-local': { chunkDelayMs: 50 } },
+      agents: [{ name: 'a', model: 'local/echo' }],
+    })
+    const controller = new AbortController()
+    const res = await fetch(`${t.url}/a/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      signal: controller.signal,
+      body: JSON.stringify({ stream: true, messages: [{ role: 'user', content: Array.from({ length: 40 }, (_, i) => `w${i}`).join(' ') }] }),
+    })
+    const reader = res.body!.getReader()
+    await reader.read()
+    controller.abort()
+    await new Promise((r) => setTimeout(r, 100))
+    const started = Date.now()
+    await t.close()
+    expect(Date.now() - started).toBeLessThan(2500)
+  })
+})

@@ -64,7 +64,14 @@ export async function drainAndClose(kernel: Kernel): Promise<void> {
     for (const context of kernel.inflight) context.abort(ERR_DRAINING())
     await sleep(50)
   }
-  await kernel.app.close()
+  // Connections still open after the drain (a client that never reads, a half-closed socket) must not hold
+  // the process: they get one more second, then are cut.
+  const cut = setTimeout(() => kernel.app.server.closeAllConnections(), 1000)
+  try {
+    await kernel.app.close()
+  } finally {
+    clearTimeout(cut)
+  }
   await runCloseHandlers(kernel)
   await kernel.pool.close()
 }

@@ -114,7 +114,10 @@ async function runChat(kernel: Kernel, agent: BuiltAgent, ctx: Context, body: Ch
     } catch (streamError) {
       if (!sink.started) throw streamError
       error = failure(streamError, ctx)
-      if (!(error instanceof ClientClosedError)) {
+      // A client that left may have half-closed the socket: end it, or the connection never turns idle and a
+      // later close() waits for it forever.
+      if (error instanceof ClientClosedError) reply.raw.destroy()
+      else {
         const pub = isRobutlerError(error) ? error : kernel.publicError(error, reply.request)
         if (pub.statusCode >= 500 && !isRobutlerError(error)) ctx.log.error({ err: error }, 'stream failed')
         sink.fail(pub)

@@ -52,7 +52,7 @@ function sdkLogger(log: KernelApi['log']): SdkLogger {
  * still registers (the server starts) and every call fails with an error naming ANTHROPIC_API_KEY.
  * @example
  * const provider = createAnthropicProvider({ apiKey: process.env.ANTHROPIC_API_KEY, maxTokens: 1024 })
- * const answer = await provider.complete({ model: 'claude-sonnet-4-5', messages, params: {} }, { signal })
+ * const answer = await provider.complete({ model: 'claude-sonnet-4-6', messages, params: {} }, { signal })
  */
 export function createAnthropicProvider(config: AnthropicConfig = {}, deps: { log?: KernelApi['log'] } = {}): Provider {
   const maxTokens = positiveInteger(config, 'maxTokens', DEFAULT_MAX_TOKENS)
