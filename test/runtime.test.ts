@@ -282,9 +282,25 @@ describe('security headers', () => {
       await fetch(`${t.url}/echo/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ...ask('a'), stream: true }) }),
     ]) {
       expect(res.headers.get('x-content-type-options')).toBe('nosniff')
-      expect(res.headers.get('x-frame-options')).toBe('DENY')
+      expect(res.headers.get('cache-control')).toMatch(/no-store|no-cache/)
       expect(res.headers.get('content-security-policy')).toContain("default-src 'none'")
       await res.text()
+    }
+  })
+})
+
+describe('getContext() and AsyncLocalStorage', () => {
+  it('is off when no enabled package asks for it (server.asyncContext false forces it off)', async () => {
+    const t = await startServer(['local', 'probe'], {
+      asyncContext: false,
+      plugins: { '@robutler/plugin-local': {} },
+      agents: [{ name: 'echo', model: 'local/echo', skills: { 'robutler-skill-probe': { hooks: false } } }],
+    })
+    try {
+      const res = await postJson(`${t.url}/echo/chat/completions`, ask('/tool add {"a": 1, "b": 2}'), { 'x-request-id': 'no-als' })
+      expect(JSON.parse(res.json.choices[0].message.content)).toEqual({ sum: 3, requestId: null })
+    } finally {
+      await t.close()
     }
   })
 })

@@ -68,6 +68,7 @@ export const configSchema = {
         toolTimeout: { type: 'number', exclusiveMinimum: 0 },
         providerTimeout: { type: 'number', exclusiveMinimum: 0 },
         providerRetries: { type: 'integer', minimum: 0, maximum: 10 },
+        asyncContext: { anyOf: [{ type: 'boolean' }, { const: 'auto' }] },
         drainTimeout: { type: 'number', minimum: 0 },
         pluginTimeout: { type: 'number', exclusiveMinimum: 0 },
       },

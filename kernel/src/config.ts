@@ -27,6 +27,7 @@ export interface ConfigFile {
     toolTimeout?: number
     providerTimeout?: number
     providerRetries?: number
+    asyncContext?: boolean | 'auto'
     drainTimeout?: number
     pluginTimeout?: number
   }

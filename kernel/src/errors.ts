@@ -165,8 +165,11 @@ export function errorCatalogue(): ReadonlyMap<string, { message: string; statusC
   return catalogue
 }
 
+/** By shape as well as class: a plugin may load another copy of the kernel module (a bundler, a test runner). */
 export function isRobutlerError(error: unknown): error is RobutlerError {
-  return error instanceof RobutlerError
+  if (error instanceof RobutlerError) return true
+  const e = error as { code?: unknown; statusCode?: unknown; type?: unknown } | null
+  return typeof e?.code === 'string' && e.code.startsWith('RBT_ERR_') && typeof e.statusCode === 'number' && typeof e.type === 'string'
 }
 
 /** The OpenAI error body for an error: never a stack, never a secret. */

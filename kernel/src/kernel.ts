@@ -35,6 +35,8 @@ export class Kernel {
   readonly runtimeDeps: RuntimeDeps
   readonly startedAt = Date.now()
   readonly env: Readonly<Record<string, string | undefined>>
+  /** Whether agent requests run inside AsyncLocalStorage (see ServerOptions.asyncContext). */
+  asyncContext = false
   booted = false
   draining = false
 

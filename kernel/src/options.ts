@@ -51,6 +51,11 @@ export interface ServerOptions {
   providerRetries?: number
   /** Seconds a tool call may take unless the tool sets its own timeoutMs (default 60). */
   toolTimeout?: number
+  /**
+   * Keep each agent request's context in AsyncLocalStorage for `getContext()`: 'auto' (default) when an enabled
+   * plugin or skill declares `asyncContext: true`; true always; false never.
+   */
+  asyncContext?: boolean | 'auto'
   /** The environment `${VAR}`, `PROMETHEUS_ENABLED` and provider defaults are read from (default process.env). */
   env?: Environment
 }
@@ -75,6 +80,7 @@ export interface Settings {
   providerRetries: number
   appDir: string
   monitoring: boolean
+  asyncContext: boolean | 'auto'
 }
 
 /** `/api/v1/` → `/api/v1`; `/` → ``. */
@@ -115,6 +121,7 @@ export function resolveSettings(options: ServerOptions, env: Environment): Setti
     providerRetries: options.providerRetries ?? 2,
     appDir: resolve(options.appDir ?? '.'),
     monitoring: Boolean(options.enableMonitoring || options.enablePrometheus || env.PROMETHEUS_ENABLED === 'true'),
+    asyncContext: options.asyncContext ?? 'auto',
   }
 }
 
@@ -144,6 +151,7 @@ export function optionsFromConfig(config: ConfigFile, dir: string, env: Environm
     toolTimeout: server.toolTimeout,
     providerTimeout: server.providerTimeout,
     providerRetries: server.providerRetries,
+    asyncContext: server.asyncContext,
     plugins: config.plugins,
     skills: config.skills,
     agents: config.agents,

@@ -68,6 +68,11 @@ export function classify(error: unknown): Classified {
     if (status >= 500 || status === 408 || status === 409) return { kind: 'server', retryable: true, status, retryAfterMs: after }
     return { kind: 'client', retryable: false, status, retryAfterMs: null }
   }
+  // An error event inside an upstream stream (Anthropic's `overloaded_error`) has no status but is transient.
+  const type = (e as { type?: unknown; error?: { type?: unknown } } | null)?.type ?? (e as { error?: { type?: unknown } } | null)?.error?.type
+  if (type === 'overloaded_error' || type === 'rate_limit_error' || type === 'api_error') {
+    return { kind: type === 'rate_limit_error' ? 'rate_limit' : 'server', retryable: true, status: null, retryAfterMs: null }
+  }
   if (name === 'APIConnectionError' || CONNECTION_CODES.has(e?.code ?? '') || CONNECTION_CODES.has(e?.cause?.code ?? '')) {
     return { kind: 'connection', retryable: true, status: null, retryAfterMs: null }
   }

@@ -166,7 +166,7 @@ export function registerAgentRoutes(kernel: Kernel): void {
     if (typeof request.body === 'string') throw ERR_UNSUPPORTED_MEDIA_TYPE(String(request.headers['content-type']).slice(0, 100))
     const body = parseChatRequest(request.body)
     const ctx = newContext(kernel, request, reply, identity, scope, agent.name)
-    return contextStorage.run(ctx, runChat, kernel, agent, ctx, body, reply)
+    return kernel.asyncContext ? contextStorage.run(ctx, runChat, kernel, agent, ctx, body, reply) : runChat(kernel, agent, ctx, body, reply)
   })
 
   app.all(`${prefix}/:agent/*`, async function skillRoute(request: AgentRequest, reply: FastifyReply) {
@@ -181,6 +181,6 @@ export function registerAgentRoutes(kernel: Kernel): void {
     }
     ;(request.params as Record<string, unknown>) = { ...found.params, agent: agent.name }
     const ctx = newContext(kernel, request, reply, identity, scope, agent.name)
-    return contextStorage.run(ctx, runSkillRoute, built, ctx, request, reply)
+    return kernel.asyncContext ? contextStorage.run(ctx, runSkillRoute, built, ctx, request, reply) : runSkillRoute(built, ctx, request, reply)
   })
 }

@@ -18,19 +18,24 @@ import { agentProblems, planStartup } from './startup.js'
 export const KERNEL_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+// Made ids: a random per-process prefix and a counter (unique across processes and restarts in practice).
+const REQUEST_ID_PREFIX = randomUUID().slice(0, 18)
+let requestCounter = 0
 
-/** Headers for a JSON API (as helmet's defaults for APIs): nothing here is a page to frame, sniff or cache. */
+/**
+ * Headers for a JSON API: nothing here is a page to sniff, frame or cache. `frame-ancestors` supersedes
+ * X-Frame-Options; a referrer policy has nothing to govern in a JSON body. Each header costs every response
+ * (Node validates each one), so only these three.
+ */
 const SECURITY_HEADERS = {
   'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
-  'referrer-policy': 'no-referrer',
   'cache-control': 'no-store',
 }
 
 function requestId(request: { headers: Record<string, unknown> }): string {
   const given = request.headers['x-request-id']
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID()
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${REQUEST_ID_PREFIX}${(++requestCounter).toString(36)}`
 }
 
 /** A server that refuses to start carries every problem found. */
@@ -115,6 +120,10 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
   }) as unknown as FastifyInstance
   const kernel = new Kernel({ version: KERNEL_VERSION, settings, log, app, env })
   for (const [name, skill] of plan.skills) kernel.skills.set(name, skill)
+  kernel.asyncContext =
+    settings.asyncContext === 'auto'
+      ? [...plan.plugins, ...plan.skills.values()].some((p) => (p.definition as { asyncContext?: boolean }).asyncContext === true)
+      : settings.asyncContext
 
   installHttpBasics(kernel)
   if (settings.corsOrigins) {

@@ -264,6 +264,12 @@ export interface SkillParts {
 
 export interface SkillDefinition<C = Record<string, unknown>> {
   name: string
+  /**
+   * Set when the skill (or a library it uses) calls `getContext()`: the kernel then keeps each request's context
+   * in AsyncLocalStorage, which costs every request some throughput on Node 20. Hooks, tools and routes get the
+   * context as an argument either way.
+   */
+  asyncContext?: boolean
   /** Called once per agent the skill is attached to, with the merged config. */
   setup: (config: C, kernel: KernelApi) => SkillParts | Promise<SkillParts>
 }
@@ -289,6 +295,8 @@ export interface PluginCommand<C = Record<string, unknown>> {
 
 export interface PluginDefinition<C = Record<string, unknown>> {
   name?: string
+  /** Set when the plugin calls `getContext()` (see SkillDefinition.asyncContext). */
+  asyncContext?: boolean
   register: (kernel: KernelApi, config: C) => void | Promise<void>
   commands?: Record<string, PluginCommand<C>>
 }
