@@ -60,12 +60,24 @@ function cpuSeconds(pid) {
   }
 }
 
+/** Busy CPU seconds of the whole machine (all cores) from /proc/stat, or null. */
+function machineBusySeconds() {
+  try {
+    const line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]
+    const [user, nice, system, idle, iowait, irq, softirq, steal] = line.trim().split(/\s+/).slice(1).map(Number)
+    return (user + nice + system + irq + softirq + steal) / TICKS
+  } catch {
+    return null
+  }
+}
+
 /**
  * Runs autocannon (in this process, one worker) against the server; returns the figures plus the CPU share
- * (of one core) the server and this load generator used during the run.
+ * (of one core) the server, this load generator and the rest of the machine used during the run.
  */
 export async function load(server, { path, body, connections, duration }) {
   const serverCpu0 = cpuSeconds(server.child.pid)
+  const machine0 = machineBusySeconds()
   const ownCpu0 = process.cpuUsage()
   const t0 = process.hrtime.bigint()
   const result = await autocannon({
@@ -79,7 +91,10 @@ export async function load(server, { path, body, connections, duration }) {
   })
   const wall = Number(process.hrtime.bigint() - t0) / 1e9
   const serverCpu1 = cpuSeconds(server.child.pid)
+  const machine1 = machineBusySeconds()
   const ownCpu = process.cpuUsage(ownCpu0)
+  const serverCpu = serverCpu0 === null || serverCpu1 === null ? null : (serverCpu1 - serverCpu0) / wall
+  const loaderCpu = (ownCpu.user + ownCpu.system) / 1e6 / wall
   return {
     rps: result.requests.average,
     total: result.requests.total,
@@ -91,8 +106,13 @@ export async function load(server, { path, body, connections, duration }) {
     errors: result.errors,
     timeouts: result.timeouts,
     bytesPerReq: result.requests.total > 0 ? Math.round(result.throughput.total / result.requests.total) : 0,
-    serverCpu: serverCpu0 === null || serverCpu1 === null ? null : (serverCpu1 - serverCpu0) / wall,
-    loaderCpu: (ownCpu.user + ownCpu.system) / 1e6 / wall,
+    serverCpu,
+    // Server CPU time per answered request: much less sensitive to other load on the machine than req/s.
+    serverUsPerReq: serverCpu === null || result.requests.total === 0 ? null : ((serverCpu1 - serverCpu0) * 1e6) / result.requests.total,
+    loaderCpu,
+    // Everything else the machine did meanwhile (other processes, network softirq not charged to ours):
+    // a noise indicator, in cores.
+    otherCpu: machine0 === null || machine1 === null || serverCpu === null ? null : Math.max(0, (machine1 - machine0) / wall - serverCpu - loaderCpu),
   }
 }
 

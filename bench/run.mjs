@@ -3,12 +3,15 @@
 // budget is printed as MISS and the exit code stays 0 (it is 1 only when a benchmark could not run at all).
 //   node bench/run.mjs [filter]      filter: a case-insensitive part of a benchmark's id or name
 //   BENCH_DURATION=10                seconds each measurement lasts (warm-up: 2 s more per server)
+// Where the kernel spends its time: node bench/profile.mjs [json|stream] [kernel|baseline] (--cpu-prof summary).
 import { writeFileSync } from 'node:fs'
 import { availableParallelism, cpus } from 'node:os'
 import { join } from 'node:path'
 import { BENCH_DIR, load, probe, startServer, stopServer } from './lib.mjs'
 
 const WARMUP_SECONDS = 2
+/** Other work on the machine above this share of a core during a measurement makes its figures suspect. */
+const NOISY = 0.3
 const duration = Number(process.env.BENCH_DURATION ?? 10)
 if (!Number.isFinite(duration) || duration <= 0) {
   console.error(`BENCH_DURATION must be a positive number of seconds, got '${process.env.BENCH_DURATION}'`)
@@ -22,13 +25,24 @@ function fail(message) {
   throw new Error(message)
 }
 
-/** The kernel's and the baseline's answers must be the same before their speeds are compared. */
+/** A value's shape: its keys and value types, recursively (ids, times and texts may differ). */
+function shape(value) {
+  if (Array.isArray(value)) return `[${value.map(shape).join(',')}]`
+  if (value && typeof value === 'object') return `{${Object.keys(value).sort().map((k) => `${k}:${shape(value[k])}`).join(',')}}`
+  return value === null ? 'null' : typeof value
+}
+
+/**
+ * The kernel's and the baseline's answers must be right, and of the same shape, before their speeds are
+ * compared; each check returns the answer's shape, which runBenchmark compares across the two servers.
+ */
 function checkJson({ status, text }) {
   if (status !== 200) fail(`status ${status}: ${text.slice(0, 200)}`)
   const body = JSON.parse(text)
   if (body.object !== 'chat.completion' || body.choices?.[0]?.message?.content !== 'hello world') {
     fail(`unexpected body: ${text.slice(0, 200)}`)
   }
+  return shape(body)
 }
 
 function checkStream({ status, headers, text }) {
@@ -40,6 +54,7 @@ function checkStream({ status, headers, text }) {
   const words = chunks.filter((chunk) => chunk.choices[0].delta.content)
   const joined = words.map((chunk) => chunk.choices[0].delta.content).join('')
   if (words.length !== 50 || joined !== FIFTY_WORDS) fail(`expected 50 word chunks echoing the input, got ${words.length}`)
+  return `${chunks.length} events: ${[...new Set(chunks.map(shape))].join(' | ')}`
 }
 
 const BENCHMARKS = [
@@ -66,14 +81,16 @@ const BENCHMARKS = [
 async function measure(serverName, bench) {
   const server = await startServer(serverName)
   try {
-    bench.check(await probe(server, { path: PATH, body: bench.body }))
+    const answer = await probe(server, { path: PATH, body: bench.body })
+    const answerShape = bench.check(answer)
+    const answerBytes = Buffer.byteLength(answer.text)
     const options = { path: PATH, body: bench.body, connections: bench.connections }
     await load(server, { ...options, duration: WARMUP_SECONDS })
     const result = await load(server, { ...options, duration })
     if (result.non2xx || result.errors || result.timeouts) {
       fail(`${serverName}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts under load`)
     }
-    return result
+    return { ...result, answerShape, answerBytes }
   } finally {
     await stopServer(server)
   }
@@ -87,6 +104,14 @@ async function runBenchmark(bench) {
   process.stdout.write(` ${fmtInt(kernel.rps)} req/s, baseline`)
   const baseline2 = await measure('baseline', bench)
   process.stdout.write(` ${fmtInt(baseline2.rps)} req/s\n`)
+  const notes = []
+  if (kernel.answerShape !== baseline1.answerShape) {
+    notes.push(`${bench.name}: the kernel's answer no longer has the baseline's shape; update bench/servers/baseline.mjs.\n  kernel:   ${kernel.answerShape}\n  baseline: ${baseline1.answerShape}`)
+  }
+  const sizeGap = kernel.answerBytes / baseline1.answerBytes - 1
+  if (Math.abs(sizeGap) > 0.05) {
+    notes.push(`${bench.name}: the kernel's response body is ${Math.round(Math.abs(sizeGap) * 100)}% ${sizeGap > 0 ? 'larger' : 'smaller'} than the baseline's (${kernel.answerBytes} vs ${baseline1.answerBytes} bytes).`)
+  }
   const baselineRps = (baseline1.rps + baseline2.rps) / 2
   const baselineP99 = (baseline1.p99 + baseline2.p99) / 2
   const ratio = kernel.rps / baselineRps
@@ -112,6 +137,19 @@ async function runBenchmark(bench) {
       result: kernel.p99 <= bench.maxP99 ? 'PASS' : 'MISS',
     })
   }
+  if (kernel.serverUsPerReq !== null && baseline1.serverUsPerReq !== null && baseline2.serverUsPerReq !== null) {
+    // CPU time per request barely moves with other load on the machine: the same overhead, seen steadier.
+    const baselineUs = (baseline1.serverUsPerReq + baseline2.serverUsPerReq) / 2
+    rows.push({
+      bench: bench.name,
+      metric: 'server CPU µs/req',
+      figure: fmtInt(kernel.serverUsPerReq),
+      baseline: `${fmtInt(baselineUs)} (${fmtInt(baseline1.serverUsPerReq)} / ${fmtInt(baseline2.serverUsPerReq)})`,
+      ratio: `${(baselineUs / kernel.serverUsPerReq).toFixed(2)}× speed`,
+      budget: '-',
+      result: 'info',
+    })
+  }
   const details = [
     ['baseline #1', baseline1],
     ['kernel', kernel],
@@ -125,9 +163,12 @@ async function runBenchmark(bench) {
     mean: fmtMs(r.mean),
     bytes: fmtInt(r.bytesPerReq),
     serverCpu: r.serverCpu === null ? 'n/a' : `${Math.round(r.serverCpu * 100)}%`,
+    usPerReq: r.serverUsPerReq === null ? 'n/a' : fmtInt(r.serverUsPerReq),
     loaderCpu: `${Math.round(r.loaderCpu * 100)}%`,
+    otherCpu: r.otherCpu === null ? 'n/a' : `${Math.round(r.otherCpu * 100)}%${r.otherCpu > NOISY ? ' (noisy)' : ''}`,
+    noisy: r.otherCpu !== null && r.otherCpu > NOISY,
   }))
-  return { rows, details }
+  return { rows, details, notes }
 }
 
 function fmtInt(n) {
@@ -166,7 +207,9 @@ const DETAIL_COLUMNS = [
   ['mean', 'mean ms'],
   ['bytes', 'bytes/resp'],
   ['serverCpu', 'server CPU'],
+  ['usPerReq', 'server CPU µs/req'],
   ['loaderCpu', 'autocannon CPU'],
+  ['otherCpu', 'other CPU'],
 ]
 
 const filter = process.argv[2]?.toLowerCase()
@@ -178,12 +221,14 @@ if (selected.length === 0) {
 
 const rows = []
 const details = []
+const notes = []
 let broken = false
 for (const bench of selected) {
   try {
     const out = await runBenchmark(bench)
     rows.push(...out.rows)
     details.push(...out.details)
+    notes.push(...out.notes)
   } catch (error) {
     broken = true
     process.stdout.write('\n')
@@ -196,6 +241,13 @@ const summary = tables(SUMMARY_COLUMNS, rows)
 const detail = tables(DETAIL_COLUMNS, details)
 const misses = rows.filter((r) => r.result === 'MISS').length
 console.log(`\n${summary.text}\n\n${detail.text}\n`)
+const noisy = details.filter((d) => d.noisy).length
+const noiseNote = noisy
+  ? `${noisy} of ${details.length} measurements ran while other work used over ${NOISY * 100}% of a core ` +
+    `('other CPU'); their req/s and latency are suspect, 'server CPU µs/req' is the steadier figure. Re-run on a quiet machine.`
+  : ''
+if (noiseNote) notes.push(noiseNote)
+for (const note of notes) console.log(`Note: ${note}\n`)
 if (misses) console.log(`*** MISS: ${misses} budget${misses > 1 ? 's' : ''} missed (a report, not a test: exit code stays 0) ***`)
 
 const cpu = cpus()[0]?.model?.trim() ?? 'unknown'
@@ -204,7 +256,8 @@ const method =
   `(programmatic, one worker, in the parent) drives ${selected[0].connections} connections, ${WARMUP_SECONDS} s warm-up ` +
   `then ${duration} s measured, in the order baseline, kernel, baseline; the ratio is kernel req/s over the mean of the two ` +
   `baselines. Kernel: createServer with plugin-local (local/echo), logLevel 'info', logs to /dev/null (pino async); ` +
-  `baseline: bare Fastify (same package, logger off) sending byte-identical bodies (same JSON, same SSE events).`
+  `baseline: bare Fastify (same package, logger off) sending answers of the same shape (checked before each run) and size (see bytes/resp). ` +
+  `CPU columns come from /proc: server and autocannon in % of one core, 'other' = the rest of the machine.`
 writeFileSync(
   join(BENCH_DIR, 'RESULTS.md'),
   `# Benchmark results\n\n` +
@@ -213,6 +266,7 @@ writeFileSync(
     `- CPUs: ${availableParallelism()} × ${cpu}\n` +
     `- Duration: ${duration} s per measurement${filter ? `; filter: \`${process.argv[2]}\`` : ''}\n\n` +
     `${summary.md}\n\n${detail.md}\n\n` +
+    notes.map((note) => `Note: ${note}\n\n`).join('') +
     `${method}\n`,
 )
 console.log(`wrote ${join(BENCH_DIR, 'RESULTS.md')}`)

@@ -1,12 +1,16 @@
 // The baseline: bare Fastify (the kernel's own fastify package, logger off) answering the same routes with the
 // same bodies the kernel sends for local/echo — parse the request, build the OpenAI objects, reply.
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
-import { randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 
 // Resolve fastify from the kernel package, so both sides run the very same fastify.
 const require = createRequire(new URL('../../kernel/package.json', import.meta.url))
 const { default: Fastify } = await import(require.resolve('fastify'))
+
+// Ids: a random per-process prefix and a counter (unique, and cheap: the baseline does the least work it can).
+const ID_PREFIX = `chatcmpl-${randomBytes(6).toString('hex')}`
+let idCounter = 0
 
 const SPACE = /\s/
 function lastUserText(messages) {
@@ -35,7 +39,7 @@ const app = Fastify({ logger: false })
 app.post('/:agent/chat/completions', async (request, reply) => {
   const body = request.body
   const text = lastUserText(body.messages)
-  const id = `chatcmpl-${randomUUID().replaceAll('-', '')}`
+  const id = `${ID_PREFIX}${(++idCounter).toString(36)}`
   const created = Math.floor(Date.now() / 1000)
   const model = 'local/echo'
   if (body.stream !== true) {

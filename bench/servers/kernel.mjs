@@ -1,4 +1,5 @@
 // The kernel under test: plugin-local with the echo agent, logLevel 'info', logs to /dev/null (async).
+// BENCH_KERNEL_LOG_LEVEL overrides the level for diagnosis only (run.mjs always measures 'info').
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
@@ -9,7 +10,7 @@ const server = await createServer({
   appDir,
   plugins: { '@robutler/plugin-local': {} },
   agents: [{ name: 'echo', model: 'local/echo' }],
-  logLevel: 'info',
+  logLevel: process.env.BENCH_KERNEL_LOG_LEVEL || 'info',
   logDestination: pino.destination({ dest: '/dev/null', sync: false }),
 })
 const address = await server.listen({ host: '127.0.0.1', port: 0 })
