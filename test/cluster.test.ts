@@ -38,10 +38,10 @@ describe('robutler start --workers 2', () => {
   const listening = () => server.logLines().filter((l) => /listening on/.test(l.msg ?? ''))
 
   beforeAll(async () => {
-    app = await linkedApp(['local', 'cpu'])
+    app = await linkedApp(['local', 'cpu', 'events'])
     const config = {
       server: { workerThreads: 1, drainTimeout: 10 },
-      plugins: { '@robutler/plugin-local': {} },
+      plugins: { '@robutler/plugin-local': {}, 'robutler-plugin-events': {} },
       agents: [{ name: 'cpu', model: 'local/echo', skills: { 'robutler-skill-cpu': {} } }],
     }
     const file = join(app.dir, 'robutler.config.json')
@@ -59,6 +59,14 @@ describe('robutler start --workers 2', () => {
     for (let i = 0; i < 12; i++) pids.add(await pidOf(server.address))
     expect(pids.size).toBe(2)
     expect(pids.has(server.child.pid!)).toBe(false)
+  })
+
+  it('a plugin gathers one value from every worker (what /metrics aggregation uses)', async () => {
+    const pids = new Set<number>()
+    for (let i = 0; i < 12; i++) pids.add(await pidOf(server.address))
+    const res = await fetch(`${server.address}/test/pids`)
+    const body = await res.json()
+    expect(new Set(body.pids)).toEqual(pids)
   })
 
   it('kill -9 of one worker: it is replaced and requests keep succeeding', async () => {

@@ -2,6 +2,7 @@
 // SIGTERM. The primary serves nothing itself; each worker runs the whole server on the shared port.
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
+import { relayGathers } from './cluster-gather.js'
 
 export interface PrimaryOptions {
   workers: number
@@ -61,6 +62,7 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
     process.on('SIGTERM', stop)
     process.on('SIGINT', stop)
 
+    relayGathers()
     log.info({ workers: options.workers }, `primary starting ${options.workers} workers`)
     for (let i = 0; i < options.workers; i++) fork()
   })

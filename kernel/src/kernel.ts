@@ -12,6 +12,7 @@ import { ProviderRegistry } from './providers.js'
 import type { RuntimeDeps } from './runtime.js'
 import { ToolValidators } from './tool-validators.js'
 import { WorkerPool } from './pool.js'
+import { ClusterGather } from './cluster-gather.js'
 import type { Context } from './request-context.js'
 import type { AgentConfig, HealthCheck, KernelApi } from './types.js'
 
@@ -32,6 +33,7 @@ export class Kernel {
   readonly inflight = new Set<Context>()
   readonly agents: AgentDirectory
   readonly pool: WorkerPool
+  readonly gatherer = new ClusterGather()
   readonly runtimeDeps: RuntimeDeps
   readonly startedAt = Date.now()
   readonly env: Readonly<Record<string, string | undefined>>
@@ -96,6 +98,11 @@ export class Kernel {
       },
       http: this.app,
       pool: { stats: () => this.pool.stats() },
+      cluster: {
+        isWorker: this.gatherer.isWorker,
+        onGather: (topic, handler) => this.gatherer.onGather(topic, handler),
+        gather: (topic, timeoutMs) => this.gatherer.gather(topic, timeoutMs),
+      },
       health: {
         add: (name, check) => {
           if (this.healthChecks.has(name)) throw new Error(`health check '${name}' is already registered`)

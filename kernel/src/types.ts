@@ -370,6 +370,16 @@ export interface KernelApi {
     identify(request: FastifyRequest): Promise<Identity | null>
   }
   events: KernelEvents
+  /**
+   * Figures that must cover every serving process under `--workers N`: `gather(topic)` returns one value per
+   * process (this one's included), each from the handler that process registered with `onGather(topic, fn)`.
+   * In a single process it returns this process's value alone.
+   */
+  cluster: {
+    readonly isWorker: boolean
+    onGather(topic: string, handler: () => unknown | Promise<unknown>): void
+    gather(topic: string, timeoutMs?: number): Promise<unknown[]>
+  }
   /** The worker pool's figures (for monitoring). */
   pool: { stats(): { threads: number; queueSize: number; utilization: number; completed: number; failed: number } }
   /** The Fastify instance: add routes such as `/metrics` here. */
