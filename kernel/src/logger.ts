@@ -1,5 +1,8 @@
 // One pino logger per server: JSON lines, written asynchronously, secrets redacted.
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { pino, type DestinationStream, type Logger } from 'pino'
+import { ERR_CONFIG_INVALID } from './errors.js'
 
 /**
  * Paths whose values never reach a log line. Exact paths only: one wildcard path made every line cost ~7x
@@ -22,6 +25,21 @@ export const REDACT_PATHS = [
 export interface LoggerOptions {
   level: string
   destination?: DestinationStream
+  /** Human-readable lines through pino-pretty (development only: it formats in a worker thread). */
+  pretty?: boolean
+  /** Where pino-pretty is looked up (the app folder). */
+  appDir?: string
+}
+
+/** pino-pretty as a destination, found from the app folder; a missing install says how to add it. */
+function prettyDestination(appDir: string): DestinationStream {
+  let target: string
+  try {
+    target = createRequire(join(appDir, 'package.json')).resolve('pino-pretty')
+  } catch {
+    throw ERR_CONFIG_INVALID('', 'server.logPretty needs pino-pretty: npm install --save-dev pino-pretty')
+  }
+  return pino.transport({ target, options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } }) as DestinationStream
 }
 
 /** Lines are written in 4 KiB batches, and at least once a second, so a busy server makes few write calls. */
@@ -32,6 +50,7 @@ const destinations = new WeakMap<Logger, { flushSync?: () => void; flush?: () =>
 
 export function createLogger(options: LoggerOptions): Logger {
   let destination = options.destination
+  if (!destination && options.pretty) destination = prettyDestination(options.appDir ?? process.cwd())
   if (!destination) {
     const stdout = pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES })
     setInterval(() => flushQuietly(stdout), FLUSH_EVERY_MS).unref()

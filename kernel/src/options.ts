@@ -7,6 +7,7 @@ import { ERR_CONFIG_INVALID } from './errors.js'
 import type { AgentConfig } from './types.js'
 
 export const PROMETHEUS_PLUGIN = '@robutler/plugin-prometheus'
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
 
 export interface ServerOptions {
   title?: string
@@ -132,12 +133,16 @@ export function optionsFromConfig(config: ConfigFile, dir: string, env: Environm
   if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
     throw ERR_CONFIG_INVALID('', `ROBUTLER_PORT must be a port number, got '${env.ROBUTLER_PORT}'`)
   }
+  const level = env.ROBUTLER_LOG_LEVEL || undefined
+  if (level !== undefined && !LOG_LEVELS.includes(level)) {
+    throw ERR_CONFIG_INVALID('', `ROBUTLER_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${level}'`)
+  }
   return {
     title: server.title,
     urlPrefix: server.urlPrefix,
     host: env.ROBUTLER_HOST || server.host,
     port,
-    logLevel: env.ROBUTLER_LOG_LEVEL || server.logLevel,
+    logLevel: level ?? server.logLevel,
     logPretty: server.logPretty,
     corsOrigins: server.cors?.origins,
     enableCors: server.cors !== undefined,

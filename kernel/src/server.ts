@@ -103,7 +103,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
   const plan = await planStartup(options, settings, env, KERNEL_VERSION)
   if (plan.problems.length > 0) throw new StartupError(plan.problems)
 
-  const log = createLogger({ level: settings.logLevel, destination: options.logDestination })
+  const log = createLogger({ level: settings.logLevel, destination: options.logDestination, pretty: settings.logPretty, appDir: settings.appDir })
   // Typed as the default instance: plugins see `FastifyInstance`, whatever logger type pino infers.
   const app: FastifyInstance = Fastify({
     loggerInstance: log,

@@ -1,0 +1,48 @@
+// Logs: JSON lines, one per request with agent, status, duration, tokens and request id; no secret in any line.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { postJson, readSse, startServer, type TestServer } from './helpers/test-server.js'
+
+const SECRET = 'sk-live-TOPSECRET0123456789abcdef'
+
+describe('request logs', () => {
+  let t: TestServer
+  beforeAll(async () => {
+    t = await startServer(['local'], {
+      logLevel: 'info',
+      plugins: { '@robutler/plugin-local': {} },
+      agents: [{ name: 'echo', model: 'local/echo' }],
+    })
+  })
+  afterAll(() => t.close())
+
+  const lines = () => t.logs.join('').split('\n').filter(Boolean).map((line) => JSON.parse(line))
+
+  it('one JSON line per request, streamed ones included, with agent, status, duration, tokens and request id', async () => {
+    await postJson(`${t.url}/echo/chat/completions`, { messages: [{ role: 'user', content: 'one two three' }] }, { 'x-request-id': 'log-1', authorization: `Bearer ${SECRET}` })
+    const res = await fetch(`${t.url}/echo/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'x-request-id': 'log-2', 'x-api-key': SECRET },
+      body: JSON.stringify({ stream: true, messages: [{ role: 'user', content: 'four five' }] }),
+    })
+    await readSse(res)
+    await postJson(`${t.url}/nobody/chat/completions`, { messages: [{ role: 'user', content: 'x' }] }, { 'x-request-id': 'log-3' })
+    await new Promise((r) => setTimeout(r, 50))
+    const requests = lines().filter((l) => l.msg === 'request')
+    const byId = (id: string) => requests.filter((l) => l.reqId === id)
+    expect(byId('log-1')).toHaveLength(1)
+    expect(byId('log-1')[0]).toMatchObject({ level: 'info', method: 'POST', status: 200, agent: 'echo', tokens: expect.any(Number) })
+    expect(byId('log-1')[0].durationMs).toBeGreaterThan(0)
+    expect(byId('log-2')).toHaveLength(1)
+    expect(byId('log-2')[0]).toMatchObject({ status: 200, agent: 'echo', tokens: expect.any(Number) })
+    expect(byId('log-3')[0]).toMatchObject({ status: 404 })
+  })
+
+  it('no line carries a key, whatever the request sent', () => {
+    expect(t.logs.join('')).not.toContain('TOPSECRET')
+  })
+
+  it('ROBUTLER_LOG_LEVEL must name a level', async () => {
+    const { optionsFromConfig } = await import('@robutler/kernel')
+    expect(() => optionsFromConfig({}, '/tmp', { ROBUTLER_LOG_LEVEL: 'loud' })).toThrow(/ROBUTLER_LOG_LEVEL must be one of/)
+  })
+})
