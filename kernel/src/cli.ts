@@ -19,11 +19,14 @@ const HELP = `robutler ${KERNEL_VERSION} — serve AI agents over an OpenAI-comp
 Usage:
   robutler start [--config FILE] [--host HOST] [--port PORT] [--workers N]
   robutler doctor [--config FILE]
+  robutler skills|plugins list|search|add|remove|info|new|validate …
   robutler --help | --version
 
 Commands:
   start    load the config, check and boot plugins and skills, serve the agents
   doctor   print every load-time problem of the config and exit non-zero if there is one; starts nothing
+  skills   the marketplace: list, search QUERY, add PKG[@RANGE] [--agent NAME], remove PKG, info PKG,
+           new NAME, validate [DIR]   (plugins: the same verbs for plugins)
   <other>  a command an enabled plugin provides (robutler keys … with @robutler/plugin-auth-keys)
 
 Options:
@@ -128,6 +131,41 @@ async function doctor(values: { config?: string }, env: Environment): Promise<vo
 }
 
 const BUILT_IN = new Set(['start', 'doctor', 'help'])
+const MARKETPLACE: Record<string, 'skill' | 'plugin'> = { skills: 'skill', plugins: 'plugin' }
+
+type MarketplaceEntry = (
+  kind: 'skill' | 'plugin',
+  args: string[],
+  context: {
+    kernelVersion: string
+    kernelRange: string
+    cwd: string
+    configPath: string
+    env: NodeJS.ProcessEnv
+    stdout: (text: string) => void
+    stderr: (text: string) => void
+  },
+) => Promise<number>
+
+/** `robutler skills|plugins <verb> …`: the marketplace verbs live in @robutler/registry. */
+async function marketplace(kind: 'skill' | 'plugin', args: string[], env: Environment): Promise<void> {
+  const { config, rest } = splitConfigFlag(args)
+  const registry = (await import('@robutler/registry')) as unknown as { runMarketplaceCommand?: MarketplaceEntry }
+  if (typeof registry.runMarketplaceCommand !== 'function') {
+    process.stderr.write('robutler: this @robutler/registry has no marketplace commands; update it\n')
+    process.exitCode = 1
+    return
+  }
+  process.exitCode = await registry.runMarketplaceCommand(kind, rest, {
+    kernelVersion: KERNEL_VERSION,
+    kernelRange: `^${KERNEL_VERSION.split('.')[0]}.0.0`,
+    cwd: process.cwd(),
+    configPath: findConfig(config, env),
+    env: env as NodeJS.ProcessEnv,
+    stdout: (text) => void process.stdout.write(text),
+    stderr: (text) => void process.stderr.write(text),
+  })
+}
 
 /** Takes `--config FILE` / `-c FILE` / `--config=FILE` out of a plugin command's arguments. */
 function splitConfigFlag(args: string[]): { config: string | undefined; rest: string[] } {
@@ -177,6 +215,9 @@ async function main(argv: string[], env: Environment): Promise<void> {
     }
   }
   const named = first >= 0 ? argv[first]! : undefined
+  if (named !== undefined && MARKETPLACE[named]) {
+    return marketplace(MARKETPLACE[named]!, [...argv.slice(0, first), ...argv.slice(first + 1)], env)
+  }
   if (named !== undefined && !BUILT_IN.has(named)) {
     return pluginCommand(named, [...argv.slice(0, first), ...argv.slice(first + 1)], env)
   }

@@ -142,6 +142,11 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     const problems = agentProblems(agents, { providers: kernel.providers, skills: kernel.skills })
     if (problems.length > 0) throw new StartupError(problems)
     for (const config of agents) kernel.agents.static.set(config.name, await kernel.buildAgent(config))
+    for (const agent of kernel.agents.static.values()) {
+      if (agent.requireIdentity && !kernel.auth.enabled) {
+        log.warn({ agent: agent.name }, 'this agent needs an identity but no authenticator is enabled: every request will get 401')
+      }
+    }
     if (options.dynamicAgents) {
       const dynamic = options.dynamicAgents
       kernel.agents.addLoader(async (name) => (await dynamic(name)) ?? null, { priority: Number.MAX_SAFE_INTEGER, name: 'dynamicAgents' })

@@ -1,0 +1,111 @@
+// The authenticator: a key from the config, or one from the database (through a short-lived cache).
+// Secrets are hashed first; every look-up is by hash, confirmed with a constant-time compare of hashes.
+import type { AuthAnswer, Authenticator, Identity, KernelApi } from '@robutler/kernel'
+import type { TtlLru } from './cache.js'
+import type { ConfigKey } from './config.js'
+import { keyStoreUnavailable } from './errors.js'
+import { GENERATED_SECRET, hashBytes, hashKeyOf, sameHash } from './secrets.js'
+import type { KeyStore } from './store.js'
+
+type Log = KernelApi['log']
+
+export interface KnownKey {
+  hash: Buffer
+  identity: Identity
+}
+
+/** A database answer as cached: `not-mine` for an unknown key, `invalid` for a revoked one. */
+export interface CachedAnswer {
+  hash: Buffer
+  answer: AuthAnswer
+}
+
+function identityOf(userId: string, scope: Identity['scope'], keyId: string, agents: string[] | null | undefined): Identity {
+  return agents ? { userId, scope, keyId, agents: [...agents] } : { userId, scope, keyId }
+}
+
+/** The public id of the config key at `index`: its `id`, or `config-<position>` counted from 1. */
+export function configKeyId(entry: ConfigKey, index: number): string {
+  return entry.id ?? `config-${index + 1}`
+}
+
+/**
+ * The config's keys by hash. Two entries with the same secret or id are a mistake: register fails naming their
+ * positions, never the secret.
+ */
+export function configKeyTable(keys: readonly ConfigKey[]): Map<string, KnownKey> {
+  const table = new Map<string, KnownKey>()
+  const positions = new Map<string, number>()
+  const ids = new Map<string, number>()
+  keys.forEach((entry, i) => {
+    const position = i + 1
+    const id = configKeyId(entry, i)
+    if (ids.has(id)) throw new Error(`keys ${ids.get(id)} and ${position} have the same id '${id}'`)
+    ids.set(id, position)
+    const key = hashKeyOf(entry.key)
+    const hash = hashBytes(key)
+    if (table.has(key)) throw new Error(`keys ${positions.get(key)} and ${position} (ids '${table.get(key)!.identity.keyId}' and '${id}') are the same secret`)
+    positions.set(key, position)
+    table.set(key, { hash, identity: identityOf(entry.userId, entry.scope ?? 'all', id, entry.agents) })
+  })
+  return table
+}
+
+export interface AuthenticatorParts {
+  configKeys: ReadonlyMap<string, KnownKey>
+  /** Null without a database. */
+  store: KeyStore | null
+  cache: TtlLru<CachedAnswer>
+  log: Log
+}
+
+/**
+ * An authenticator over config keys and, when there is a store, database keys. A token that is neither is
+ * 'not-mine' (another authenticator may know it); a revoked database key is 'invalid'. A cached key costs one
+ * SHA-256 and two Map look-ups, and no promise.
+ */
+export function createAuthenticator(parts: AuthenticatorParts): Authenticator {
+  const { configKeys, store, cache, log } = parts
+  const inflight = new Map<string, Promise<AuthAnswer>>()
+
+  async function lookUp(store: KeyStore, hash: Buffer, key: string): Promise<AuthAnswer> {
+    let row
+    try {
+      row = await store.lookup(hash)
+    } catch (error) {
+      log.error({ err: { message: (error as Error)?.message, code: (error as { code?: string })?.code } }, 'the key database did not answer a key look-up')
+      throw keyStoreUnavailable()
+    }
+    let answer: AuthAnswer
+    if (row === null || !sameHash(row.hash, hash)) {
+      answer = 'not-mine'
+    } else if (row.revokedAt !== null) {
+      log.info({ keyId: row.id }, 'refused a revoked API key')
+      answer = 'invalid'
+    } else {
+      answer = identityOf(row.userId, row.scope, row.id, row.agents)
+      log.debug({ keyId: row.id }, 'API key verified against the database')
+      store.touch(row.id).catch((error) => log.warn({ keyId: row.id, err: { message: (error as Error)?.message } }, 'could not record last use of an API key'))
+    }
+    cache.set(key, { hash, answer })
+    return answer
+  }
+
+  return function authenticateApiKey(credential) {
+    const key = hashKeyOf(credential.token)
+    const known = configKeys.get(key)
+    if (known !== undefined) return sameHash(known.hash, hashBytes(key)) ? known.identity : 'not-mine'
+    // Only keys this plugin made can be in the database: anything else never costs a query.
+    if (store === null || !GENERATED_SECRET.test(credential.token)) return 'not-mine'
+    const hash = hashBytes(key)
+    const cached = cache.get(key)
+    if (cached !== undefined && sameHash(cached.hash, hash)) return cached.answer
+    // One query per key at a time, however many requests carry it.
+    let pending = inflight.get(key)
+    if (pending === undefined) {
+      pending = lookUp(store, hash, key).finally(() => inflight.delete(key))
+      inflight.set(key, pending)
+    }
+    return pending
+  }
+}

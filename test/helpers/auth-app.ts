@@ -1,0 +1,94 @@
+// Temp apps for the auth tests: plugin-local, the probe skill, and the two auth packages linked in as npm
+// workspaces would, served in process (logs captured) or used by the real `robutler` bin through a config file.
+import { mkdir, symlink, writeFile } from 'node:fs/promises'
+import { dirname, join } from 'node:path'
+import { createServer, type RobutlerServer, type ServerOptions } from '@robutler/kernel'
+import { linkedApp, ROOT } from './test-server.js'
+
+export const AUTH_KEYS = '@robutler/plugin-auth-keys'
+export const SKILL_AUTH = '@robutler/skill-auth'
+export const LOCAL = '@robutler/plugin-local'
+export const PROBE = 'robutler-skill-probe'
+
+export interface AuthApp {
+  dir: string
+  /** Writes `robutler.config.json` in the app; answers its path. */
+  writeConfig(config: unknown): Promise<string>
+  cleanup(): Promise<void>
+}
+
+/** A temp app with plugin-local, the probe skill, plugin-auth-keys and skill-auth in its node_modules. */
+export async function authApp(): Promise<AuthApp> {
+  const app = await linkedApp(['local', 'probe'])
+  for (const [name, folder] of [
+    [AUTH_KEYS, 'plugins/auth-keys'],
+    [SKILL_AUTH, 'skills/auth'],
+  ] as const) {
+    const target = join(app.dir, 'node_modules', name)
+    await mkdir(dirname(target), { recursive: true })
+    await symlink(join(ROOT, folder), target, 'dir')
+  }
+  return {
+    dir: app.dir,
+    async writeConfig(config) {
+      const path = join(app.dir, 'robutler.config.json')
+      await writeFile(path, JSON.stringify(config, null, 2))
+      return path
+    },
+    cleanup: app.cleanup,
+  }
+}
+
+export interface AuthServer {
+  server: RobutlerServer
+  /** `http://127.0.0.1:PORT` (no prefix is used). */
+  url: string
+  /** Every log line the server wrote, as written. */
+  logs: string[]
+  close(): Promise<void>
+}
+
+/** createServer over an auth app + listen on 127.0.0.1:0, logs at debug captured into `logs`. */
+export async function startAuthServer(app: AuthApp, options: ServerOptions, logs: string[] = []): Promise<AuthServer> {
+  const server = await createServer({
+    appDir: app.dir,
+    logLevel: 'debug',
+    logDestination: { write: (line: string) => void logs.push(line) },
+    env: {},
+    ...options,
+  })
+  const url = await server.listen({ host: '127.0.0.1', port: 0 })
+  return { server, url, logs, close: () => server.close() }
+}
+
+/** POSTs a one-message chat to an agent. */
+export async function chat(url: string, agent: string, content: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
+  const response = await fetch(`${url}/${agent}/chat/completions`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify({ messages: [{ role: 'user', content }], ...extra }),
+  })
+  const text = await response.text()
+  let json: any = null
+  try {
+    json = JSON.parse(text)
+  } catch {
+    // a stream or not JSON: callers read `text`
+  }
+  return { status: response.status, headers: response.headers, json, text }
+}
+
+export async function getJson(url: string, headers: Record<string, string> = {}, method = 'GET') {
+  const response = await fetch(url, { method, headers })
+  const text = await response.text()
+  let json: any = null
+  try {
+    json = JSON.parse(text)
+  } catch {
+    // not JSON
+  }
+  return { status: response.status, headers: response.headers, json, text }
+}
+
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
+export const apiKey = (key: string) => ({ 'x-api-key': key })
