@@ -19,6 +19,13 @@ export const PACKAGES = {
   events: ['robutler-plugin-events', 'test/fixtures/plugins/events'],
   openai: ['@robutler/plugin-openai', 'plugins/openai'],
   anthropic: ['@robutler/plugin-anthropic', 'plugins/anthropic'],
+  authKeys: ['@robutler/plugin-auth-keys', 'plugins/auth-keys'],
+  skillAuth: ['@robutler/skill-auth', 'skills/auth'],
+  rateLimit: ['@robutler/plugin-rate-limit', 'plugins/rate-limit'],
+  prometheus: ['@robutler/plugin-prometheus', 'plugins/prometheus'],
+  agentsFile: ['@robutler/plugin-agents-file', 'plugins/agents-file'],
+  agentsPostgres: ['@robutler/plugin-agents-postgres', 'plugins/agents-postgres'],
+  agentsHttp: ['@robutler/plugin-agents-http', 'plugins/agents-http'],
 } as const
 
 export type PackageKey = keyof typeof PACKAGES
