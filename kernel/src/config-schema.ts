@@ -69,6 +69,7 @@ export const configSchema = {
         providerTimeout: { type: 'number', exclusiveMinimum: 0 },
         providerRetries: { type: 'integer', minimum: 0, maximum: 10 },
         asyncContext: { anyOf: [{ type: 'boolean' }, { const: 'auto' }] },
+        trustProxy: { anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0 }, { type: 'string' }, { type: 'array', items: { type: 'string' } }] },
         drainTimeout: { type: 'number', minimum: 0 },
         pluginTimeout: { type: 'number', exclusiveMinimum: 0 },
       },

@@ -28,6 +28,7 @@ export interface ConfigFile {
     providerTimeout?: number
     providerRetries?: number
     asyncContext?: boolean | 'auto'
+    trustProxy?: boolean | number | string | string[]
     drainTimeout?: number
     pluginTimeout?: number
   }

@@ -52,6 +52,8 @@ export interface ServerOptions {
   providerRetries?: number
   /** Seconds a tool call may take unless the tool sets its own timeoutMs (default 60). */
   toolTimeout?: number
+  /** Trust X-Forwarded-* from these proxies (Fastify's trustProxy: true, a hop count, or addresses/CIDRs). */
+  trustProxy?: boolean | number | string | string[]
   /**
    * Keep each agent request's context in AsyncLocalStorage for `getContext()`: 'auto' (default) when an enabled
    * plugin or skill declares `asyncContext: true`; true always; false never.
@@ -82,6 +84,7 @@ export interface Settings {
   appDir: string
   monitoring: boolean
   asyncContext: boolean | 'auto'
+  trustProxy: boolean | number | string | string[]
 }
 
 /** `/api/v1/` → `/api/v1`; `/` → ``. */
@@ -123,6 +126,7 @@ export function resolveSettings(options: ServerOptions, env: Environment): Setti
     appDir: resolve(options.appDir ?? '.'),
     monitoring: Boolean(options.enableMonitoring || options.enablePrometheus || env.PROMETHEUS_ENABLED === 'true'),
     asyncContext: options.asyncContext ?? 'auto',
+    trustProxy: options.trustProxy ?? false,
   }
 }
 
@@ -157,6 +161,7 @@ export function optionsFromConfig(config: ConfigFile, dir: string, env: Environm
     providerTimeout: server.providerTimeout,
     providerRetries: server.providerRetries,
     asyncContext: server.asyncContext,
+    trustProxy: server.trustProxy,
     plugins: config.plugins,
     skills: config.skills,
     agents: config.agents,

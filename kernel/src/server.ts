@@ -114,6 +114,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     requestIdHeader: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     forceCloseConnections: 'idle',
+    // Behind a load balancer, the client's address comes from X-Forwarded-For only when trusted.
+    trustProxy: settings.trustProxy as boolean,
     frameworkErrors: function frameworkError(error, _request, reply) {
       return sendError(reply, ERR_INVALID_REQUEST(`Bad request: ${error.message}`))
     },
@@ -130,7 +132,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     await app.register(cors, {
       origin: settings.corsOrigins.includes('*') ? '*' : settings.corsOrigins,
       methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      exposedHeaders: ['x-request-id', 'retry-after'],
+      exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
       maxAge: 600,
     })
   }

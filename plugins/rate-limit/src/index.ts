@@ -1,1 +1,63 @@
-export {}
+// @robutler/plugin-rate-limit: per-caller window limits (per agent where configured) and a parallel cap on agent
+// routes, on @fastify/rate-limit; counters in memory or, with Redis, shared by every process and instance.
+import fastifyRateLimit from '@fastify/rate-limit'
+import type { Redis } from 'ioredis'
+import { definePlugin } from '@robutler/kernel'
+import { resolveSettings, type AgentLimitConfig, type RateLimitConfig, type TimeWindow } from './config.js'
+import { createLimitHook, decorateRequests, storeOptions } from './limiter.js'
+import { ParallelCap } from './parallel.js'
+import { closeRedis, connectRedis, OutageLog, redisLocation, STORE_DOWN } from './redis.js'
+import { appendOnRequest, isAgentRoute } from './routes.js'
+
+/**
+ * The plugin. Enable it in the config's `plugins` section.
+ * @example
+ * // robutler.config.json
+ * { "plugins": { "@robutler/plugin-rate-limit": { "max": 60, "timeWindow": "1 minute", "maxParallel": 4,
+ *                                                  "agents": { "support": { "max": 10 } } } } }
+ */
+export default definePlugin<RateLimitConfig>({
+  name: 'rate-limit',
+  async register(kernel, config) {
+    const settings = resolveSettings(config ?? {}, kernel.env)
+
+    const store = settings.redisUrl === null ? 'memory' : redisLocation(settings.redisUrl)
+    const outages = new OutageLog(kernel.log, store)
+    let redis: Redis | null = null
+    if (settings.redisUrl !== null) {
+      const client = await connectRedis(settings.redisUrl, outages)
+      redis = client
+      kernel.onClose(() => closeRedis(client))
+      kernel.health.add('rate-limit-redis', async () => {
+        await client.ping()
+      })
+    }
+
+    await kernel.http.register(fastifyRateLimit, storeOptions(settings, redis))
+    decorateRequests(kernel.http)
+    const hook = createLimitHook({
+      settings,
+      identify: (request) => kernel.auth.identify(request),
+      check: kernel.http.createRateLimit(),
+      parallel: settings.maxParallel === null ? null : new ParallelCap(settings.maxParallel),
+      onStoreError: (error) => outages.warn(error, STORE_DOWN),
+    })
+    const prefix = kernel.urlPrefix
+    kernel.http.addHook('onRoute', function limitAgentRoutes(route) {
+      if (isAgentRoute(route.url, prefix)) appendOnRequest(route, hook)
+    })
+
+    kernel.log.info(
+      {
+        store,
+        max: settings.global.max,
+        timeWindowMs: settings.global.timeWindowMs,
+        maxParallel: settings.maxParallel,
+        agents: [...settings.agents.keys()],
+      },
+      'rate limits on agent routes',
+    )
+  },
+})
+
+export type { AgentLimitConfig, RateLimitConfig, TimeWindow }

@@ -1,0 +1,93 @@
+// The onRequest hook of agent routes: counts the request in its window (@fastify/rate-limit's store, in memory or
+// in Redis), then takes a parallel slot. Answers 429 through the kernel's error handler.
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import type { RateLimitPluginOptions } from '@fastify/rate-limit'
+import type { Settings, WindowLimit } from './config.js'
+import { ERR_RATE_LIMITED, ERR_TOO_MANY_PARALLEL } from './errors.js'
+import { keyOfRequest, type Identify } from './identity.js'
+import type { ParallelCap } from './parallel.js'
+
+// What the hook decides per request, read back by @fastify/rate-limit's key, max and window callbacks: one store
+// serves the global counter and every agent's own, with keys `<scope>:<caller>`.
+const kLimit = Symbol('robutler.rateLimit.limit')
+const kKey = Symbol('robutler.rateLimit.key')
+
+interface Stashed {
+  [kLimit]: WindowLimit
+  [kKey]: string
+}
+
+function stashed(request: FastifyRequest): Stashed {
+  return request as unknown as Stashed
+}
+
+/** How many parallel 429s tell the client to wait: a slot frees as soon as one of its requests ends. */
+const PARALLEL_RETRY_AFTER_S = 1
+
+export type WindowCheck = ReturnType<FastifyInstance['createRateLimit']>
+
+export interface LimitHookDeps {
+  settings: Settings
+  identify: Identify
+  /** `fastify.createRateLimit()`: counts one request and says where its caller stands. */
+  check: WindowCheck
+  parallel: ParallelCap | null
+  /** Called when the store fails: the request then goes through uncounted (fail open). */
+  onStoreError: (error: unknown) => void
+}
+
+/** The @fastify/rate-limit options: no route hooks of its own (`global: false`), our key and limits. */
+export function storeOptions(settings: Settings, redis: unknown): RateLimitPluginOptions {
+  return {
+    global: false,
+    keyGenerator: (request) => stashed(request)[kKey],
+    max: (request) => stashed(request)[kLimit].max,
+    timeWindow: (request) => stashed(request)[kLimit].timeWindowMs,
+    // Store failures reach the hook, which logs them and fails open.
+    skipOnError: false,
+    // Callers tracked in memory (LRU); the least recently seen lose their count first.
+    cache: 10_000,
+    ...(redis ? { redis, nameSpace: settings.keyPrefix } : {}),
+  }
+}
+
+/** Adds the request-time fields the store callbacks read, so requests keep one shape (as Fastify advises). */
+export function decorateRequests(app: FastifyInstance): void {
+  app.decorateRequest(kLimit, null)
+  app.decorateRequest(kKey, '')
+}
+
+export function createLimitHook(deps: LimitHookDeps): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const { identify, check, parallel, onStoreError } = deps
+  const { global, agents } = deps.settings
+  return async function rateLimit(request, reply) {
+    const caller = await keyOfRequest(identify, request)
+    const agent = (request.params as { agent?: string }).agent
+    const limit = (agent !== undefined && agents.get(agent)) || global
+    const stash = stashed(request)
+    stash[kLimit] = limit
+    stash[kKey] = `${limit.scope}:${caller}`
+
+    let counted: Awaited<ReturnType<WindowCheck>> | null = null
+    try {
+      counted = await check(request)
+    } catch (error) {
+      onStoreError(error)
+    }
+    if (counted !== null && !counted.isAllowed) {
+      reply.header('x-ratelimit-limit', counted.max)
+      reply.header('x-ratelimit-remaining', counted.remaining)
+      reply.header('x-ratelimit-reset', counted.ttlInSeconds)
+      if (counted.isExceeded) {
+        const retryAfter = Math.max(1, counted.ttlInSeconds)
+        request.log.debug({ limit: limit.scope, caller, max: limit.max }, 'rate limit exceeded')
+        throw ERR_RATE_LIMITED(retryAfter, limit.max, limit.label, retryAfter)
+      }
+    }
+
+    if (parallel !== null && !parallel.acquire(caller, reply.raw)) {
+      request.log.debug({ caller, maxParallel: parallel.max }, 'parallel cap reached')
+      throw ERR_TOO_MANY_PARALLEL(PARALLEL_RETRY_AFTER_S, parallel.max)
+    }
+  }
+}
