@@ -7,6 +7,7 @@ import type { BuiltAgent } from './agent-build.js'
 import type { EventBus } from './events.js'
 import { classify, ProviderTimeoutError, publicProviderError } from './provider-errors.js'
 import type { ModelTarget } from './providers.js'
+import { LazyAbort } from './lazy-abort.js'
 import type { Context } from './request-context.js'
 import type { ModelDelta, ModelRequest, ModelResponse, Usage } from './types.js'
 
@@ -25,44 +26,27 @@ export interface ModelCallDeps {
 }
 
 /**
- * One attempt's call options: an abort signal made only if the provider reads it, fired by the request's abort
- * or by a timer that a stream resets on every delta.
+ * One attempt's call options: a lazy abort fired by the request's abort or by a timer that a stream resets on
+ * every delta.
  */
-class CallSignal {
+class CallSignal extends LazyAbort {
   readonly #ctx: Context
   readonly #ms: number
   readonly #timer: NodeJS.Timeout
-  #controller: AbortController | null = null
-  #reason: unknown = undefined
-  readonly #fire = (reason: unknown) => {
-    if (this.#reason !== undefined) return
-    this.#reason = reason
-    this.#controller?.abort(reason)
-  }
-  readonly #onTimeout = () => this.#fire(new ProviderTimeoutError(this.#ms))
+  readonly #follow = (reason: unknown) => this.abort(reason)
+  readonly #onTimeout = () => this.abort(new ProviderTimeoutError(this.#ms))
 
   constructor(ctx: Context, ms: number) {
+    super()
     this.#ctx = ctx
     this.#ms = ms
-    ctx.onAbort(this.#fire)
+    ctx.onAbort(this.#follow)
     this.#timer = setTimeout(this.#onTimeout, ms)
-  }
-
-  get signal(): AbortSignal {
-    if (this.#controller === null) {
-      this.#controller = new AbortController()
-      if (this.#reason !== undefined) this.#controller.abort(this.#reason)
-    }
-    return this.#controller.signal
-  }
-
-  get aborted(): boolean {
-    return this.#reason !== undefined
   }
 
   /** The error to judge: our timeout when our timer fired (the SDK then throws a plain abort error). */
   reason(error: unknown): unknown {
-    return this.#reason instanceof ProviderTimeoutError ? this.#reason : error
+    return this.abortReason instanceof ProviderTimeoutError ? this.abortReason : error
   }
 
   reset(): void {
@@ -71,7 +55,7 @@ class CallSignal {
 
   done(): void {
     clearTimeout(this.#timer)
-    this.#ctx.offAbort(this.#fire)
+    this.#ctx.offAbort(this.#follow)
   }
 }
 
