@@ -85,6 +85,7 @@ describe('dynamic agents through createServer({ dynamicAgents })', () => {
     expect(down.status).toBe(503)
     expect(down.json.error.code).toBe('RBT_ERR_AGENT_UNAVAILABLE')
     expect(down.json.error.message).toContain('the agent store is down')
+    expect(down.headers.get('retry-after')).toBe('1')
     expect((await chat('flaky')).status).toBe(503)
     failing = false
     expect((await chat('flaky')).status).toBe(200)
@@ -100,6 +101,9 @@ describe('dynamic agents through createServer({ dynamicAgents })', () => {
     expect(res.json.error.code).toBe('RBT_ERR_AGENT_INVALID')
     expect(res.json.error.message).toContain(fragment)
     expect(res.text).not.toMatch(/\n\s+at /)
+    // The refusal is remembered briefly, like an unknown name: the store is not asked again at once.
+    expect((await chat(name)).json.error.code).toBe('RBT_ERR_AGENT_INVALID')
+    expect(calls.filter((c) => c === name)).toHaveLength(1)
     expect((await chat('static')).status).toBe(200)
     expect((await chat('dyn')).status).toBe(200)
   })

@@ -15,6 +15,8 @@ export interface DirectoryOptions {
 
 interface Entry {
   agent: BuiltAgent | null
+  /** A record the kernel refused (RBT_ERR_AGENT_INVALID): answered again until it expires or is invalidated. */
+  invalid: Error | null
   expires: number
 }
 
@@ -34,8 +36,9 @@ export class AgentDirectory {
   readonly #ttlMs: number
   readonly #negativeTtlMs: number
   readonly #loadTimeoutMs: number
-  // Bumped by invalidate(): a load that started before an invalidation must not refill the cache.
+  // A load that started before an invalidation of its name (or of everything) must not refill the cache.
   #generation = 0
+  readonly #nameGenerations = new Map<string, number>()
   #hits = 0
   #misses = 0
   #loads = 0
@@ -63,9 +66,19 @@ export class AgentDirectory {
     return this.#cache.size
   }
 
-  invalidate(name: string): void {
-    this.#generation++
+  /** Forgets one cached agent (or, with no name, every cached and unknown one). */
+  invalidate(name?: string): void {
+    if (name === undefined) {
+      this.#generation++
+      this.#cache.clear()
+      return
+    }
+    this.#nameGenerations.set(name, (this.#nameGenerations.get(name) ?? 0) + 1)
     this.#cache.delete(name)
+  }
+
+  #generationOf(name: string): string {
+    return `${this.#generation}:${this.#nameGenerations.get(name) ?? 0}`
   }
 
   /** A static or cached agent without awaiting, else a promise of the loaded one (null: no such agent). */
@@ -79,6 +92,7 @@ export class AgentDirectory {
         this.#hits++
         this.#cache.delete(name)
         this.#cache.set(name, entry)
+        if (entry.invalid) return Promise.reject(entry.invalid)
         return entry.agent
       }
       this.#cache.delete(name)
@@ -99,7 +113,7 @@ export class AgentDirectory {
 
   async #load(name: string): Promise<BuiltAgent | null> {
     this.#loads++
-    const generation = this.#generation
+    const generation = this.#generationOf(name)
     const signal = AbortSignal.timeout(this.#loadTimeoutMs)
     let config: AgentConfig | null = null
     for (const loader of this.#loaders) {
@@ -108,21 +122,30 @@ export class AgentDirectory {
       } catch (error: any) {
         this.#loadErrors++
         // Not cached: the next request tries again.
-        throw isRobutlerError(error) ? error : ERR_AGENT_UNAVAILABLE(name, `${loader.name}: ${error?.message ?? String(error)}`, error)
+        const unavailable = isRobutlerError(error) ? error : ERR_AGENT_UNAVAILABLE(name, `${loader.name}: ${error?.message ?? String(error)}`, error)
+        unavailable.retryAfter ??= 1
+        throw unavailable
       }
       if (config) break
     }
     if (config && config.name !== name) config = { ...config, name }
-    const agent = config ? await this.#build(config) : null
-    if (generation === this.#generation) this.#remember(name, agent)
+    let agent: BuiltAgent | null = null
+    try {
+      agent = config ? await this.#build(config) : null
+    } catch (error) {
+      // A bad record stays bad until its source changes: remember the refusal briefly, like an unknown name.
+      if (generation === this.#generationOf(name)) this.#remember(name, null, error as Error)
+      throw error
+    }
+    if (generation === this.#generationOf(name)) this.#remember(name, agent, null)
     return agent
   }
 
-  #remember(name: string, agent: BuiltAgent | null): void {
+  #remember(name: string, agent: BuiltAgent | null, invalid: Error | null): void {
     if (this.#cache.size >= this.#maxEntries) {
       const oldest = this.#cache.keys().next().value
       if (oldest !== undefined) this.#cache.delete(oldest)
     }
-    this.#cache.set(name, { agent, expires: Date.now() + (agent ? this.#ttlMs : this.#negativeTtlMs) })
+    this.#cache.set(name, { agent, invalid, expires: Date.now() + (agent ? this.#ttlMs : this.#negativeTtlMs) })
   }
 }

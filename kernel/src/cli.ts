@@ -198,6 +198,7 @@ async function pluginCommand(name: string, args: string[], env: Environment): Pr
     config: found.config,
     env,
     baseDir: found.baseDir,
+    stdin: process.stdin,
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
   })

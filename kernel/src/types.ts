@@ -280,6 +280,7 @@ export interface CommandContext<C = Record<string, unknown>> {
   env: Readonly<Record<string, string | undefined>>
   /** The config file's folder. */
   baseDir: string
+  stdin: NodeJS.ReadableStream
   stdout: (text: string) => void
   stderr: (text: string) => void
 }
@@ -357,7 +358,8 @@ export interface KernelApi {
   providers: { register(prefix: string, provider: Provider): void; has(prefix: string): boolean }
   agents: {
     addLoader(loader: AgentLoader, options?: { priority?: number; name?: string }): void
-    invalidate(name: string): void
+    /** Forgets a cached agent, or with no name every cached agent and unknown name (after missed updates). */
+    invalidate(name?: string): void
     /** Agent cache figures (for monitoring). */
     stats(): { static: number; cached: number; hits: number; misses: number; loads: number; loadErrors: number }
   }
