@@ -190,12 +190,12 @@ describe('streaming and the openai SDK', () => {
     expect(chunksAtAbort).toBeLessThan(100)
   })
 
-  it('a client that disconnects aborts a running tool', async () => {
+  it.each([true, false])('a client that disconnects (stream: %s) aborts a running tool', async (stream) => {
     const controller = new AbortController()
     const pending = fetch(`${t.url}/echo/chat/completions`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ messages: [{ role: 'user', content: '/tool slow {"ms": 10000}' }] }),
+      body: JSON.stringify({ stream, messages: [{ role: 'user', content: '/tool slow {"ms": 10000}' }] }),
       signal: controller.signal,
     }).catch((error) => error)
     await until(() => record.includes('slow:start'))
