@@ -133,7 +133,7 @@ describe('agent runtime', () => {
       ])
     })
 
-    it('onChunk runs for each streamed chunk; finalizeConnection runs when the provider fails', async () => {
+    it('onChunk runs for each streamed chunk; finalizeConnection runs last', async () => {
       const res = await fetch(chat('echo'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(ask('a b c', { stream: true })) })
       await res.text()
       // role chunk + 3 words + finish chunk

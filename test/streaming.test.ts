@@ -29,6 +29,7 @@ describe('streaming and the openai SDK', () => {
         { name: 'dies', model: 'spy/die' },
         { name: 'fails', model: 'spy/fail' },
         { name: 'fallback', model: 'spy/fail', fallbackModels: ['spy/ok'] },
+        { name: 'hooked-fail', model: 'spy/fail', skills: { 'robutler-skill-probe': {} } },
       ],
     })
   })
@@ -162,6 +163,19 @@ describe('streaming and the openai SDK', () => {
       expect(body.error.code).toBe('RBT_ERR_PROVIDER_FAILED')
       expect(body.error.message).not.toContain('sk-abcdef')
     }
+  })
+
+  it('finalizeConnection runs when the request fails, with the status the client got', async () => {
+    const res = await fetch(`${t.url}/hooked-fail/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ messages: [{ role: 'user', content: 'x' }] }),
+    })
+    expect(res.status).toBe(502)
+    await res.text()
+    expect(record).toContain('onConnection:10')
+    expect(record.at(-1)).toBe('finalizeConnection:502')
+    expect(record).not.toContain('onMessage:10')
   })
 
   it('fallbackModels are tried in order, after the failing model got its retries (a 500 is retryable)', async () => {
