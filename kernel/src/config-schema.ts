@@ -4,6 +4,11 @@ import addFormats from 'ajv-formats'
 
 export const AGENT_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
 export const AGENT_NAME = new RegExp(AGENT_NAME_PATTERN)
+/** True for a name an agent may have: the pattern, and not one of the server's own routes. */
+export function isAgentName(name: string): boolean {
+  return AGENT_NAME.test(name) && !RESERVED_AGENT_NAMES.has(name)
+}
+
 /** Names that are routes of their own under the prefix. */
 export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['health', 'live', 'ready', 'info', 'agents', 'metrics'])
 

@@ -11,6 +11,7 @@ export type { ServerOptions } from './options.js'
 export { checkStartup } from './doctor.js'
 export type { DoctorReport } from './doctor.js'
 export { RobutlerError, errorCatalogue, isRobutlerError } from './errors.js'
+export { isAgentName } from './config-schema.js'
 export type {
   AgentConfig,
   AgentLoader,
