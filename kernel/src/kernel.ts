@@ -4,7 +4,7 @@ import type { Logger } from 'pino'
 import { buildAgent, type BuiltAgent, type SkillPackage } from './agent-build.js'
 import { AgentDirectory } from './agents.js'
 import { AuthChain } from './auth.js'
-import type { RobutlerError } from './errors.js'
+import { ERR_REQUEST_TIMEOUT, type RobutlerError } from './errors.js'
 import { publicError } from './http-errors.js'
 import { EventBus } from './events.js'
 import type { Settings } from './options.js'
@@ -29,8 +29,9 @@ export class Kernel {
   readonly healthChecks = new Map<string, HealthCheck>()
   readonly readyFns: Array<() => void | Promise<void>> = []
   readonly closeFns: Array<{ owner: string; fn: () => void | Promise<void> }> = []
-  /** In-flight agent requests, aborted when a drain runs out of time. */
+  /** In-flight agent requests: swept for their deadline, aborted when a drain runs out of time. */
   readonly inflight = new Set<Context>()
+  #sweeper: NodeJS.Timeout | null = null
   readonly agents: AgentDirectory
   readonly pool: WorkerPool
   readonly gatherer = new ClusterGather()
@@ -58,6 +59,26 @@ export class Kernel {
       retry: { retries: s.providerRetries, baseDelayMs: 250, maxDelayMs: 8_000, timeoutMs: s.providerTimeoutMs },
       runWorker: (tool, args, signal) => this.pool.run(tool.workerPath!, tool.worker!, args, signal),
     }
+  }
+
+  /**
+   * Times requests out by sweeping the in-flight set a few times per timeout: one timer per server rather than
+   * a setTimeout per request (which cost the hot path more than the sweep costs in total).
+   */
+  startTimeoutSweep(): void {
+    const every = Math.max(10, Math.min(1000, Math.floor(this.settings.requestTimeoutMs / 4)))
+    this.#sweeper = setInterval(() => {
+      const now = Date.now()
+      for (const context of this.inflight) {
+        if (context.deadline <= now) context.abort(ERR_REQUEST_TIMEOUT(this.settings.requestTimeoutMs / 1000))
+      }
+    }, every)
+    this.#sweeper.unref()
+  }
+
+  stopTimeoutSweep(): void {
+    if (this.#sweeper) clearInterval(this.#sweeper)
+    this.#sweeper = null
   }
 
   publicError(error: unknown, request: FastifyRequest): RobutlerError {

@@ -72,6 +72,7 @@ export async function drainAndClose(kernel: Kernel): Promise<void> {
   } finally {
     clearTimeout(cut)
   }
+  kernel.stopTimeoutSweep()
   await runCloseHandlers(kernel)
   await kernel.pool.close()
 }

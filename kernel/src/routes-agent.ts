@@ -6,7 +6,7 @@ import type { BuiltAgent, BuiltRoute } from './agent-build.js'
 import { callerScope, mayUseAgent, scopeAllows } from './auth.js'
 import { parseChatRequest, type ChatRequest } from './chat-request.js'
 import { contextStorage } from './context.js'
-import { ERR_AGENT_NOT_FOUND, ERR_DRAINING, ERR_FORBIDDEN, ERR_REQUEST_TIMEOUT, ERR_ROUTE_NOT_FOUND, ERR_UNAUTHENTICATED, ERR_UNSUPPORTED_MEDIA_TYPE, isRobutlerError, RobutlerError } from './errors.js'
+import { ERR_AGENT_NOT_FOUND, ERR_DRAINING, ERR_FORBIDDEN, ERR_ROUTE_NOT_FOUND, ERR_UNAUTHENTICATED, ERR_UNSUPPORTED_MEDIA_TYPE, isRobutlerError, RobutlerError } from './errors.js'
 import { runHooks } from './hooks.js'
 import type { Kernel } from './kernel.js'
 import { completeChat, streamChat } from './runtime.js'
@@ -27,27 +27,23 @@ export class ClientClosedError extends Error {
 interface Tracked {
   kernel: Kernel
   context: Context
-  timer: NodeJS.Timeout
 }
 
 const tracked = new WeakMap<ServerResponse, Tracked>()
 
-function onTimeout(context: Context, seconds: number): void {
-  context.abort(ERR_REQUEST_TIMEOUT(seconds))
-}
-
 function onResponseClose(this: ServerResponse): void {
   const t = tracked.get(this)
   if (!t) return
-  clearTimeout(t.timer)
   if (!this.writableFinished) t.context.abort(new ClientClosedError())
   t.kernel.inflight.delete(t.context)
 }
 
-/** Starts the request's clock and abort: timeout, client disconnect and forced drain all fire it. */
+/**
+ * Counts the request in flight (the drain waits for it and the timeout sweep watches its deadline) and aborts
+ * it when the client disconnects.
+ */
 function track(kernel: Kernel, reply: FastifyReply, context: Context): void {
-  const ms = kernel.settings.requestTimeoutMs
-  tracked.set(reply.raw, { kernel, context, timer: setTimeout(onTimeout, ms, context, ms / 1000) })
+  tracked.set(reply.raw, { kernel, context })
   kernel.inflight.add(context)
   reply.raw.once('close', onResponseClose)
 }

@@ -164,6 +164,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     throw error
   }
   kernel.booted = true
+  kernel.startTimeoutSweep()
 
   let closing: Promise<void> | null = null
   return {
