@@ -1,8 +1,8 @@
-// The kernel under test: plugin-local with the echo agent, logLevel 'info', logs to /dev/null (async).
+// The kernel under test: plugin-local with the echo agent, logLevel 'info', its default log destination
+// (stdout, batched) which the bench points at /dev/null.
 // BENCH_KERNEL_LOG_LEVEL overrides the level for diagnosis only (run.mjs always measures 'info').
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { fileURLToPath } from 'node:url'
-import pino from 'pino'
 import { createServer } from '@robutler/kernel'
 
 const appDir = fileURLToPath(new URL('../..', import.meta.url))
@@ -11,7 +11,6 @@ const server = await createServer({
   plugins: { '@robutler/plugin-local': {} },
   agents: [{ name: 'echo', model: 'local/echo' }],
   logLevel: process.env.BENCH_KERNEL_LOG_LEVEL || 'info',
-  logDestination: pino.destination({ dest: '/dev/null', sync: false }),
 })
 const address = await server.listen({ host: '127.0.0.1', port: 0 })
 const port = typeof address === 'string' ? Number(new URL(address).port) : address.port
