@@ -142,6 +142,8 @@ describe('plugin-rate-limit keying through kernel.auth.identify', () => {
     return identity
   }
 
+  const rejections: Array<{ name: string; payload: unknown }> = []
+
   beforeAll(async () => {
     app = Fastify()
     const kernel = {
@@ -149,6 +151,7 @@ describe('plugin-rate-limit keying through kernel.auth.identify', () => {
       env: {},
       http: app,
       auth: { addAuthenticator: () => undefined, identify },
+      events: { emit: (name: string, payload: unknown) => void rejections.push({ name, payload }) },
       health: { add: () => undefined },
       onClose: () => undefined,
       log: pino({ level: 'silent' }),
@@ -177,6 +180,8 @@ describe('plugin-rate-limit keying through kernel.auth.identify', () => {
     expect((await inject('10.0.0.3', 'sk-alice')).statusCode).toBe(429)
     // bob, from alice's address, has his own.
     expect(await statuses('10.0.0.1', 'sk-bob')).toEqual([200, 200, 429])
+    // Each refusal reaches the kernel's event bus (plugin-prometheus counts them).
+    expect(rejections.filter((r) => r.name === 'limit:rejected').map((r) => (r.payload as { limit: string }).limit)).toContain('rate')
     expect(await statuses('10.0.0.1', 'sk-service')).toEqual([200, 200, 429])
     // Anonymous from 10.0.0.9, then a guessed key from there: one IP counter.
     expect((await inject('10.0.0.9')).statusCode).toBe(200)

@@ -78,7 +78,7 @@ function emitEnd(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, target: M
       durationMs: performance.now() - started,
       ttftMs: ttft,
       usage: usage ?? null,
-      error: error === null ? null : classify(error).kind,
+      error: error === null ? null : ctx.aborted ? 'aborted' : classify(error).kind,
     }
   )
 }

@@ -7,18 +7,24 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** The agent request's context (null on routes that serve no agent). */
     robutler: Context | null
+    /** The RBT_ERR_* code the request failed with, if it did. */
+    robutlerError: string | null
   }
 }
 
-export function logRequestEnd(kernel: Kernel, request: FastifyRequest, reply: FastifyReply): void {
+/** `aborted`: the client left before the answer ended (Fastify's onResponse does not run then). */
+export function logRequestEnd(kernel: Kernel, request: FastifyRequest, reply: FastifyReply, aborted = false): void {
   const usage = request.robutler?.usage
   const status = reply.statusCode
   const durationMs = Math.round(reply.elapsedTime * 100) / 100
   const agent = (request.params as { agent?: string } | undefined)?.agent ?? null
-  request.log.info({ method: request.method, url: request.url, status, agent, durationMs, tokens: usage?.total_tokens || undefined }, 'request')
+  const error = request.robutlerError
+  request.log.info(
+    { method: request.method, url: request.url, status, agent, durationMs, tokens: usage?.total_tokens || undefined, error: error ?? undefined, aborted: aborted || undefined },
+    'request',
+  )
   if (kernel.events.has('request:end')) {
-    kernel.events.emit(
-      'request:end',
-      { requestId: request.id, method: request.method, route: request.routeOptions.url ?? 'unknown', status, agent, durationMs })
+    const route = request.routeOptions.url ?? 'unknown'
+    kernel.events.emit('request:end', { requestId: request.id, method: request.method, route, status, agent, durationMs, aborted, error })
   }
 }

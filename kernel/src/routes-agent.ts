@@ -11,6 +11,7 @@ import { runHooks } from './hooks.js'
 import type { Kernel } from './kernel.js'
 import { completeChat, streamChat } from './runtime.js'
 import { SseSink } from './sse.js'
+import { logRequestEnd } from './request-log.js'
 import { Context } from './request-context.js'
 import type { Identity, Scope } from './types.js'
 
@@ -26,6 +27,7 @@ export class ClientClosedError extends Error {
 
 interface Tracked {
   kernel: Kernel
+  reply: FastifyReply
   context: Context
 }
 
@@ -34,8 +36,11 @@ const tracked = new WeakMap<ServerResponse, Tracked>()
 function onResponseClose(this: ServerResponse): void {
   const t = tracked.get(this)
   if (!t) return
-  if (!this.writableFinished) t.context.abort(new ClientClosedError())
   t.kernel.inflight.delete(t.context)
+  if (!this.writableFinished) {
+    t.context.abort(new ClientClosedError())
+    logRequestEnd(t.kernel, t.reply.request, t.reply, true)
+  }
 }
 
 /**
@@ -43,7 +48,7 @@ function onResponseClose(this: ServerResponse): void {
  * it when the client disconnects.
  */
 function track(kernel: Kernel, reply: FastifyReply, context: Context): void {
-  tracked.set(reply.raw, { kernel, context })
+  tracked.set(reply.raw, { kernel, reply, context })
   kernel.inflight.add(context)
   reply.raw.once('close', onResponseClose)
 }
@@ -110,6 +115,7 @@ async function runChat(kernel: Kernel, agent: BuiltAgent, ctx: Context, body: Ch
     } catch (streamError) {
       if (!sink.started) throw streamError
       error = failure(streamError, ctx)
+      reply.request.robutlerError = isRobutlerError(error) ? error.code : error instanceof ClientClosedError ? null : 'RBT_ERR_INTERNAL'
       // A client that left may have half-closed the socket: end it, or the connection never turns idle and a
       // later close() waits for it forever.
       if (error instanceof ClientClosedError) reply.raw.destroy()

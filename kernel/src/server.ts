@@ -61,6 +61,7 @@ export interface RobutlerServer {
 function installHttpBasics(kernel: Kernel): void {
   const { app } = kernel
   app.decorateRequest('robutler', null)
+  app.decorateRequest('robutlerError', null)
   app.addHook('onRequest', function baseHeaders(request, reply, done) {
     reply.headers(SECURITY_HEADERS)
     reply.header('x-request-id', request.id)
@@ -75,6 +76,7 @@ function installHttpBasics(kernel: Kernel): void {
   })
   app.setErrorHandler(function onError(error, request, reply) {
     const pub = kernel.publicError(error, request)
+    request.robutlerError = pub.code
     if (pub.statusCode >= 500) request.log.error({ err: error, code: pub.code }, 'request failed')
     else request.log.debug({ code: pub.code, msg: pub.message }, 'request refused')
     if (reply.raw.destroyed) return

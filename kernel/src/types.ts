@@ -306,7 +306,18 @@ export interface PluginDefinition<C = Record<string, unknown>> {
 
 export interface KernelEventMap {
   'request:start': { requestId: string; method: string; url: string }
-  'request:end': { requestId: string; method: string; route: string; status: number; agent: string | null; durationMs: number }
+  'request:end': {
+    requestId: string
+    method: string
+    route: string
+    status: number
+    agent: string | null
+    durationMs: number
+    /** The client left before the answer ended. */
+    aborted: boolean
+    /** The RBT_ERR_* code when the request failed, streams that failed after their first byte included. */
+    error: string | null
+  }
   'agent:resolved': { requestId: string; agent: string; source: 'static' | 'cache' | 'loader'; durationMs: number }
   'llm:start': { requestId: string; agent: string; provider: string; model: string; stream: boolean }
   'llm:end': {
@@ -319,6 +330,7 @@ export interface KernelEventMap {
     /** Time to first token, streamed calls only. */
     ttftMs: number | null
     usage: Usage | null
+    /** How the call failed (`rate_limit`, `server`, `connection`, `timeout`, `client`, `aborted`), or null. */
     error: string | null
   }
   'tool:start': { requestId: string; agent: string; skill: string | null; tool: string }

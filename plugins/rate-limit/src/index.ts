@@ -41,6 +41,7 @@ export default definePlugin<RateLimitConfig>({
       check: kernel.http.createRateLimit(),
       parallel: settings.maxParallel === null ? null : new ParallelCap(settings.maxParallel),
       onStoreError: (error) => outages.warn(error, STORE_DOWN),
+      onReject: (request, limit, agent) => kernel.events.emit('limit:rejected', { requestId: request.id, limit, agent }),
     })
     const prefix = kernel.urlPrefix
     kernel.http.addHook('onRoute', function limitAgentRoutes(route) {

@@ -34,6 +34,8 @@ export interface LimitHookDeps {
   parallel: ParallelCap | null
   /** Called when the store fails: the request then goes through uncounted (fail open). */
   onStoreError: (error: unknown) => void
+  /** Called for each refusal (the plugin emits the kernel's `limit:rejected` event with it). */
+  onReject: (request: FastifyRequest, limit: 'rate' | 'parallel', agent: string | null) => void
 }
 
 /** The @fastify/rate-limit options: no route hooks of its own (`global: false`), our key and limits. */
@@ -58,7 +60,7 @@ export function decorateRequests(app: FastifyInstance): void {
 }
 
 export function createLimitHook(deps: LimitHookDeps): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
-  const { identify, check, parallel, onStoreError } = deps
+  const { identify, check, parallel, onStoreError, onReject } = deps
   const { global, agents } = deps.settings
   return async function rateLimit(request, reply) {
     const caller = await keyOfRequest(identify, request)
@@ -81,12 +83,14 @@ export function createLimitHook(deps: LimitHookDeps): (request: FastifyRequest, 
       if (counted.isExceeded) {
         const retryAfter = Math.max(1, counted.ttlInSeconds)
         request.log.debug({ limit: limit.scope, caller, max: limit.max }, 'rate limit exceeded')
+        onReject(request, 'rate', agent ?? null)
         throw ERR_RATE_LIMITED(retryAfter, limit.max, limit.label, retryAfter)
       }
     }
 
     if (parallel !== null && !parallel.acquire(caller, reply.raw)) {
       request.log.debug({ caller, maxParallel: parallel.max }, 'parallel cap reached')
+      onReject(request, 'parallel', agent ?? null)
       throw ERR_TOO_MANY_PARALLEL(PARALLEL_RETRY_AFTER_S, parallel.max)
     }
   }
