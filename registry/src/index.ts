@@ -13,6 +13,8 @@ export type { ManifestResult } from './manifest.js'
 export { loadConfigValidator } from './config-schema.js'
 export { PACKAGE_BRAND, isBranded } from './brand.js'
 export { problem, PROBLEM_CODES } from './errors.js'
+export { runMarketplaceCommand } from './marketplace/command.js'
+export type { MarketplaceContext } from './marketplace/types.js'
 export type { ProblemCode, Asker, CandidateProvider } from './errors.js'
 export type {
   PackageKind,
