@@ -63,6 +63,9 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
     process.on('SIGINT', stop)
 
     relayGathers()
+    // Each worker accepts its own connections: with round-robin the primary can hand a connection to a worker
+    // that is dying, and nobody serves or closes it (nodejs/node#3551; seen in test/reliability/faults.test.ts).
+    cluster.schedulingPolicy = cluster.SCHED_NONE
     log.info({ workers: options.workers }, `primary starting ${options.workers} workers`)
     for (let i = 0; i < options.workers; i++) fork()
   })

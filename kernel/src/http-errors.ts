@@ -35,5 +35,7 @@ export function publicError(error: unknown, request: FastifyRequest, bodyLimit: 
 
 export function sendError(reply: FastifyReply, error: RobutlerError): FastifyReply {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
+  // A draining server sends keep-alive clients elsewhere rather than answering them 503 again and again.
+  if (error.code === 'RBT_ERR_DRAINING') reply.header('connection', 'close')
   return reply.code(error.statusCode).type('application/json; charset=utf-8').send(errorBody(error))
 }

@@ -100,7 +100,8 @@ function newContext(kernel: Kernel, request: FastifyRequest, reply: FastifyReply
 
 /** The error a client gets for an aborted or failed request. */
 function failure(error: unknown, ctx: Context): unknown {
-  if (ctx.aborted && isRobutlerError(ctx.abortReason)) return ctx.abortReason
+  // The abort's own reason, not whatever the aborted work threw (a Node AbortError from a drain wait, say).
+  if (ctx.aborted && (isRobutlerError(ctx.abortReason) || ctx.abortReason instanceof ClientClosedError)) return ctx.abortReason
   return error
 }
 

@@ -116,6 +116,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     requestIdHeader: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     forceCloseConnections: 'idle',
+    // Requests on open connections while closing reach our own draining answer (OpenAI-shaped, Retry-After).
+    return503OnClosing: false,
     // Behind a load balancer, the client's address comes from X-Forwarded-For only when trusted.
     trustProxy: settings.trustProxy as boolean,
     frameworkErrors: function frameworkError(error, _request, reply) {
