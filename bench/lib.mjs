@@ -2,6 +2,11 @@
 // sample the server's CPU time, and stop it by its PID. Every wait here has a deadline.
 import { fork } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { mkdir, mkdtemp, realpath, rm, symlink } from 'node:fs/promises'
+import { Agent as HttpAgent, request as httpRequest } from 'node:http'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import autocannon from 'autocannon'
 
@@ -125,4 +130,219 @@ export async function probe(server, { path, body }) {
     signal: AbortSignal.timeout(10_000),
   })
   return { status: response.status, headers: response.headers, text: await response.text() }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// Helpers of the latency benchmarks (worker-offload, provider-ttfb): their own closed-loop clients over node:http
+// (autocannon reports neither time to first byte nor a probe schedule), IPC questions to a running server, CPU
+// windows over several processes, and percentiles of raw samples.
+
+export const REPO_DIR = fileURLToPath(new URL('..', import.meta.url))
+
+/**
+ * A temp app folder whose node_modules symlink the given packages (install name → folder relative to the repo),
+ * as `npm install` would; for fixture packages that the workspace root does not link. Resolves with
+ * { dir, cleanup }.
+ */
+export async function linkedApp(packages) {
+  const dir = await realpath(await mkdtemp(join(tmpdir(), 'robutler-bench-')))
+  try {
+    for (const [name, folder] of Object.entries(packages)) {
+      const target = join(dir, 'node_modules', name)
+      await mkdir(dirname(target), { recursive: true })
+      await symlink(join(REPO_DIR, folder), target, 'dir')
+    }
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true })
+    throw error
+  }
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) }
+}
+
+/** Sends { cmd } to a server child over IPC and resolves with its answer ({ cmd, ... }); `timeoutMs` deadline. */
+export function ask(server, cmd, timeoutMs = 5_000) {
+  const { child } = server
+  return new Promise((resolve, reject) => {
+    const onMessage = (message) => {
+      if (message?.cmd !== cmd) return
+      done()
+      resolve(message)
+    }
+    const onExit = (code, signal) => { done(); reject(new Error(`${server.name} exited (${code ?? signal}) before answering '${cmd}'`)) }
+    const timer = setTimeout(() => { done(); reject(new Error(`${server.name}: no answer to '${cmd}' within ${timeoutMs} ms`)) }, timeoutMs)
+    function done() {
+      clearTimeout(timer)
+      child.off('message', onMessage)
+      child.off('exit', onExit)
+    }
+    child.on('message', onMessage)
+    child.once('exit', onExit)
+    child.send({ cmd })
+  })
+}
+
+/**
+ * Starts a CPU window over some processes (servers, by `server.child.pid`); `stop()` answers each one's CPU in
+ * cores (by name), this process's (the load generator) and the rest of the machine's, over the same wall time.
+ */
+export function cpuWindow(servers) {
+  const t0 = process.hrtime.bigint()
+  const before = servers.map((s) => cpuSeconds(s.child.pid))
+  const machine0 = machineBusySeconds()
+  const own0 = process.cpuUsage()
+  return {
+    stop() {
+      const wall = Number(process.hrtime.bigint() - t0) / 1e9
+      const after = servers.map((s) => cpuSeconds(s.child.pid))
+      const machine1 = machineBusySeconds()
+      const own = process.cpuUsage(own0)
+      const byServer = {}
+      let known = true
+      let serversTotal = 0
+      servers.forEach((s, i) => {
+        const share = before[i] === null || after[i] === null ? null : (after[i] - before[i]) / wall
+        byServer[s.name] = share
+        if (share === null) known = false
+        else serversTotal += share
+      })
+      const loaderCpu = (own.user + own.system) / 1e6 / wall
+      const otherCpu = !known || machine0 === null || machine1 === null ? null : Math.max(0, (machine1 - machine0) / wall - serversTotal - loaderCpu)
+      return { wall, byServer, loaderCpu, otherCpu, cpuSecondsOf: (name) => (byServer[name] === null ? null : byServer[name] * wall) }
+    },
+  }
+}
+
+/** Nearest-rank percentiles (ms) of raw samples: { n, p50, p90, p99, max, mean }. */
+export function percentiles(samples) {
+  const n = samples.length
+  if (n === 0) return { n: 0, p50: NaN, p90: NaN, p99: NaN, max: NaN, mean: NaN }
+  const sorted = Float64Array.from(samples).sort()
+  const at = (p) => sorted[Math.min(n - 1, Math.max(0, Math.ceil(p * n) - 1))]
+  let sum = 0
+  for (const v of sorted) sum += v
+  return { n, p50: at(0.5), p90: at(0.9), p99: at(0.99), max: sorted[n - 1], mean: sum / n }
+}
+
+/**
+ * One HTTP request on `agent`; resolves with { status, text, ttfb, total } in ms from the moment it was sent
+ * (ttfb: the first body byte; for an empty body, the end). Never rejects: a failure is { error }.
+ */
+export function timedRequest(agent, url, { method = 'GET', headers = {}, body, timeoutMs = 10_000 } = {}) {
+  return new Promise((resolve) => {
+    const t0 = performance.now()
+    let settled = false
+    const finish = (value) => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      resolve(value)
+    }
+    const req = httpRequest(url, { method, agent, headers: body === undefined ? headers : { ...headers, 'content-length': Buffer.byteLength(body) } }, (res) => {
+      let ttfb = null
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk) => {
+        if (ttfb === null) ttfb = performance.now() - t0
+        text += chunk
+      })
+      res.on('end', () => {
+        const total = performance.now() - t0
+        finish({ status: res.statusCode, text, ttfb: ttfb ?? total, total })
+      })
+      res.on('error', (error) => finish({ error }))
+    })
+    const timer = setTimeout(() => {
+      req.destroy(new Error(`no whole answer within ${timeoutMs} ms`))
+    }, timeoutMs)
+    req.on('error', (error) => finish({ error }))
+    req.end(body)
+  })
+}
+
+/**
+ * A keep-alive agent of `sockets` connections. Pass the same one to the warm-up and the measurement, so the
+ * measured window starts with its connections open and accepted (a server busy on its main thread accepts about
+ * one new connection per event-loop turn, so fresh connections would measure its accept queue).
+ */
+export function keepAliveAgent(sockets) {
+  return new HttpAgent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets })
+}
+
+/**
+ * Closed-loop load: `connections` loops over one keep-alive agent (one socket each; `agent` to reuse one, else
+ * its own), each sending the request and waiting for its whole answer, until `duration` seconds have passed; requests still in flight then finish (each
+ * has a `timeoutMs` deadline). `check(answer)` returns null for a right answer or the reason it is wrong.
+ * Resolves with { count, rps, ttfb: [ms…], total: [ms…], failures, firstFailure }.
+ */
+export async function closedLoop({ url, method = 'POST', headers = {}, body, connections, duration, check, timeoutMs = 10_000, agent: given }) {
+  const agent = given ?? keepAliveAgent(connections)
+  const ttfb = []
+  const total = []
+  let failures = 0
+  let firstFailure = null
+  const t0 = performance.now()
+  const deadline = t0 + duration * 1000
+  async function loop() {
+    while (performance.now() < deadline) {
+      const answer = await timedRequest(agent, url, { method, headers, body, timeoutMs })
+      let wrong
+      try {
+        wrong = answer.error ? String(answer.error.message ?? answer.error) : check(answer)
+      } catch (error) {
+        wrong = `unreadable answer (${error.message}): ${String(answer.text).slice(0, 200)}`
+      }
+      if (wrong) {
+        failures++
+        firstFailure ??= wrong
+        continue
+      }
+      ttfb.push(answer.ttfb)
+      total.push(answer.total)
+    }
+  }
+  try {
+    await Promise.all(Array.from({ length: connections }, loop))
+  } finally {
+    if (!given) agent.destroy()
+  }
+  const wall = (performance.now() - t0) / 1000
+  return { count: total.length, rps: total.length / wall, ttfb, total, failures, firstFailure }
+}
+
+/**
+ * Probes `url` with GET every `intervalMs` on one keep-alive connection of its own (`agent` to reuse one), for
+ * `duration` seconds. A
+ * probe goes at its scheduled time, or as soon as the one before it has answered when that was later. `latency`
+ * counts from the scheduled time (so a stalled server is charged for the probes it kept from being sent:
+ * no coordinated omission); `service` from the moment the probe was actually sent.
+ */
+export async function probeLoop({ url, intervalMs, duration, timeoutMs = 10_000, agent: given }) {
+  const agent = given ?? keepAliveAgent(1)
+  const latency = []
+  const service = []
+  let failures = 0
+  let firstFailure = null
+  const t0 = performance.now()
+  const end = t0 + duration * 1000
+  try {
+    for (let k = 0; ; k++) {
+      const scheduled = t0 + k * intervalMs
+      if (scheduled >= end) break
+      const wait = scheduled - performance.now()
+      if (wait > 0) await sleep(wait)
+      const sent = performance.now()
+      const answer = await timedRequest(agent, url, { timeoutMs })
+      const done = performance.now()
+      if (answer.error || answer.status !== 200) {
+        failures++
+        firstFailure ??= answer.error ? String(answer.error.message ?? answer.error) : `status ${answer.status}`
+        continue
+      }
+      latency.push(done - scheduled)
+      service.push(done - sent)
+    }
+  } finally {
+    if (!given) agent.destroy()
+  }
+  return { latency, service, failures, firstFailure }
 }

@@ -2,10 +2,12 @@
 // Profiles one server under the benchmark load: forks bench/servers/<server>.mjs with --cpu-prof, warms it up,
 // drives it, stops it (the profile is written as it exits), then prints where the server spent its CPU time.
 //   node bench/profile.mjs [json|stream] [kernel|baseline]     BENCH_DURATION=10, PROFILE_TOP=25
+//   node bench/profile.mjs ttfb [connections]   the kernel-openai server (plugin-openai in front of the fake
+//                                               upstream) under provider-ttfb's closed loop (default 50 streams)
 // Summarise an existing profile: node bench/profile.mjs --summary path/to/file.cpuprofile
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { BENCH_DIR, load, startServer, stopServer } from './lib.mjs'
+import { BENCH_DIR, closedLoop, load, percentiles, startServer, stopServer } from './lib.mjs'
 
 const TOP = Number(process.env.PROFILE_TOP ?? 25)
 const FIFTY_WORDS = Array.from({ length: 50 }, (_, i) => `word${i}`).join(' ')
@@ -77,6 +79,37 @@ export function summarise(file) {
 
 if (process.argv[2] === '--summary') {
   for (const file of process.argv.slice(3)) summarise(file)
+} else if (process.argv[2] === 'ttfb') {
+  const connections = Number(process.argv[3] ?? 50)
+  const duration = Number(process.env.BENCH_DURATION ?? 10)
+  const dir = join(BENCH_DIR, 'profiles')
+  mkdirSync(dir, { recursive: true })
+  const before = new Set(readdirSync(dir))
+  const fake = await startServer('fake-openai')
+  try {
+    const server = await startServer('kernel-openai', { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`], env: { BENCH_UPSTREAM_URL: fake.url } })
+    try {
+      const options = {
+        url: `${server.url}/bench/chat/completions`,
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'x', stream: true, messages: [{ role: 'user', content: 'hello world' }] }),
+        connections,
+        check: ({ status, text }) => (status === 200 && text.endsWith('data: [DONE]\n\n') ? null : `status ${status}`),
+      }
+      await closedLoop({ ...options, duration: 2 })
+      const r = await closedLoop({ ...options, duration })
+      const t = percentiles(r.ttfb)
+      console.log(`kernel-openai ttfb, ${connections} streams (profiling, slower than a real run): ${Math.round(r.rps)} streams/s, TTFB p50 ${t.p50.toFixed(2)} ms, p99 ${t.p99.toFixed(2)} ms, ${r.failures} failed`)
+    } finally {
+      await stopServer(server)
+    }
+  } finally {
+    await stopServer(fake)
+  }
+  const fresh = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f))
+  if (fresh.length === 0) throw new Error(`no profile was written to ${dir}`)
+  fresh.sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs)
+  summarise(join(dir, fresh[0]))
 } else {
   const kind = process.argv[2] ?? 'json'
   const serverName = process.argv[3] ?? 'kernel'

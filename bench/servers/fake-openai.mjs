@@ -1,0 +1,65 @@
+// A fake OpenAI upstream that answers at once: node:http, keep-alive, any path. A streamed chat completion
+// (`stream: true`) is a role chunk, the words of WORDS, a finish chunk, a usage chunk when
+// `stream_options.include_usage`, then `data: [DONE]`; otherwise one chat.completion object.
+// Over IPC, { cmd: 'stats' } answers { requests, streams, connections } since start.
+// Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
+import { createServer } from 'node:http'
+
+const WORDS = ['hello', ' world']
+const USAGE = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 }
+let requests = 0
+let streams = 0
+let connections = 0
+let counter = 0
+
+function answer(req, res, raw) {
+  requests++
+  let body = {}
+  try { body = JSON.parse(raw) } catch {}
+  const id = `chatcmpl-fake${(++counter).toString(36)}`
+  const created = Math.floor(Date.now() / 1000)
+  const model = typeof body.model === 'string' ? body.model : 'gpt-bench'
+  if (body.stream !== true) {
+    const json = JSON.stringify({
+      id, object: 'chat.completion', created, model,
+      choices: [{ index: 0, message: { role: 'assistant', content: WORDS.join(''), refusal: null }, logprobs: null, finish_reason: 'stop' }],
+      usage: USAGE,
+    })
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(json) })
+    res.end(json)
+    return
+  }
+  streams++
+  const head = `{"id":"${id}","object":"chat.completion.chunk","created":${created},"model":${JSON.stringify(model)},"system_fingerprint":null,`
+  const choice = (delta, finish) => `data: ${head}"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finish ? `"${finish}"` : 'null'}}]}\n\n`
+  res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' })
+  res.write(choice({ role: 'assistant', content: '', refusal: null }, null))
+  for (const word of WORDS) res.write(choice({ content: word }, null))
+  res.write(choice({}, 'stop'))
+  if (body.stream_options?.include_usage) res.write(`data: ${head}"choices":[],"usage":${JSON.stringify(USAGE)}}\n\n`)
+  res.end('data: [DONE]\n\n')
+}
+
+const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
+  let raw = ''
+  req.setEncoding('utf8')
+  req.on('data', (chunk) => { raw += chunk })
+  req.on('end', () => answer(req, res, raw))
+})
+server.on('connection', () => { connections++ })
+process.on('message', (message) => {
+  if (message?.cmd === 'stats') process.send({ cmd: 'stats', requests, streams, connections })
+})
+
+server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
+
+let closing = false
+function stop() {
+  if (closing) return
+  closing = true
+  setTimeout(() => process.exit(0), 3000).unref()
+  server.close(() => process.exit(0))
+  server.closeAllConnections()
+}
+process.on('disconnect', stop)
+process.on('SIGTERM', stop)

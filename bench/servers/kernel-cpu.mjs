@@ -1,0 +1,58 @@
+// The kernel with a CPU-heavy worker tool: plugin-local (local/echo) and the test fixture skill robutler-skill-cpu
+// (tool `busy {ms}` burns the CPU in its worker module) on agent `cpu`, logLevel 'info', logs to /dev/null.
+//   BENCH_APP_DIR         an app folder whose node_modules link @robutler/plugin-local and robutler-skill-cpu
+//   BENCH_WORKER_THREADS  server.workerThreads: 0 runs worker tools on the main thread
+// Watches its own main-thread event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution); over IPC,
+// { cmd: 'loop-reset' } starts a fresh window and { cmd: 'loop-report' } answers its percentiles in ms.
+// Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
+import { monitorEventLoopDelay } from 'node:perf_hooks'
+import pino from 'pino'
+import { createServer } from '@robutler/kernel'
+
+const appDir = process.env.BENCH_APP_DIR
+const threads = Number(process.env.BENCH_WORKER_THREADS)
+if (!appDir || !Number.isInteger(threads) || threads < 0) {
+  throw new Error('kernel-cpu needs BENCH_APP_DIR and BENCH_WORKER_THREADS (an integer ≥ 0)')
+}
+
+const server = await createServer({
+  appDir,
+  workerThreads: threads,
+  plugins: { '@robutler/plugin-local': {} },
+  agents: [{ name: 'cpu', model: 'local/echo', skills: { 'robutler-skill-cpu': {} } }],
+  logLevel: 'info',
+  logDestination: pino.destination({ dest: '/dev/null', sync: false }),
+})
+
+const delay = monitorEventLoopDelay({ resolution: 1 })
+delay.enable()
+const ms = (ns) => ns / 1e6
+process.on('message', (message) => {
+  if (message?.cmd === 'loop-reset') {
+    delay.reset()
+    process.send({ cmd: 'loop-reset' })
+  } else if (message?.cmd === 'loop-report') {
+    process.send({
+      cmd: 'loop-report',
+      count: delay.count,
+      p50: ms(delay.percentile(50)),
+      p99: ms(delay.percentile(99)),
+      max: ms(delay.max),
+      mean: ms(delay.mean),
+    })
+  }
+})
+
+const address = await server.listen({ host: '127.0.0.1', port: 0 })
+process.send({ port: Number(new URL(address).port) })
+
+let closing = false
+async function stop() {
+  if (closing) return
+  closing = true
+  delay.disable()
+  setTimeout(() => process.exit(0), 3000).unref()
+  try { await server.close() } finally { process.exit(0) }
+}
+process.on('disconnect', stop)
+process.on('SIGTERM', stop)

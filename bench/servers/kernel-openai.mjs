@@ -1,0 +1,32 @@
+// The kernel in front of an OpenAI-compatible upstream: @robutler/plugin-openai (the real openai SDK) with
+// { apiKey: 'sk-bench', baseURL: BENCH_UPSTREAM_URL + '/v1' } and agent `bench` on `openai/gpt-bench`,
+// logLevel 'info', logs to /dev/null (pino async).
+// Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
+import { fileURLToPath } from 'node:url'
+import pino from 'pino'
+import { createServer } from '@robutler/kernel'
+
+const upstream = process.env.BENCH_UPSTREAM_URL
+if (!upstream) throw new Error('kernel-openai needs BENCH_UPSTREAM_URL (the fake upstream, http://127.0.0.1:PORT)')
+
+const appDir = fileURLToPath(new URL('../..', import.meta.url))
+const server = await createServer({
+  appDir,
+  plugins: { '@robutler/plugin-openai': { apiKey: 'sk-bench', baseURL: `${upstream}/v1` } },
+  agents: [{ name: 'bench', model: 'openai/gpt-bench' }],
+  logLevel: 'info',
+  logDestination: pino.destination({ dest: '/dev/null', sync: false }),
+  env: {},
+})
+const address = await server.listen({ host: '127.0.0.1', port: 0 })
+process.send({ port: Number(new URL(address).port) })
+
+let closing = false
+async function stop() {
+  if (closing) return
+  closing = true
+  setTimeout(() => process.exit(0), 3000).unref()
+  try { await server.close() } finally { process.exit(0) }
+}
+process.on('disconnect', stop)
+process.on('SIGTERM', stop)
