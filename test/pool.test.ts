@@ -136,3 +136,37 @@ describe('worker tools on the main thread (workerThreads: 0)', () => {
     expect(JSON.parse(toolText(res.json)).threadId).toBe(0)
   })
 })
+
+describe('worker pool under a steady overload', () => {
+  it('serves waiting tasks in arrival order: no call waits for the whole run', async () => {
+    const t = await startServer(['local', 'cpu'], {
+      workerThreads: 1,
+      workerQueue: 64,
+      plugins: { '@robutler/plugin-local': {} },
+      agents: [{ name: 'cpu', model: 'local/echo', skills: cpu }],
+    })
+    try {
+      // Twenty callers in a closed loop of 50 ms tasks on one thread for 3 s: in arrival order each call waits
+      // about 20 × 50 ms = 1 s; out of order, some wait for most of the run.
+      const latencies: number[] = []
+      const until = Date.now() + 3000
+      await Promise.all(
+        Array.from({ length: 20 }, async () => {
+          while (Date.now() < until) {
+            const started = Date.now()
+            const res = await postJson(`${t.url}/cpu/chat/completions`, call('/tool busy {"ms": 50}'))
+            expect(res.status).toBe(200)
+            latencies.push(Date.now() - started)
+          }
+        }),
+      )
+      expect(latencies.length).toBeGreaterThan(20)
+      // In order, every call waits about as long as the median call (a machine twice as slow scales both).
+      const sorted = [...latencies].sort((a, b) => a - b)
+      const median = sorted[Math.floor(sorted.length / 2)]!
+      expect(sorted.at(-1)!).toBeLessThan(median * 1.8)
+    } finally {
+      await t.close()
+    }
+  })
+})
