@@ -141,28 +141,29 @@ class ChunkWriter {
     this.head = { id: newId(), object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: agent.config.model }
   }
 
-  async #send(choice: Record<string, unknown> | null, usage?: Usage): Promise<void> {
-    const hooks = this.#agent.hooks.onChunk
-    if (hooks.length === 0 && choice !== null) {
-      const wait = this.#sink.choice(this.head, choice)
-      if (wait) await wait
-      return
-    }
+  // The chunk path returns a promise only when it must wait (hooks, or a client reading slower than we write):
+  // a stream of 50 chunks otherwise pays no async call per chunk.
+  #send(choice: Record<string, unknown> | null, usage?: Usage): Promise<void> | undefined {
+    if (choice !== null && this.#agent.hooks.onChunk.length === 0) return this.#sink.choice(this.head, choice)
+    return this.#sendWithHooks(choice, usage)
+  }
+
+  async #sendWithHooks(choice: Record<string, unknown> | null, usage?: Usage): Promise<void> {
     const chunk: Record<string, unknown> = choice ? { ...this.head, choices: [choice] } : { ...this.head, choices: [], usage }
+    const hooks = this.#agent.hooks.onChunk
     if (hooks.length > 0) await runHooks(hooks, this.#ctx, chunk)
-    const wait = this.#sink.chunk(chunk)
-    if (wait) await wait
+    await this.#sink.chunk(chunk)
   }
 
-  async delta(delta: Record<string, unknown>, finish: FinishReason | null = null): Promise<void> {
-    if (!this.#roleSent) {
-      this.#roleSent = true
-      await this.#send({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })
-    }
-    await this.#send({ index: 0, delta, logprobs: null, finish_reason: finish })
+  delta(delta: Record<string, unknown>, finish: FinishReason | null = null): Promise<void> | undefined {
+    const choice = { index: 0, delta, logprobs: null, finish_reason: finish }
+    if (this.#roleSent) return this.#send(choice)
+    this.#roleSent = true
+    const wait = this.#send({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })
+    return wait ? wait.then(() => this.#send(choice)) : this.#send(choice)
   }
 
-  usage(usage: Usage): Promise<void> {
+  usage(usage: Usage): Promise<void> | undefined {
     return this.#send(null, usage)
   }
 }
@@ -182,7 +183,10 @@ export async function streamChat(agent: BuiltAgent, ctx: Context, body: ChatRequ
       if (ctx.aborted) throw ctx.abortReason
       if (i === 0 && acc.content === '' && answering.target) writer.head.model = answering.target.id
       accumulate(acc, delta)
-      if (delta.content) await writer.delta({ content: delta.content })
+      if (delta.content) {
+        const wait = writer.delta({ content: delta.content })
+        if (wait) await wait
+      }
     }
     addUsage(ctx.usage, acc.usage)
     const calls = acc.calls.filter(Boolean)
