@@ -14,7 +14,10 @@ export const BENCH_DIR = fileURLToPath(new URL('.', import.meta.url))
 const START_TIMEOUT_MS = 30_000
 const STOP_TIMEOUT_MS = 5_000
 
-/** Forks bench/servers/<name>.mjs; resolves with { child, port, url } once it reports its port. */
+/**
+ * Forks bench/servers/<name>.mjs; resolves with { child, port, url, ready } once it reports its port (`ready`: the
+ * whole first IPC message, which may carry more than the port, e.g. startup timings).
+ */
 export async function startServer(name, { execArgv = [], env = {} } = {}) {
   const script = new URL(`./servers/${name}.mjs`, import.meta.url)
   const child = fork(fileURLToPath(script), [], {
@@ -25,13 +28,14 @@ export async function startServer(name, { execArgv = [], env = {} } = {}) {
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   })
   try {
-    const port = await new Promise((resolve, reject) => {
+    const ready = await new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`${name}: no port within ${START_TIMEOUT_MS} ms`)), START_TIMEOUT_MS)
-      child.once('message', (message) => { clearTimeout(timer); resolve(message.port) })
+      child.once('message', (message) => { clearTimeout(timer); resolve(message) })
       child.once('exit', (code, signal) => { clearTimeout(timer); reject(new Error(`${name} exited early (${code ?? signal})`)) })
       child.once('error', (error) => { clearTimeout(timer); reject(error) })
     })
-    return { name, child, port, url: `http://127.0.0.1:${port}` }
+    const port = ready.port
+    return { name, child, port, url: `http://127.0.0.1:${port}`, ready }
   } catch (error) {
     await stopServer({ name, child })
     throw error
@@ -65,6 +69,16 @@ function cpuSeconds(pid) {
   }
 }
 
+/** The process's resident set size in KiB (VmRSS from /proc/<pid>/status), or null where /proc is not available. */
+export function rssKiB(pid) {
+  try {
+    const match = /^VmRSS:\s+(\d+)\s+kB$/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return match ? Number(match[1]) : null
+  } catch {
+    return null
+  }
+}
+
 /** Busy CPU seconds of the whole machine (all cores) from /proc/stat, or null. */
 function machineBusySeconds() {
   try {
@@ -80,7 +94,7 @@ function machineBusySeconds() {
  * Runs autocannon (in this process, one worker) against the server; returns the figures plus the CPU share
  * (of one core) the server, this load generator and the rest of the machine used during the run.
  */
-export async function load(server, { path, body, connections, duration }) {
+export async function load(server, { path, body, connections, duration, headers = {} }) {
   const serverCpu0 = cpuSeconds(server.child.pid)
   const machine0 = machineBusySeconds()
   const ownCpu0 = process.cpuUsage()
@@ -88,7 +102,7 @@ export async function load(server, { path, body, connections, duration }) {
   const result = await autocannon({
     url: server.url + path,
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body,
     connections,
     duration,
@@ -122,10 +136,10 @@ export async function load(server, { path, body, connections, duration }) {
 }
 
 /** One request with fetch; returns { status, headers, text } (10 s deadline). */
-export async function probe(server, { path, body }) {
+export async function probe(server, { path, body, headers = {} }) {
   const response = await fetch(server.url + path, {
     method: 'POST',
-    headers: { 'content-type': 'application/json' },
+    headers: { 'content-type': 'application/json', ...headers },
     body,
     signal: AbortSignal.timeout(10_000),
   })
@@ -210,6 +224,13 @@ export function cpuWindow(servers) {
       return { wall, byServer, loaderCpu, otherCpu, cpuSecondsOf: (name) => (byServer[name] === null ? null : byServer[name] * wall) }
     },
   }
+}
+
+/** The median of some numbers (the mean of the middle two for an even count). */
+export function median(values) {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
 }
 
 /** Nearest-rank percentiles (ms) of raw samples: { n, p50, p90, p99, max, mean }. */

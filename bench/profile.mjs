@@ -1,9 +1,12 @@
 #!/usr/bin/env node
 // Profiles one server under the benchmark load: forks bench/servers/<server>.mjs with --cpu-prof, warms it up,
 // drives it, stops it (the profile is written as it exits), then prints where the server spent its CPU time.
-//   node bench/profile.mjs [json|stream] [kernel|baseline]     BENCH_DURATION=10, PROFILE_TOP=25
+//   node bench/profile.mjs [json|stream] [kernel|baseline|kernel-dynamic]     BENCH_DURATION=10, PROFILE_TOP=25
 //   node bench/profile.mjs ttfb [connections]   the kernel-openai server (plugin-openai in front of the fake
 //                                               upstream) under provider-ttfb's closed loop (default 50 streams)
+// The kernel server's variants pass through the environment: BENCH_KERNEL_PROMETHEUS=1 (plugin-prometheus),
+// BENCH_KERNEL_AUTH_KEY=rbt_… (plugin-auth-keys with that key; the load then sends it as a Bearer token), and
+// PROFILE_PATH=/dyn/chat/completions with server kernel-dynamic (the cached dynamic agent; /static/… the static one).
 // Summarise an existing profile: node bench/profile.mjs --summary path/to/file.cpuprofile
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
@@ -120,7 +123,8 @@ if (process.argv[2] === '--summary') {
   const before = new Set(readdirSync(dir))
   const server = await startServer(serverName, { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`] })
   try {
-    const options = { path: '/echo/chat/completions', body: BODIES[kind], connections: 50 }
+    const headers = process.env.BENCH_KERNEL_AUTH_KEY ? { authorization: `Bearer ${process.env.BENCH_KERNEL_AUTH_KEY}` } : {}
+    const options = { path: process.env.PROFILE_PATH || '/echo/chat/completions', body: BODIES[kind], connections: 50, headers }
     await load(server, { ...options, duration: 2 })
     const r = await load(server, { ...options, duration })
     console.log(`${serverName} ${kind} (profiling, slower than a real run): ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`)

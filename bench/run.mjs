@@ -7,12 +7,25 @@
 //                                worker pool (1 thread) against the same tools on the main thread
 //   provider-ttfb                time to first byte of streamed completions through plugin-openai against the
 //                                same fake upstream hit directly, 50 concurrent streams
+//   auth-overhead                kernel-json with plugin-auth-keys: Bearer key against no credential, same server
+//   prometheus-overhead          kernel-json with plugin-prometheus against the same kernel without it
+//   dynamic-agents               kernel-json on a cached dynamic agent against a static one, same server
+//   startup                      createServer → listening with 20 plugins and 100 agents (fresh processes, median
+//                                of 5) against bare Fastify; info
+//   discovery                    discoverPackages over 1,000 installed packages against a readdir walk; info
+//   rss                          VmRSS idle and with 200 slow streams open, kernel against bare Fastify SSE; info
+// A missed budget gets one line under the table: which, and why (each benchmark's `why`, from a profile).
 //   node bench/run.mjs [filter]      filter: a case-insensitive part of a benchmark's id or name
 //   BENCH_DURATION=10                seconds each measurement lasts (warm-up: 2 s more per server)
-// Where the kernel spends its time: node bench/profile.mjs [json|stream] [kernel|baseline] (--cpu-prof summary).
+// Where the kernel spends its time: node bench/profile.mjs [json|stream] [kernel|baseline|kernel-dynamic] or ttfb
+// (--cpu-prof summary; see its header for the auth and prometheus variants).
+import { randomBytes } from 'node:crypto'
 import { writeFileSync } from 'node:fs'
-import { availableParallelism, cpus } from 'node:os'
+import { mkdir, mkdtemp, readdir, readFile, realpath, rm, writeFile } from 'node:fs/promises'
+import { Agent as HttpAgent } from 'node:http'
+import { availableParallelism, cpus, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import {
   ask,
   BENCH_DIR,
@@ -21,9 +34,11 @@ import {
   keepAliveAgent,
   linkedApp,
   load,
+  median,
   percentiles,
   probe,
   probeLoop,
+  rssKiB,
   startServer,
   stopServer,
   timedRequest,
@@ -86,6 +101,19 @@ const BENCHMARKS = [
     connections: 50,
     minRatio: 0.7,
     maxP99: 5,
+    // Shown under the table when the budget is missed (from bench/profile.mjs, 2 cores, Node 20; re-profile after changes).
+    why: {
+      'req/s':
+        "Why: CPU per request: the kernel spends about 3× bare Fastify's server CPU per answer (the 'server CPU µs/req' row), so one " +
+        'core serves about a third as many. A profile (bench/profile.mjs json kernel vs json baseline) spreads the extra over the ' +
+        'whole path, no single hotspot: garbage collection ≈ +7 µs/req (per-request objects: context, abort signal, events, the log ' +
+        "line), reply serialisation and headers ≈ +4, the kernel's own request path (admit, track, completeTurn, completeChat) ≈ +3, " +
+        'the pino request log line ≈ +1.5, request timers ≈ +1, and ≈ +11 µs inside writev (strace: one writev per answer on both ' +
+        'sides, so the same syscall under more contention, not more writes).',
+      p99:
+        'Why: the same cost seen as latency: 50 connections in a closed loop queue behind one another (mean latency ≈ 50 ÷ req/s, ' +
+        "Little's law) and p99 is about 3× the mean on both sides, so p99 ≤ 5 ms needs about the baseline's throughput.",
+    },
   },
   {
     id: 'kernel-stream',
@@ -94,6 +122,15 @@ const BENCHMARKS = [
     check: checkStream,
     connections: 50,
     minRatio: 0.6,
+    why: {
+      'req/s':
+        'Why: at the edge of the budget (0.58–0.65× over four full runs on this machine, 2 cores, 2026-11-28), and the cost is per ' +
+        "chunk: an answer's 52 chunks each pass through async generators (plugin-local's stream, the kernel's streamTurn and " +
+        'streamChat, then the SSE sink), a promise and a microtask per hop, where the baseline writes them in one synchronous loop. ' +
+        'A profile (bench/profile.mjs stream kernel vs stream baseline), µs per answer: streamTurn + streamChat ≈ 27, ' +
+        "plugin-local's generator ≈ 12, microtasks ≈ +12, garbage collection ≈ +13; building the chunks (sse.js choice ≈ 38) " +
+        'costs about what the baseline spends on the same JSON, and the kernel spends less inside writev (≈ 37 against 56).',
+    },
   },
   {
     id: 'worker-offload',
@@ -114,6 +151,86 @@ const BENCHMARKS = [
     connections: 50,
     maxAddedP50: 2,
     maxAddedP99: 5,
+    why: {
+      'added TTFB':
+        "Why: queueing behind CPU per stream: 50 streams in a closed loop each wait about 50 ÷ streams/s (Little's law), and the " +
+        "kernel spends ~15× the fake upstream's CPU per stream (the µs/stream row; one stream alone adds under 1 ms at p50). A profile " +
+        '(bench/profile.mjs ttfb) puts about half of it in the upstream client: the openai SDK ≈ 16% on Node’s fetch (undici ≈ 17%, ' +
+        "WHATWG streams ≈ 6%, AbortSignal and transferables ≈ 4%); then garbage collection ≈ 9%, socket writes ≈ 11%; the kernel's own " +
+        'code ≈ 4%.',
+    },
+  },
+  {
+    id: 'auth-overhead',
+    name: 'auth overhead',
+    run: runPaired,
+    setup: setupAuth,
+    connections: 50,
+    minRatio: 0.9,
+    why: {
+      'req/s':
+        'Why: at the edge of the budget rather than one hotspot: five quiet 10 s runs on this machine (2 cores, 2026-11-28) ' +
+        "gave 0.85–0.93× (server CPU µs/req 0.87–0.96×). A profile (BENCH_KERNEL_AUTH_KEY=rbt_… bench/profile.mjs json kernel) " +
+        "puts the authenticated path at ≈ 4% of the main thread: the kernel's AuthChain.identify and its async run ≈ 2%, " +
+        "plugin-auth-keys' SHA-256 of the key (crypto.hash) ≈ 1.6%; the rest is the longer request (Authorization header) " +
+        'and the garbage of the identity, spread thin.',
+    },
+  },
+  {
+    id: 'prometheus-overhead',
+    name: 'prometheus overhead',
+    run: runPaired,
+    setup: setupPrometheus,
+    connections: 50,
+    minRatio: 0.9,
+    why: {
+      'req/s':
+        'Why: at the edge of the budget rather than one hotspot: five quiet 10 s runs on this machine (2 cores, 2026-11-28) ' +
+        'gave 0.87–0.93×. A profile against the same kernel without it (BENCH_KERNEL_PROMETHEUS=1 bench/profile.mjs json ' +
+        'kernel) shows ≈ +6 µs/req on the main thread (≈ 7%): its recorders onLlmEnd and onRequestEnd ≈ 1.5 µs, the ' +
+        'in-progress onRequest hook and the kernel events that feed the recorders ≈ 1 µs, the rest spread thin over the ' +
+        'request path; prom-client itself ≈ 0.1% (values are copied in at scrape).',
+    },
+  },
+  {
+    id: 'dynamic-agents',
+    name: 'dynamic agents',
+    run: runPaired,
+    setup: setupDynamic,
+    connections: 50,
+    minRatio: 0.95,
+    why: {
+      'req/s':
+        'Why: a cached dynamic agent costs AgentDirectory.resolve (name check, Map get, LRU re-insert): 0.9% of CPU in a profile ' +
+        '(PROFILE_PATH=/dyn/chat/completions bench/profile.mjs json kernel-dynamic) against 0.1% for a static agent; a larger ' +
+        "gap is noise or warm-up drift between the runs: compare 'server CPU µs/req' and the two static runs.",
+    },
+  },
+  {
+    id: 'startup',
+    name: 'startup',
+    run: runStartup,
+    plugins: 20,
+    agents: 100,
+    runs: 5,
+  },
+  {
+    id: 'discovery',
+    name: 'discovery',
+    run: runDiscovery,
+    packages: 1000,
+    manifests: 50,
+    runs: 5,
+  },
+  {
+    id: 'rss',
+    name: 'RSS',
+    run: runRss,
+    streams: 200,
+    words: 100,
+    chunkDelayMs: 50,
+    settleMs: 1000,
+    sampleMs: 50,
   },
 ]
 
@@ -535,6 +652,588 @@ async function runProviderTtfb(bench) {
   }
 }
 
+// ---------------------------------------------------------------------------------------------------------------
+// auth-overhead, prometheus-overhead, dynamic-agents: the kernel-overhead JSON benchmark (same body, local/echo)
+// with one thing changed, against the same benchmark without it in the same run, in the order base, subject, base.
+
+const JSON_BODY = JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hello world' }] })
+
+/**
+ * One side of a paired benchmark on a running server: its answer checked (right, and its shape kept for the
+ * comparison), a warm-up, then `duration` s of autocannon. `side.before` runs first (the dynamic agent's first load).
+ */
+async function measureSide(side, connections) {
+  await side.before?.()
+  const answer = await probe(side.server, { path: side.path, body: JSON_BODY, headers: side.headers })
+  const answerShape = checkJson(answer)
+  const options = { path: side.path, body: JSON_BODY, headers: side.headers, connections }
+  await load(side.server, { ...options, duration: WARMUP_SECONDS })
+  const result = await load(side.server, { ...options, duration })
+  if (result.non2xx || result.errors || result.timeouts) {
+    fail(`${side.label}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts under load`)
+  }
+  return { ...result, answerShape, answerBytes: Buffer.byteLength(answer.text) }
+}
+
+/**
+ * `bench.setup(bench)` starts the server(s) and resolves with { base, subject, cleanup, notes? }, each side
+ * { label, server, path, headers }; notes() runs after the three measurements (extra checks, as notes).
+ */
+async function runPaired(bench) {
+  const { base, subject, cleanup, notes: extraNotes } = await bench.setup(bench)
+  let base1, measured, base2
+  const notes = []
+  try {
+    process.stdout.write(`${bench.name}: ${base.label}`)
+    base1 = await measureSide(base, bench.connections)
+    process.stdout.write(` ${fmtInt(base1.rps)} req/s, ${subject.label}`)
+    measured = await measureSide(subject, bench.connections)
+    process.stdout.write(` ${fmtInt(measured.rps)} req/s, ${base.label}`)
+    base2 = await measureSide(base, bench.connections)
+    process.stdout.write(` ${fmtInt(base2.rps)} req/s\n`)
+    if (extraNotes) notes.push(...(await extraNotes()))
+  } finally {
+    await cleanup()
+  }
+  if (measured.answerShape !== base1.answerShape) {
+    notes.push(`${bench.name}: the ${subject.label} answer has not the ${base.label} answer's shape.\n  ${subject.label}: ${measured.answerShape}\n  ${base.label}: ${base1.answerShape}`)
+  }
+  const baselineRps = (base1.rps + base2.rps) / 2
+  const ratio = measured.rps / baselineRps
+  const rows = [
+    {
+      bench: bench.name,
+      metric: `req/s, ${subject.label} ÷ ${base.label}`,
+      figure: fmtInt(measured.rps),
+      baseline: `${fmtInt(baselineRps)} (${fmtInt(base1.rps)} / ${fmtInt(base2.rps)})`,
+      ratio: `${ratio.toFixed(2)}×`,
+      budget: `≥ ${bench.minRatio.toFixed(2)}×`,
+      result: ratio >= bench.minRatio ? 'PASS' : 'MISS',
+    },
+  ]
+  if (measured.serverUsPerReq !== null && base1.serverUsPerReq !== null && base2.serverUsPerReq !== null) {
+    const baselineUs = (base1.serverUsPerReq + base2.serverUsPerReq) / 2
+    rows.push({
+      bench: bench.name,
+      metric: 'server CPU µs/req',
+      figure: fmtInt(measured.serverUsPerReq),
+      baseline: `${fmtInt(baselineUs)} (${fmtInt(base1.serverUsPerReq)} / ${fmtInt(base2.serverUsPerReq)})`,
+      ratio: `${(baselineUs / measured.serverUsPerReq).toFixed(2)}× speed`,
+      budget: '-',
+      result: 'info',
+    })
+  }
+  const details = [
+    [`${base.label} #1`, base1],
+    [subject.label, measured],
+    [`${base.label} #2`, base2],
+  ].map(([side, r]) => overheadDetail(bench, side, r))
+  return { rows, tables: [{ key: 'overhead', columns: DETAIL_COLUMNS, rows: details }], notes }
+}
+
+/** A row of the overhead detail table. */
+function overheadDetail(bench, side, r) {
+  return {
+    bench: bench.name,
+    side,
+    rps: fmtInt(r.rps),
+    p50: fmtMs(r.p50),
+    p99: fmtMs(r.p99),
+    mean: fmtMs(r.mean),
+    bytes: fmtInt(r.bytesPerReq),
+    serverCpu: r.serverCpu === null ? 'n/a' : `${Math.round(r.serverCpu * 100)}%`,
+    usPerReq: r.serverUsPerReq === null ? 'n/a' : fmtInt(r.serverUsPerReq),
+    loaderCpu: `${Math.round(r.loaderCpu * 100)}%`,
+    otherCpu: r.otherCpu === null ? 'n/a' : `${Math.round(r.otherCpu * 100)}%${r.otherCpu > NOISY ? ' (noisy)' : ''}`,
+    noisy: r.otherCpu !== null && r.otherCpu > NOISY,
+  }
+}
+
+/** GET on a running server with fetch: { status, text } (10 s deadline). */
+async function get(server, path, headers = {}) {
+  const response = await fetch(server.url + path, { headers, signal: AbortSignal.timeout(10_000) })
+  return { status: response.status, text: await response.text() }
+}
+
+/** auth-overhead: one kernel with plugin-auth-keys (one config key, no database); Bearer key vs no credential. */
+async function setupAuth() {
+  const key = `rbt_${randomBytes(32).toString('base64url')}`
+  const server = await startServer('kernel', { env: { BENCH_KERNEL_AUTH_KEY: key } })
+  try {
+    // The authenticator must be in the path: a wrong key is refused, so the right one is really checked.
+    const wrong = await probe(server, { path: PATH, body: JSON_BODY, headers: { authorization: `Bearer rbt_${'x'.repeat(43)}` } })
+    if (wrong.status !== 401) fail(`a wrong key answered ${wrong.status}, not 401: ${wrong.text.slice(0, 200)}`)
+  } catch (error) {
+    await stopServer(server)
+    throw error
+  }
+  return {
+    base: { label: 'anonymous', server, path: PATH, headers: {} },
+    subject: { label: 'authenticated', server, path: PATH, headers: { authorization: `Bearer ${key}` } },
+    cleanup: () => stopServer(server),
+  }
+}
+
+/** prometheus-overhead: two kernels, the same but for plugin-prometheus; both stay up for the three measurements. */
+async function setupPrometheus() {
+  const plain = await startServer('kernel')
+  let monitored
+  try {
+    monitored = await startServer('kernel', { env: { BENCH_KERNEL_PROMETHEUS: '1' } })
+    const metrics = await get(monitored, '/metrics')
+    if (metrics.status !== 200 || !metrics.text.includes('robutler_http_requests_total')) {
+      fail(`/metrics on the monitored kernel: ${metrics.status} ${metrics.text.slice(0, 200)}`)
+    }
+    const none = await get(plain, '/metrics')
+    if (none.status !== 404) fail(`/metrics on the plain kernel answered ${none.status}, not 404`)
+  } catch (error) {
+    if (monitored) await stopServer(monitored)
+    await stopServer(plain)
+    throw error
+  }
+  return {
+    base: { label: 'without', server: plain, path: PATH, headers: {} },
+    subject: { label: 'with prometheus', server: monitored, path: PATH, headers: {} },
+    cleanup: async () => {
+      await stopServer(monitored)
+      await stopServer(plain)
+    },
+    notes: async () => {
+      // The metrics must have counted the load: the plugin was recording, not idle.
+      const metrics = await get(monitored, '/metrics')
+      const counted = metrics.text
+        .split('\n')
+        .filter((line) => line.startsWith('robutler_http_requests_total{') && line.includes('status="200"'))
+        .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)
+      return counted > 0 ? [] : ['prometheus overhead: robutler_http_requests_total counted no 200 answers after the load.']
+    },
+  }
+}
+
+/** The kernel caches a loaded agent this long (kernel/src/agents.ts): a measurement of a dynamic agent must fit. */
+const DYNAMIC_TTL_S = 60
+
+/** dynamic-agents: one kernel, static agent `static` vs dynamic agent `dyn` (loaded, then served from the cache). */
+async function setupDynamic() {
+  const server = await startServer('kernel-dynamic')
+  let loadsBefore = 0
+  return {
+    base: { label: 'static', server, path: '/static/chat/completions', headers: {} },
+    subject: {
+      label: 'dynamic (cached)',
+      server,
+      path: '/dyn/chat/completions',
+      headers: {},
+      // Its first load happens here, with measureSide's answer check, so the cache entry is fresh when the warm-up starts.
+      before: async () => {
+        loadsBefore = (await ask(server, 'stats')).loads
+      },
+    },
+    cleanup: () => stopServer(server),
+    notes: async () => {
+      const loads = (await ask(server, 'stats')).loads - loadsBefore
+      const notes = []
+      if (WARMUP_SECONDS + duration > DYNAMIC_TTL_S - 5) {
+        notes.push(`dynamic agents: a measurement (${WARMUP_SECONDS} + ${duration} s) outlasts the kernel's ${DYNAMIC_TTL_S} s agent cache, so the dynamic agent was reloaded during it.`)
+      }
+      // One load for the whole run: every measured request was a cache hit.
+      if (loads !== 1) notes.push(`dynamic agents: dynamicAgents('dyn') was called ${loads} times from the dynamic agent's first request to the end (1 expected).`)
+      return notes
+    },
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// startup: createServer → listening with 20 plugins and 100 agents, in fresh processes, against bare Fastify.
+
+/** A temp app whose node_modules hold `count` small fixture plugins (half scoped) and a link to plugin-local. */
+async function startupApp(count) {
+  const app = await linkedApp({ '@robutler/plugin-local': 'plugins/local' })
+  try {
+    const names = []
+    for (let i = 1; i <= count; i++) {
+      const id = String(i).padStart(2, '0')
+      const name = i % 2 ? `robutler-plugin-bench-${id}` : `@bench/robutler-plugin-${id}`
+      names.push(name)
+      const dir = join(app.dir, 'node_modules', name)
+      await mkdir(dir, { recursive: true })
+      await writeFile(
+        join(dir, 'package.json'),
+        JSON.stringify({
+          name,
+          version: '1.0.0',
+          type: 'module',
+          exports: './index.js',
+          keywords: ['robutler-plugin'],
+          peerDependencies: { '@robutler/kernel': '^1.0.0' },
+          robutler: { kind: 'plugin', kernel: '^1.0.0', provides: [`bench:p${id}`], requires: [] },
+        }, null, 2),
+      )
+      // What definePlugin makes, without importing the kernel: a frozen object with the package brand.
+      await writeFile(
+        join(dir, 'index.js'),
+        `export default Object.freeze({\n` +
+          `  name: 'bench-${id}',\n` +
+          `  async register(kernel) {\n` +
+          `    kernel.health.add('bench-${id}', async () => {})\n` +
+          `  },\n` +
+          `  [Symbol.for('robutler.package')]: 'plugin',\n` +
+          `})\n`,
+      )
+    }
+    return { ...app, names }
+  } catch (error) {
+    await app.cleanup()
+    throw error
+  }
+}
+
+async function runStartup(bench) {
+  const app = await startupApp(bench.plugins)
+  try {
+    const full = join(app.dir, 'full.json')
+    const minimal = join(app.dir, 'minimal.json')
+    const agents = Array.from({ length: bench.agents }, (_, i) => ({
+      name: `agent-${String(i + 1).padStart(3, '0')}`,
+      model: 'local/echo',
+      instructions: `You are bench agent ${i + 1}.`,
+    }))
+    const plugins = Object.fromEntries([['@robutler/plugin-local', {}], ...app.names.map((name) => [name, {}])])
+    await writeFile(full, JSON.stringify({ plugins, agents }))
+    await writeFile(minimal, JSON.stringify({ plugins: { '@robutler/plugin-local': {} }, agents: [{ name: 'echo', model: 'local/echo' }] }))
+    const sides = [
+      { key: 'fastify', label: 'bare Fastify', server: 'startup-fastify', env: {} },
+      { key: 'full', label: `kernel, ${bench.plugins} plugins + plugin-local, ${bench.agents} agents`, server: 'startup-kernel', env: { BENCH_APP_DIR: app.dir, BENCH_STARTUP_CONFIG: full } },
+      { key: 'minimal', label: 'kernel, plugin-local + 1 agent', server: 'startup-kernel', env: { BENCH_APP_DIR: app.dir, BENCH_STARTUP_CONFIG: minimal } },
+    ]
+    const samples = Object.fromEntries(sides.map((side) => [side.key, []]))
+    process.stdout.write(`${bench.name}: `)
+    // Round 0 warms the file cache and is not counted; each round starts every side once, in turn.
+    for (let round = 0; round <= bench.runs; round++) {
+      for (const side of sides) {
+        const server = await startServer(side.server, { env: side.env })
+        try {
+          if (round === 0 && side.key === 'full') await checkStartupApp(server, bench)
+          if (round > 0) samples[side.key].push(server.ready)
+        } finally {
+          await stopServer(server)
+        }
+      }
+      process.stdout.write(round === 0 ? 'warm-up' : ` ${round}`)
+    }
+    process.stdout.write('\n')
+    const stat = (key, field) => median(samples[key].map((s) => s[field]))
+    const rows = []
+    const base = stat('fastify', 'startMs')
+    for (const key of ['full', 'minimal']) {
+      const side = sides.find((s) => s.key === key)
+      rows.push({
+        bench: bench.name,
+        metric: `createServer → listening, ${side.label} (median of ${bench.runs})`,
+        figure: `${fmtMs(stat(key, 'startMs'))} ms`,
+        baseline: `${fmtMs(base)} ms (Fastify() → listening)`,
+        ratio: `${(stat(key, 'startMs') / base).toFixed(1)}×`,
+        budget: '-',
+        result: 'info',
+      })
+    }
+    rows.push({
+      bench: bench.name,
+      metric: `process start → listening, ${sides[1].label} (median of ${bench.runs})`,
+      figure: `${fmtMs(stat('full', 'sinceProcessMs'))} ms`,
+      baseline: `${fmtMs(stat('fastify', 'sinceProcessMs'))} ms (bare Fastify)`,
+      ratio: `${(stat('full', 'sinceProcessMs') / stat('fastify', 'sinceProcessMs')).toFixed(1)}×`,
+      budget: '-',
+      result: 'info',
+    })
+    const details = sides.map((side) => {
+      const runs = samples[side.key]
+      return {
+        bench: bench.name,
+        side: side.label,
+        runs: runs.map((s) => fmtMs(s.startMs)).join(' / '),
+        startMedian: fmtMs(stat(side.key, 'startMs')),
+        startMin: fmtMs(Math.min(...runs.map((s) => s.startMs))),
+        startMax: fmtMs(Math.max(...runs.map((s) => s.startMs))),
+        importMedian: fmtMs(stat(side.key, 'importMs')),
+        processMedian: fmtMs(stat(side.key, 'sinceProcessMs')),
+      }
+    })
+    return { rows, tables: [{ key: 'startup', columns: STARTUP_COLUMNS, rows: details }], notes: [] }
+  } finally {
+    await app.cleanup()
+  }
+}
+
+/** The big app must really run what it was given: every plugin's health check, every agent, an answer. */
+async function checkStartupApp(server, bench) {
+  const info = JSON.parse((await get(server, '/info')).text)
+  if (info.agents_count !== bench.agents) fail(`/info counts ${info.agents_count} agents, not ${bench.agents}`)
+  const ready = await get(server, '/ready')
+  const checks = Object.keys(JSON.parse(ready.text).checks ?? {}).filter((name) => name.startsWith('bench-'))
+  if (ready.status !== 200 || checks.length !== bench.plugins) fail(`/ready: ${ready.status}, ${checks.length} fixture plugin checks of ${bench.plugins}: ${ready.text.slice(0, 300)}`)
+  const last = `agent-${String(bench.agents).padStart(3, '0')}`
+  checkJson(await probe(server, { path: `/${last}/chat/completions`, body: JSON_BODY }))
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// discovery: discoverPackages over an app with 1,000 installed packages, against a plain walk of the same tree.
+
+/** A temp app with `total` packages in node_modules, `manifests` of them Robutler packages; about 1 in 5 scoped. */
+async function discoveryApp(total, manifests) {
+  const dir = await realpath(await mkdtemp(join(tmpdir(), 'robutler-bench-discovery-')))
+  try {
+    const writes = []
+    for (let i = 0; i < total; i++) {
+      const robutler = i % Math.floor(total / manifests) === 0 && i / Math.floor(total / manifests) < manifests
+      const scoped = i % 5 === 1 || (robutler && i % 40 === 0)
+      const base = robutler ? `robutler-${i % 3 ? 'plugin' : 'skill'}-bench-${i}` : `bench-package-${i}`
+      const name = scoped ? `@scope-${i % 20}/${base}` : base
+      const packageJson = {
+        name,
+        version: `1.${i % 7}.${i % 11}`,
+        description: `Package ${i} of the discovery benchmark.`,
+        type: 'module',
+        main: './index.js',
+        license: 'MIT',
+        dependencies: i % 4 ? { [`bench-package-${(i * 7) % total}`]: '^1.0.0' } : {},
+      }
+      // Some plain packages mention robutler without a manifest, so discovery must parse them to skip them.
+      if (!robutler && i % 50 === 3) packageJson.keywords = ['robutler-compatible']
+      if (robutler) {
+        const kind = i % 3 ? 'plugin' : 'skill'
+        packageJson.peerDependencies = { '@robutler/kernel': '^1.0.0' }
+        packageJson.keywords = [`robutler-${kind}`]
+        packageJson.robutler = { kind, kernel: '^1.0.0', provides: [`bench:n${i}`], requires: [] }
+      }
+      const folder = join(dir, 'node_modules', name)
+      writes.push(
+        mkdir(join(folder, 'lib'), { recursive: true }).then(() =>
+          Promise.all([
+            writeFile(join(folder, 'package.json'), JSON.stringify(packageJson, null, 2)),
+            writeFile(join(folder, 'index.js'), `export * from './lib/main.js'\n`),
+            writeFile(join(folder, 'lib', 'main.js'), `export const id = ${i}\n`),
+            writeFile(join(folder, 'README.md'), `# ${name}\n`),
+          ]),
+        ),
+      )
+    }
+    await Promise.all(writes)
+  } catch (error) {
+    await rm(dir, { recursive: true, force: true })
+    throw error
+  }
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) }
+}
+
+/** Every folder of a tree listed (readdir withFileTypes), folders in parallel: the entries seen. */
+async function walkTree(dir) {
+  const entries = await readdir(dir, { withFileTypes: true })
+  const below = await Promise.all(entries.filter((entry) => entry.isDirectory()).map((entry) => walkTree(join(dir, entry.name))))
+  return below.reduce((sum, n) => sum + n, entries.length)
+}
+
+/** node_modules and its scopes listed, then every package.json read: the I/O discovery cannot avoid. */
+async function readManifests(nodeModules) {
+  const entries = await readdir(nodeModules, { withFileTypes: true })
+  const folders = (
+    await Promise.all(
+      entries.map(async (entry) =>
+        entry.name.startsWith('@') ? (await readdir(join(nodeModules, entry.name))).map((child) => join(nodeModules, entry.name, child)) : [join(nodeModules, entry.name)],
+      ),
+    )
+  ).flat()
+  const texts = await Promise.all(folders.map((folder) => readFile(join(folder, 'package.json'), 'utf8')))
+  return texts.length
+}
+
+async function runDiscovery(bench) {
+  const { discoverPackages } = await import('@robutler/registry')
+  const app = await discoveryApp(bench.packages, bench.manifests)
+  try {
+    const nodeModules = join(app.dir, 'node_modules')
+    const time = async (fn) => {
+      const t0 = performance.now()
+      const value = await fn()
+      return { ms: performance.now() - t0, value }
+    }
+    const ways = {
+      discover: () => discoverPackages(app.dir),
+      walk: () => walkTree(nodeModules),
+      read: () => readManifests(nodeModules),
+    }
+    // The answer first (and a warm file cache): every Robutler package found, valid, and nothing else.
+    const first = await discoverPackages(app.dir)
+    if (first.packages.length !== bench.manifests || first.problems.length) {
+      fail(`discoverPackages found ${first.packages.length} packages (${bench.manifests} expected), ${first.problems.length} problems`)
+    }
+    const read = await readManifests(nodeModules)
+    if (read !== bench.packages) fail(`the tree holds ${read} packages, not ${bench.packages}`)
+    const entries = await walkTree(nodeModules)
+    const samples = { discover: [], walk: [], read: [] }
+    process.stdout.write(`${bench.name}:`)
+    for (let run = 0; run < bench.runs; run++) {
+      for (const [key, fn] of Object.entries(ways)) samples[key].push((await time(fn)).ms)
+      process.stdout.write(` ${run + 1}`)
+    }
+    process.stdout.write('\n')
+    const m = Object.fromEntries(Object.entries(samples).map(([key, values]) => [key, median(values)]))
+    const rows = [
+      {
+        bench: bench.name,
+        metric: `discoverPackages, ${fmtInt(bench.packages)} packages (${bench.manifests} Robutler) (median of ${bench.runs})`,
+        figure: `${fmtMs(m.discover)} ms`,
+        baseline: `${fmtMs(m.walk)} ms (readdir walk, ${fmtInt(entries)} entries)`,
+        ratio: `${(m.discover / m.walk).toFixed(1)}×`,
+        budget: '-',
+        result: 'info',
+      },
+      {
+        bench: bench.name,
+        metric: 'discoverPackages ÷ list + read every package.json',
+        figure: `${fmtMs(m.discover)} ms`,
+        baseline: `${fmtMs(m.read)} ms (list + read)`,
+        ratio: `${(m.discover / m.read).toFixed(1)}×`,
+        budget: '-',
+        result: 'info',
+      },
+    ]
+    const labels = { discover: 'discoverPackages', walk: 'readdir walk (every folder)', read: 'list + read every package.json' }
+    const details = Object.entries(samples).map(([key, values]) => ({
+      bench: bench.name,
+      side: labels[key],
+      runs: values.map(fmtMs).join(' / '),
+      startMedian: fmtMs(m[key]),
+      startMin: fmtMs(Math.min(...values)),
+      startMax: fmtMs(Math.max(...values)),
+      importMedian: '-',
+      processMedian: '-',
+    }))
+    return { rows, tables: [{ key: 'startup', columns: STARTUP_COLUMNS, rows: details }], notes: [] }
+  } finally {
+    await app.cleanup()
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------------
+// rss: resident memory idle and while 200 slow streams are open, the kernel against bare Fastify.
+
+/** A streamed answer must echo `words` (the request's words, in order) and end with [DONE]; null when right. */
+function streamProblem({ status, text }, words) {
+  if (status !== 200) return `status ${status}: ${String(text).slice(0, 200)}`
+  const events = text.split('\n\n').filter(Boolean).map((event) => event.replace(/^data: /, ''))
+  if (events.at(-1) !== '[DONE]') return 'the stream does not end with data: [DONE]'
+  const chunks = events.slice(0, -1).map((event) => JSON.parse(event))
+  const content = chunks.map((chunk) => chunk.choices?.[0]?.delta?.content ?? '').join('')
+  return content === words ? null : `the stream echoed ${JSON.stringify(content.slice(0, 80))}…, not the request's words`
+}
+
+async function measureRss(bench, side) {
+  const server = await startServer(side.server, { env: side.env })
+  const pid = server.child.pid
+  const agent = new HttpAgent({ keepAlive: false, maxSockets: bench.streams })
+  try {
+    await sleep(bench.settleMs)
+    const idle = rssKiB(pid)
+    if (idle === null) fail(`no /proc/${pid}/status: RSS needs Linux`)
+    const words = Array.from({ length: bench.words }, (_, i) => `word${i}`).join(' ')
+    const body = JSON.stringify({ model: 'x', stream: true, messages: [{ role: 'user', content: words }] })
+    let peak = idle
+    const sampler = setInterval(() => {
+      const rss = rssKiB(pid)
+      if (rss !== null && rss > peak) peak = rss
+    }, bench.sampleMs)
+    const cpu = cpuWindow([server])
+    const t0 = performance.now()
+    let answers
+    try {
+      answers = await Promise.all(
+        Array.from({ length: bench.streams }, () => timedRequest(agent, server.url + PATH, { method: 'POST', headers: JSON_HEADERS, body, timeoutMs: 60_000 })),
+      )
+    } finally {
+      clearInterval(sampler)
+    }
+    const wall = performance.now() - t0
+    const window = cpu.stop()
+    const end = rssKiB(pid)
+    if (end > peak) peak = end
+    const wrong = answers.map((answer) => (answer.error ? String(answer.error.message) : streamProblem(answer, words))).filter(Boolean)
+    if (wrong.length) fail(`${side.label}: ${wrong.length} of ${bench.streams} streams failed, first: ${wrong[0]}`)
+    await sleep(bench.settleMs)
+    const after = rssKiB(pid)
+    // All streams open at once: the first one to finish finished after the last one started answering.
+    const together = Math.min(...answers.map((a) => a.total)) > Math.max(...answers.map((a) => a.ttfb))
+    return {
+      idle,
+      peak,
+      after,
+      wall,
+      together,
+      whole: percentiles(answers.map((a) => a.total)),
+      serverCpu: window.byServer[server.name],
+      otherCpu: window.otherCpu,
+    }
+  } finally {
+    agent.destroy()
+    await stopServer(server)
+  }
+}
+
+async function runRss(bench) {
+  const sides = [
+    { key: 'baseline', label: 'bare Fastify SSE', server: 'baseline', env: { BENCH_CHUNK_DELAY_MS: String(bench.chunkDelayMs) } },
+    { key: 'kernel', label: 'kernel', server: 'kernel', env: { BENCH_KERNEL_CHUNK_DELAY_MS: String(bench.chunkDelayMs) } },
+  ]
+  const results = {}
+  process.stdout.write(`${bench.name}:`)
+  for (const side of sides) {
+    results[side.key] = await measureRss(bench, side)
+    process.stdout.write(` ${side.label} idle ${fmtMiB(results[side.key].idle)} MiB, ${bench.streams} streams ${fmtMiB(results[side.key].peak)} MiB;`)
+  }
+  process.stdout.write('\n')
+  const k = results.kernel
+  const b = results.baseline
+  const row = (metric, kernelKiB, baseKiB, unit = 'MiB') => ({
+    bench: bench.name,
+    metric,
+    figure: unit === 'MiB' ? `${fmtMiB(kernelKiB)} MiB` : `${fmtInt(kernelKiB)} KiB`,
+    baseline: `${unit === 'MiB' ? fmtMiB(baseKiB) : fmtInt(baseKiB)} ${unit} (bare Fastify)`,
+    ratio: `${(kernelKiB / baseKiB).toFixed(2)}×`,
+    budget: '-',
+    result: 'info',
+  })
+  const rows = [
+    row('RSS idle, after start', k.idle, b.idle),
+    row(`RSS max, ${bench.streams} concurrent streams`, k.peak, b.peak),
+    row(`RSS added per stream (max − idle) ÷ ${bench.streams}`, (k.peak - k.idle) / bench.streams, (b.peak - b.idle) / bench.streams, 'KiB'),
+  ]
+  const details = sides.map((side) => {
+    const r = results[side.key]
+    return {
+      bench: bench.name,
+      side: side.label,
+      idle: fmtMiB(r.idle),
+      peak: fmtMiB(r.peak),
+      after: fmtMiB(r.after),
+      streams: String(bench.streams),
+      together: r.together ? 'yes' : 'no',
+      wholeP50: fmtMs(r.whole.p50 / 1000),
+      wholeMax: fmtMs(r.whole.max / 1000),
+      serverCpu: pct(r.serverCpu),
+      otherCpu: otherPct(r.otherCpu),
+    }
+  })
+  const notes = []
+  for (const side of sides) {
+    if (!results[side.key].together) notes.push(`RSS: ${side.label}: not all ${bench.streams} streams were open at the same time (one ended before another began).`)
+  }
+  return { rows, tables: [{ key: 'rss', columns: RSS_COLUMNS, rows: details }], notes }
+}
+
+function fmtMiB(kib) {
+  return (kib / 1024).toFixed(1)
+}
+
 function fmtInt(n) {
   return Math.round(n).toLocaleString('en-US')
 }
@@ -603,6 +1302,29 @@ const OFFLOAD_COLUMNS = [
   ['loaderCpu', 'load CPU'],
   ['otherCpu', 'other CPU'],
 ]
+const STARTUP_COLUMNS = [
+  ['bench', 'benchmark'],
+  ['side', 'side'],
+  ['runs', 'runs ms'],
+  ['startMedian', 'median ms'],
+  ['startMin', 'min ms'],
+  ['startMax', 'max ms'],
+  ['importMedian', 'import median ms'],
+  ['processMedian', 'process start → listening median ms'],
+]
+const RSS_COLUMNS = [
+  ['bench', 'benchmark'],
+  ['side', 'server'],
+  ['idle', 'idle MiB'],
+  ['peak', 'max MiB'],
+  ['after', 'after MiB'],
+  ['streams', 'streams'],
+  ['together', 'all open at once'],
+  ['wholeP50', 'stream p50 s'],
+  ['wholeMax', 'stream max s'],
+  ['serverCpu', 'server CPU'],
+  ['otherCpu', 'other CPU'],
+]
 const TTFB_COLUMNS = [
   ['bench', 'benchmark'],
   ['side', 'side'],
@@ -654,7 +1376,15 @@ const summary = tables(SUMMARY_COLUMNS, rows)
 const details = [...detailTables.values()]
 const detail = details.map((table) => tables(table.columns, table.rows))
 const misses = rows.filter((r) => r.result === 'MISS').length
-console.log(`\n${summary.text}\n\n${detail.map((t) => `${t.text}\n\n`).join('')}`)
+/** One line under the table for each missed budget: which, by how much, and why (the bench's `why`, from a profile). */
+const missed = rows
+  .filter((r) => r.result === 'MISS')
+  .map((r) => {
+    const bench = selected.find((b) => b.name === r.bench)
+    const why = Object.entries(bench?.why ?? {}).find(([key]) => r.metric.includes(key))?.[1] ?? 'Why: not profiled yet (bench/profile.mjs).'
+    return `Missed: ${r.bench}, ${r.metric}: ${r.figure} against ${r.budget} (ratio ${r.ratio}). ${why}`
+  })
+console.log(`\n${summary.text}\n\n${missed.map((line) => `${line}\n\n`).join('')}${detail.map((t) => `${t.text}\n\n`).join('')}`)
 const measured = details.flatMap((table) => table.rows)
 const noisy = measured.filter((d) => d.noisy).length
 const noiseNote = noisy
@@ -700,8 +1430,50 @@ const METHODS = {
     `kernel minus the mean of the two directs, per percentile. A closed loop at ${bench.connections} streams keeps every ` +
     `connection busy, so its TTFB is mostly queueing (≈ streams ÷ throughput); the '1 stream' rows (${TTFB_UNLOADED_SECONDS} s each) ` +
     `show the path alone.`,
+  'auth-overhead': (bench) =>
+    `Auth overhead (auth-overhead): one kernel (bench/servers/kernel.mjs: plugin-local, agent 'echo', env {} so no ` +
+    `DATABASE_URL) with @robutler/plugin-auth-keys { keys: [{ key: 'rbt_' + 43 random base64url characters, userId: 'bench', ` +
+    `scope: 'all' }] } (checked first: a wrong key gets 401); the kernel-overhead JSON load (${bench.connections} connections, ` +
+    `${WARMUP_SECONDS} s warm-up, ${duration} s measured) without an Authorization header, with 'Authorization: Bearer <key>', and ` +
+    `without again, on the same server; the ratio is authenticated req/s over the mean of the two anonymous runs.`,
+  'prometheus-overhead': (bench) =>
+    `Prometheus overhead (prometheus-overhead): two kernels (bench/servers/kernel.mjs), the same but for ` +
+    `@robutler/plugin-prometheus {} on one (checked first: its /metrics answers robutler_http_requests_total, the other's ` +
+    `is 404; and after the load, that the 200s were counted); both stay up, and the kernel-overhead JSON load ` +
+    `(${bench.connections} connections, ${WARMUP_SECONDS} s warm-up, ${duration} s measured) runs on the one without, the one with, ` +
+    `and the one without again; ratio: with over the mean of the two without.`,
+  'dynamic-agents': (bench) =>
+    `Dynamic agents (dynamic-agents): one kernel (bench/servers/kernel-dynamic.mjs) with agent 'static' (local/echo) in its ` +
+    `config and dynamicAgents: (name) => name === 'dyn' ? { name: 'dyn', model: 'local/echo' } : null; the kernel-overhead JSON ` +
+    `load (${bench.connections} connections, ${WARMUP_SECONDS} s warm-up, ${duration} s measured) on /static, /dyn and /static ` +
+    `again. The dynamic agent is first asked for (and loaded) right before its warm-up, so its cache entry (${DYNAMIC_TTL_S} s TTL) ` +
+    `outlives the measurement; the server counts dynamicAgents calls, checked to be 1 for the whole dynamic run.`,
+  startup: (bench) =>
+    `Startup (startup): a temp app whose node_modules hold ${bench.plugins} fixture plugin packages (half of them scoped; a ` +
+    `robutler manifest each and a default export branded Symbol.for('robutler.package') = 'plugin' whose register adds one ` +
+    `health check) and a link to plugin-local, and a config of ${bench.agents} agents on local/echo. Each start is a fresh ` +
+    `process (bench/servers/startup-kernel.mjs) timing createServer({ appDir, plugins, agents }) until listen() resolves ` +
+    `(after \`import('@robutler/kernel')\`, timed apart); baseline: a fresh process timing Fastify() with one route until ` +
+    `listen() resolves (bench/servers/startup-fastify.mjs, the kernel's fastify). A third side, the kernel with plugin-local ` +
+    `and one agent, shows what the ${bench.plugins} plugins and ${bench.agents} agents add. One uncounted round first (file cache), ` +
+    `then ${bench.runs} rounds, each side once per round; medians. The big app is checked once: /info counts ${bench.agents} ` +
+    `agents, /ready runs the ${bench.plugins} plugins' checks, the last agent answers.`,
+  discovery: (bench) =>
+    `Discovery (discovery): a temp app with ${fmtInt(bench.packages)} packages in node_modules (package.json, index.js, ` +
+    `lib/main.js, README.md each; about 1 in 5 scoped): ${bench.manifests} with a robutler manifest (plugins and skills), the ` +
+    `others plain (a few mention robutler in their keywords). In this process: discoverPackages(appDir) from @robutler/registry ` +
+    `(checked first: it finds the ${bench.manifests}, no problems), against a readdir walk (withFileTypes, every folder of ` +
+    `node_modules, in parallel) and against listing node_modules and its scopes and reading every package.json; one uncounted ` +
+    `call of each first, then ${bench.runs} rounds; medians.`,
+  rss: (bench) =>
+    `RSS (rss): the kernel (bench/servers/kernel.mjs with plugin-local { chunkDelayMs: ${bench.chunkDelayMs} }) and bare ` +
+    `Fastify (bench/servers/baseline.mjs, sleeping ${bench.chunkDelayMs} ms before each SSE delta as plugin-local does), one ` +
+    `after the other, each a fresh process: VmRSS from /proc/<pid>/status ${bench.settleMs} ms after start (idle), then ` +
+    `${bench.streams} streamed completions sent at once (one connection each) with a ${bench.words}-word message, so each ` +
+    `lasts about ${((bench.words + 1) * bench.chunkDelayMs) / 1000} s; VmRSS sampled every ${bench.sampleMs} ms until all have ` +
+    `ended (max), their content checked; 'after' ${bench.settleMs} ms later.`,
 }
-const kindOf = (bench) => (bench.run === runWorkerOffload ? 'offload' : bench.run === runProviderTtfb ? 'ttfb' : 'overhead')
+const kindOf = (bench) => ({ 'kernel-json': 'overhead', 'kernel-stream': 'overhead', 'worker-offload': 'offload', 'provider-ttfb': 'ttfb' })[bench.id] ?? bench.id
 const methods = [...new Map(selected.map((bench) => [kindOf(bench), bench])).entries()].map(([kind, bench]) => METHODS[kind](bench))
 writeFileSync(
   join(BENCH_DIR, 'RESULTS.md'),
@@ -710,7 +1482,7 @@ writeFileSync(
     `- Node: ${process.version} (${process.platform}/${process.arch})\n` +
     `- CPUs: ${availableParallelism()} × ${cpu}\n` +
     `- Duration: ${duration} s per measurement${filter ? `; filter: \`${process.argv[2]}\`` : ''}\n\n` +
-    `${summary.md}\n\n${detail.map((t) => `${t.md}\n\n`).join('')}` +
+    `${summary.md}\n\n${missed.map((line) => `${line}\n\n`).join('')}${detail.map((t) => `${t.md}\n\n`).join('')}` +
     notes.map((note) => `Note: ${note}\n\n`).join('') +
     `${common}\n\n${methods.join('\n\n')}\n`,
 )

@@ -1,8 +1,11 @@
 // The baseline: bare Fastify (the kernel's own fastify package, logger off) answering the same routes with the
 // same bodies the kernel sends for local/echo — parse the request, build the OpenAI objects, reply.
+// BENCH_CHUNK_DELAY_MS=<ms> sleeps that long before each streamed delta, as plugin-local { chunkDelayMs } does
+// (slow streams that stay open; unset: none, every chunk is written at once).
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 // Resolve fastify from the kernel package, so both sides run the very same fastify.
 const require = createRequire(new URL('../../kernel/package.json', import.meta.url))
@@ -10,6 +13,7 @@ const { default: Fastify } = await import(require.resolve('fastify'))
 
 // Ids: a random per-process prefix and a counter (unique, and cheap: the baseline does the least work it can).
 const ID_PREFIX = `chatcmpl-${randomBytes(6).toString('hex')}`
+const CHUNK_DELAY_MS = Number(process.env.BENCH_CHUNK_DELAY_MS || 0)
 let idCounter = 0
 
 const SPACE = /\s/
@@ -71,10 +75,26 @@ app.post('/:agent/chat/completions', async (request, reply) => {
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
   })
   raw.write(`data: ${JSON.stringify(chunk({ role: 'assistant', content: '' }, null))}\n\n`)
+  if (CHUNK_DELAY_MS > 0) return slowStream(raw, text, chunk)
   for (const word of wordChunks(text)) raw.write(`data: ${JSON.stringify(chunk({ content: word }, null))}\n\n`)
   raw.write(`data: ${JSON.stringify(chunk({}, 'stop'))}\n\n`)
   raw.end('data: [DONE]\n\n')
 })
+
+/** The same stream, CHUNK_DELAY_MS before each delta (the words, then the finish); stops when the client leaves. */
+async function slowStream(raw, text, chunk) {
+  let gone = false
+  raw.once('close', () => { gone = true })
+  for (const word of wordChunks(text)) {
+    await sleep(CHUNK_DELAY_MS)
+    if (gone) return
+    raw.write(`data: ${JSON.stringify(chunk({ content: word }, null))}\n\n`)
+  }
+  await sleep(CHUNK_DELAY_MS)
+  if (gone) return
+  raw.write(`data: ${JSON.stringify(chunk({}, 'stop'))}\n\n`)
+  raw.end('data: [DONE]\n\n')
+}
 
 const address = await app.listen({ host: '127.0.0.1', port: 0 })
 process.send({ port: Number(new URL(address).port) })

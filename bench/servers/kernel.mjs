@@ -1,16 +1,29 @@
 // The kernel under test: plugin-local with the echo agent, logLevel 'info', its default log destination
-// (stdout, batched) which the bench points at /dev/null.
+// (stdout, batched) which the bench points at /dev/null, and env {} (nothing from the bench's environment, such
+// as DATABASE_URL or PROMETHEUS_ENABLED, changes what is measured).
+// Variants, for the benchmarks that change one thing (unset: the plain kernel):
+//   BENCH_KERNEL_AUTH_KEY=<key>         @robutler/plugin-auth-keys with that one config key (user 'bench', scope 'all')
+//   BENCH_KERNEL_PROMETHEUS=1           @robutler/plugin-prometheus {}
+//   BENCH_KERNEL_CHUNK_DELAY_MS=<ms>    plugin-local { chunkDelayMs } (slow streams that stay open)
 // BENCH_KERNEL_LOG_LEVEL overrides the level for diagnosis only (run.mjs always measures 'info').
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { fileURLToPath } from 'node:url'
 import { createServer } from '@robutler/kernel'
 
 const appDir = fileURLToPath(new URL('../..', import.meta.url))
+const chunkDelayMs = Number(process.env.BENCH_KERNEL_CHUNK_DELAY_MS || 0)
+const plugins = { '@robutler/plugin-local': chunkDelayMs > 0 ? { chunkDelayMs } : {} }
+if (process.env.BENCH_KERNEL_AUTH_KEY) {
+  plugins['@robutler/plugin-auth-keys'] = { keys: [{ key: process.env.BENCH_KERNEL_AUTH_KEY, userId: 'bench', scope: 'all' }] }
+}
+if (process.env.BENCH_KERNEL_PROMETHEUS === '1') plugins['@robutler/plugin-prometheus'] = {}
+
 const server = await createServer({
   appDir,
-  plugins: { '@robutler/plugin-local': {} },
+  plugins,
   agents: [{ name: 'echo', model: 'local/echo' }],
   logLevel: process.env.BENCH_KERNEL_LOG_LEVEL || 'info',
+  env: {},
 })
 const address = await server.listen({ host: '127.0.0.1', port: 0 })
 const port = typeof address === 'string' ? Number(new URL(address).port) : address.port
