@@ -55,8 +55,13 @@ export class SseSink {
 
   /** Writes `{...head, choices: [choice]}`; a promise only when the client reads slower than we write. */
   choice(head: ChunkHead, choice: object): Promise<void> | undefined {
+    return this.choiceJson(head, JSON.stringify(choice))
+  }
+
+  /** The same, with the choice already serialised. */
+  choiceJson(head: ChunkHead, choice: string): Promise<void> | undefined {
     if (this.#prefix === '') this.#prefix = `data: ${JSON.stringify(head).slice(0, -1)},"choices":[`
-    return this.#write(`${this.#prefix}${JSON.stringify(choice)}]}\n\n`)
+    return this.#write(`${this.#prefix}${choice}]}\n\n`)
   }
 
   /** Writes a whole chunk object (used when onChunk hooks may have changed it). */
