@@ -124,12 +124,12 @@ const BENCHMARKS = [
     minRatio: 0.6,
     why: {
       'req/s':
-        'Why: at the edge of the budget (0.58–0.65× over four full runs on this machine, 2 cores, 2026-11-28), and the cost is per ' +
-        "chunk: an answer's 52 chunks each pass through async generators (plugin-local's stream, the kernel's streamTurn and " +
-        'streamChat, then the SSE sink), a promise and a microtask per hop, where the baseline writes them in one synchronous loop. ' +
-        'A profile (bench/profile.mjs stream kernel vs stream baseline), µs per answer: streamTurn + streamChat ≈ 27, ' +
-        "plugin-local's generator ≈ 12, microtasks ≈ +12, garbage collection ≈ +13; building the chunks (sse.js choice ≈ 38) " +
-        'costs about what the baseline spends on the same JSON, and the kernel spends less inside writev (≈ 37 against 56).',
+        'Why: at the edge of the budget (0.58–0.65× over five full runs on this machine, 2 cores, 2026-11-28), and the cost is ' +
+        "per chunk: an answer's 52 chunks come one by one out of plugin-local's async generator (a promise and a microtask " +
+        "each, awaited by the kernel's streamTurn and streamChat) where the baseline writes them in one synchronous loop. A " +
+        'profile (bench/profile.mjs stream kernel vs stream baseline, kernel of commit 24dd874), µs per answer: streamTurn + ' +
+        "streamChat ≈ 21, plugin-local's generator ≈ 9, microtasks ≈ +11, garbage collection ≈ +11, chunk serialisation " +
+        '(runtime content + sse.js) ≈ 7.',
     },
   },
   {
