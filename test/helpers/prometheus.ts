@@ -3,8 +3,8 @@
 import { spawn, spawnSync } from 'node:child_process'
 import { mkdir, symlink, writeFile } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
-import { createServer, type RobutlerServer, type ServerOptions } from '@robutler/kernel'
-import { linkedApp, ROOT, type PackageKey, type TestServer } from './test-server.js'
+import type { ServerOptions } from '@robutler/kernel'
+import { linkedApp, ROOT, serveApp, type PackageKey, type TestServer } from './test-server.js'
 
 export const PROMETHEUS_PLUGIN = '@robutler/plugin-prometheus'
 
@@ -63,33 +63,9 @@ export default {
   },
 }
 
-/** createServer over a prometheusApp + listen on 127.0.0.1:0, logs captured in memory (as test-server's startServer). */
+/** createServer over a prometheusApp + listen on 127.0.0.1:0, logs (warn and up) captured in memory. */
 export async function startPrometheusServer(keys: PackageKey[], options: ServerOptions, extra: SourcePackage[] = []): Promise<TestServer> {
-  const app = await prometheusApp(keys, extra)
-  const logs: string[] = []
-  let server: RobutlerServer
-  try {
-    server = await createServer({
-      appDir: app.dir,
-      logLevel: 'warn',
-      logDestination: { write: (line: string) => void logs.push(line) },
-      env: {},
-      ...options,
-    })
-  } catch (error) {
-    await app.cleanup()
-    throw error
-  }
-  const address = await server.listen({ host: '127.0.0.1', port: 0 })
-  return {
-    server,
-    url: `${address}${options.urlPrefix ?? ''}`,
-    logs,
-    close: async () => {
-      await server.close()
-      await app.cleanup()
-    },
-  }
+  return serveApp(await prometheusApp(keys, extra), { logLevel: 'warn', ...options })
 }
 
 export interface Sample {

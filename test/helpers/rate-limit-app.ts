@@ -1,46 +1,17 @@
 // Servers with @robutler/plugin-rate-limit linked in, the shared Redis the tests count in, and private Redis
 // servers for fault tests (the shared one is never stopped).
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdir, symlink } from 'node:fs/promises'
 import { createServer as createNetServer } from 'node:net'
-import { dirname, join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { createServer, type RobutlerServer, type ServerOptions } from '@robutler/kernel'
+import type { ServerOptions } from '@robutler/kernel'
 import { Redis } from 'ioredis'
-import { linkedApp, ROOT, type PackageKey, type TestServer } from './test-server.js'
+import { linkedApp, serveApp, type PackageKey, type TestServer } from './test-server.js'
 
 export const RATE_LIMIT_PLUGIN = '@robutler/plugin-rate-limit'
 
 /** Like startServer, with plugin-local, the fixture authenticator, plugin-rate-limit and `packages` installed. */
 export async function startLimitedServer(options: ServerOptions, packages: PackageKey[] = []): Promise<TestServer> {
-  const app = await linkedApp(['local', 'keys', ...packages])
-  const logs: string[] = []
-  let server: RobutlerServer
-  try {
-    const target = join(app.dir, 'node_modules', RATE_LIMIT_PLUGIN)
-    await mkdir(dirname(target), { recursive: true })
-    await symlink(join(ROOT, 'plugins/rate-limit'), target, 'dir')
-    server = await createServer({
-      appDir: app.dir,
-      logLevel: 'debug',
-      logDestination: { write: (line: string) => void logs.push(line) },
-      env: {},
-      ...options,
-    })
-  } catch (error) {
-    await app.cleanup()
-    throw error
-  }
-  const address = await server.listen({ host: '127.0.0.1', port: 0 })
-  return {
-    server,
-    url: `${address}${options.urlPrefix ?? ''}`,
-    logs,
-    close: async () => {
-      await server.close()
-      await app.cleanup()
-    },
-  }
+  return serveApp(await linkedApp(['local', 'keys', 'rateLimit', ...packages]), options)
 }
 
 export const SHARED_REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'

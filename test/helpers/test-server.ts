@@ -52,7 +52,11 @@ export interface TestServer {
 
 /** createServer + listen on 127.0.0.1:0, logs captured in memory. */
 export async function startServer(keys: PackageKey[], options: ServerOptions): Promise<TestServer> {
-  const app = await linkedApp(keys)
+  return serveApp(await linkedApp(keys), options)
+}
+
+/** createServer over an app folder a helper made + listen on 127.0.0.1:0; closing also removes the folder. */
+export async function serveApp(app: { dir: string; cleanup: () => Promise<void> }, options: ServerOptions): Promise<TestServer> {
   const logs: string[] = []
   let server: RobutlerServer
   try {
