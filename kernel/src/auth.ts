@@ -31,10 +31,11 @@ export function readCredential(request: FastifyRequest): Credential | null | 'ma
   return null
 }
 
+/** The request decoration holding the chain's answer for that request. */
+export const IDENTITY = Symbol('robutler.identity')
+
 export class AuthChain {
   readonly #authenticators: Authenticator[] = []
-  // One run of the chain per request, whoever asks first (a rate limiter's hook, then the route).
-  readonly #answers = new WeakMap<FastifyRequest, Promise<Identity | null>>()
 
   add(fn: Authenticator): void {
     if (typeof fn !== 'function') throw new TypeError('addAuthenticator needs a function')
@@ -51,12 +52,10 @@ export class AuthChain {
    */
   identify(request: FastifyRequest): Promise<Identity | null> {
     if (this.#authenticators.length === 0) return Promise.resolve(null)
-    let answer = this.#answers.get(request)
-    if (!answer) {
-      answer = this.#run(request)
-      this.#answers.set(request, answer)
-    }
-    return answer
+    // One run of the chain per request, whoever asks first (a rate limiter's hook, then the route). Kept on the
+    // request, not in a WeakMap keyed by it: see TRACKED in routes-agent.ts.
+    const holder = request as FastifyRequest & { [IDENTITY]: Promise<Identity | null> | null }
+    return (holder[IDENTITY] ??= this.#run(request))
   }
 
   async #run(request: FastifyRequest): Promise<Identity | null> {

@@ -62,15 +62,18 @@ export class Kernel {
   }
 
   /**
-   * Times requests out by sweeping the in-flight set a few times per timeout: one timer per server rather than
-   * a setTimeout per request (which cost the hot path more than the sweep costs in total).
+   * Times requests and model calls out by sweeping the in-flight set a few times per timeout: one timer per
+   * server rather than a setTimeout per request and per call (which cost the hot path more than the sweep costs
+   * in total).
    */
   startTimeoutSweep(): void {
-    const every = Math.max(10, Math.min(1000, Math.floor(this.settings.requestTimeoutMs / 4)))
+    const shortest = Math.min(this.settings.requestTimeoutMs, this.settings.providerTimeoutMs)
+    const every = Math.max(10, Math.min(1000, Math.floor(shortest / 4)))
     this.#sweeper = setInterval(() => {
       const now = Date.now()
       for (const context of this.inflight) {
         if (context.deadline <= now) context.abort(ERR_REQUEST_TIMEOUT(this.settings.requestTimeoutMs / 1000))
+        else if (context.call !== null && context.call.deadline <= now) context.call.timeOut()
       }
     }, every)
     this.#sweeper.unref()

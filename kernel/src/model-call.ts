@@ -26,35 +26,41 @@ export interface ModelCallDeps {
 }
 
 /**
- * One attempt's call options: a lazy abort fired by the request's abort or by a timer that a stream resets on
- * every delta.
+ * One attempt's call options: a lazy abort fired by the request's abort or by its deadline, which a stream
+ * pushes back on every delta. The deadline is checked by the kernel's sweep (Context.call), not by a timer per
+ * call: a setTimeout per call cost the hot path more than the sweep costs in total.
  */
 class CallSignal extends LazyAbort {
   readonly #ctx: Context
   readonly #ms: number
-  readonly #timer: NodeJS.Timeout
+  /** Date.now() past which the call has timed out. */
+  deadline: number
   readonly #follow = (reason: unknown) => this.abort(reason)
-  readonly #onTimeout = () => this.abort(new ProviderTimeoutError(this.#ms))
 
   constructor(ctx: Context, ms: number) {
     super()
     this.#ctx = ctx
     this.#ms = ms
+    this.deadline = Date.now() + ms
     ctx.onAbort(this.#follow)
-    this.#timer = setTimeout(this.#onTimeout, ms)
+    ctx.call = this
   }
 
-  /** The error to judge: our timeout when our timer fired (the SDK then throws a plain abort error). */
+  /** The error to judge: our timeout when the deadline passed (the SDK then throws a plain abort error). */
   reason(error: unknown): unknown {
     return this.abortReason instanceof ProviderTimeoutError ? this.abortReason : error
   }
 
   reset(): void {
-    this.#timer.refresh()
+    this.deadline = Date.now() + this.#ms
+  }
+
+  timeOut(): void {
+    this.abort(new ProviderTimeoutError(this.#ms))
   }
 
   done(): void {
-    clearTimeout(this.#timer)
+    if (this.#ctx.call === this) this.#ctx.call = null
     this.#ctx.offAbort(this.#follow)
   }
 }

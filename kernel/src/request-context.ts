@@ -12,6 +12,8 @@ export class Context extends LazyAbort implements RequestContext {
   readonly usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
   readonly log: Logger
   readonly state: Record<string, unknown> = {}
+  /** The model call in progress, whose deadline the kernel's sweep checks (one at a time per request). */
+  call: { deadline: number; timeOut(): void } | null = null
 
   constructor(id: string, identity: Identity | null, scope: Scope, agent: string, deadline: number, log: Logger) {
     super()

@@ -7,6 +7,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify'
 import { ERR_ROUTE_NOT_FOUND, ERR_STARTUP, ERR_INVALID_REQUEST, type RobutlerError } from './errors.js'
 import { sendError } from './http-errors.js'
 import { Kernel } from './kernel.js'
+import { IDENTITY } from './auth.js'
 import { bootPlugins, drainAndClose, runCloseHandlers } from './lifecycle.js'
 import { createLogger, flushLogger } from './logger.js'
 import { resolveSettings, type ServerOptions } from './options.js'
@@ -62,6 +63,7 @@ function installHttpBasics(kernel: Kernel): void {
   const { app } = kernel
   app.decorateRequest('robutler', null)
   app.decorateRequest('robutlerError', null)
+  app.decorateRequest(IDENTITY as unknown as string, null)
   app.addHook('onRequest', function baseHeaders(request, reply, done) {
     reply.headers(SECURITY_HEADERS)
     reply.header('x-request-id', request.id)
