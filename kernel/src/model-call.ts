@@ -26,24 +26,23 @@ export interface ModelCallDeps {
 }
 
 /**
- * One attempt's call options: a lazy abort fired by the request's abort or by its deadline, which a stream
- * pushes back on every delta. The deadline is checked by the kernel's sweep (Context.call), not by a timer per
- * call: a setTimeout per call cost the hot path more than the sweep costs in total.
+ * One attempt's call options: a lazy abort fired by the request's abort (Context.abort passes it on to
+ * Context.call) or by its deadline, which a stream pushes back on every delta. The deadline is checked by the
+ * kernel's sweep, not by a timer per call: a setTimeout per call cost the hot path more than the sweep costs.
  */
 class CallSignal extends LazyAbort {
   readonly #ctx: Context
   readonly #ms: number
   /** Date.now() past which the call has timed out. */
   deadline: number
-  readonly #follow = (reason: unknown) => this.abort(reason)
 
   constructor(ctx: Context, ms: number) {
     super()
     this.#ctx = ctx
     this.#ms = ms
     this.deadline = Date.now() + ms
-    ctx.onAbort(this.#follow)
     ctx.call = this
+    if (ctx.aborted) this.abort(ctx.abortReason)
   }
 
   /** The error to judge: our timeout when the deadline passed (the SDK then throws a plain abort error). */
@@ -61,7 +60,6 @@ class CallSignal extends LazyAbort {
 
   done(): void {
     if (this.#ctx.call === this) this.#ctx.call = null
-    this.#ctx.offAbort(this.#follow)
   }
 }
 

@@ -12,8 +12,8 @@ export class Context extends LazyAbort implements RequestContext {
   readonly usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
   readonly log: Logger
   readonly state: Record<string, unknown> = {}
-  /** The model call in progress, whose deadline the kernel's sweep checks (one at a time per request). */
-  call: { deadline: number; timeOut(): void } | null = null
+  /** The model call in progress (one at a time per request): aborted with the request; the sweep checks its deadline. */
+  call: { deadline: number; timeOut(): void; abort(reason: unknown): void } | null = null
 
   constructor(id: string, identity: Identity | null, scope: Scope, agent: string, deadline: number, log: Logger) {
     super()
@@ -23,5 +23,11 @@ export class Context extends LazyAbort implements RequestContext {
     this.agent = agent
     this.deadline = deadline
     this.log = log
+  }
+
+  override abort(reason: unknown): void {
+    if (this.aborted) return
+    super.abort(reason)
+    this.call?.abort(reason)
   }
 }

@@ -69,26 +69,41 @@ function resolved(kernel: Kernel, request: FastifyRequest, agent: string, source
   kernel.events.emit('agent:resolved', { requestId: request.id, agent, source, durationMs })
 }
 
-/** Resolves the agent and the caller's identity and scope on it; 401/403/404/503 as they apply. */
-async function admit(kernel: Kernel, request: AgentRequest): Promise<{ agent: BuiltAgent; identity: Identity | null; scope: Scope }> {
+interface Admission {
+  agent: BuiltAgent
+  identity: Identity | null
+  scope: Scope
+}
+
+/**
+ * Resolves the agent and the caller's identity and scope on it; 401/403/404/503 as they apply. Synchronous when
+ * nothing needs waiting for (no authenticator, an agent already built): the common request pays no promise.
+ */
+function admit(kernel: Kernel, request: AgentRequest): Admission | Promise<Admission> {
   if (kernel.draining) {
     const error = ERR_DRAINING()
     error.retryAfter = 5
     throw error
   }
-  const name = request.params.agent
-  const identity = kernel.auth.enabled ? await kernel.auth.identify(request) : null
-  const found = kernel.agents.resolve(name)
-  let agent: BuiltAgent | null
+  if (kernel.auth.enabled) return kernel.auth.identify(request).then((identity) => resolveAgent(kernel, request, identity))
+  return resolveAgent(kernel, request, null)
+}
+
+function resolveAgent(kernel: Kernel, request: AgentRequest, identity: Identity | null): Admission | Promise<Admission> {
+  const found = kernel.agents.resolve(request.params.agent)
   if (found instanceof Promise) {
     const started = performance.now()
-    agent = await found
-    if (agent) resolved(kernel, request, agent.name, 'loader', started)
-  } else {
-    agent = found
-    if (agent) resolved(kernel, request, agent.name, kernel.agents.static.has(agent.name) ? 'static' : 'cache', 0)
+    return found.then((agent) => {
+      if (agent) resolved(kernel, request, agent.name, 'loader', started)
+      return admitTo(request, agent, identity)
+    })
   }
-  if (!agent) throw notFound(name)
+  if (found) resolved(kernel, request, found.name, kernel.agents.static.has(found.name) ? 'static' : 'cache', 0)
+  return admitTo(request, found, identity)
+}
+
+function admitTo(request: AgentRequest, agent: BuiltAgent | null, identity: Identity | null): Admission {
+  if (!agent) throw notFound(request.params.agent)
   if (agent.requireIdentity && !identity) throw ERR_UNAUTHENTICATED(`Agent '${agent.name}' needs an API key`)
   const scope = callerScope(identity, agent)
   if (!mayUseAgent(identity, scope, agent)) {
@@ -158,7 +173,8 @@ export function registerAgentRoutes(kernel: Kernel): void {
   const prefix = kernel.settings.urlPrefix
 
   app.get(`${prefix}/:agent`, async function agentInfo(request: AgentRequest, reply: FastifyReply) {
-    const { agent, scope } = await admit(kernel, request)
+    const admitted = admit(kernel, request)
+    const { agent, scope } = admitted instanceof Promise ? await admitted : admitted
     return reply.type('application/json; charset=utf-8').send(agent.views[scope].infoJson)
   })
 
@@ -170,7 +186,8 @@ export function registerAgentRoutes(kernel: Kernel): void {
   })
 
   app.post(`${prefix}/:agent/chat/completions`, async function chatCompletions(request: AgentRequest, reply: FastifyReply) {
-    const { agent, identity, scope } = await admit(kernel, request)
+    const admitted = admit(kernel, request)
+    const { agent, identity, scope } = admitted instanceof Promise ? await admitted : admitted
     // Fastify also parses text/plain; the chat API takes JSON only.
     if (typeof request.body === 'string') throw ERR_UNSUPPORTED_MEDIA_TYPE(String(request.headers['content-type']).slice(0, 100))
     const body = parseChatRequest(request.body)
@@ -179,7 +196,8 @@ export function registerAgentRoutes(kernel: Kernel): void {
   })
 
   app.all(`${prefix}/:agent/*`, async function skillRoute(request: AgentRequest, reply: FastifyReply) {
-    const { agent, identity, scope } = await admit(kernel, request)
+    const admitted = admit(kernel, request)
+    const { agent, identity, scope } = admitted instanceof Promise ? await admitted : admitted
     const path = `/${request.params['*'] ?? ''}`
     const found = agent.router?.find(request.method as 'GET', path)
     if (!found) throw ERR_ROUTE_NOT_FOUND(request.method, request.url.slice(0, 200))
