@@ -333,6 +333,7 @@ describe('Anthropic stream events → deltas', () => {
   it('tool_use blocks get indexes 0, 1 by their order among tool_use blocks, not the content block index', async () => {
     const deltas = await collect(fromAnthropicStream(iterate(interleaved)))
     expect(deltas).toEqual([
+      {}, // message_start: the model has started answering
       { content: 'Checking both.' },
       { tool_calls: [{ index: 0, id: 'toolu_a', type: 'function', function: { name: 'get_weather', arguments: '' } }] },
       { tool_calls: [{ index: 1, id: 'toolu_b', type: 'function', function: { name: 'get_time', arguments: '' } }] },
@@ -347,7 +348,7 @@ describe('Anthropic stream events → deltas', () => {
 
   it('text deltas, then the mapped stop reason with usage at the end', async () => {
     const deltas = await collect(fromAnthropicStream(iterate(textEvents(['a ', 'b'], { stop_reason: 'max_tokens', usage: { input_tokens: 4, output_tokens: 2 } }) as any[])))
-    expect(deltas).toEqual([{ content: 'a ' }, { content: 'b' }, { finish_reason: 'length', usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } }])
+    expect(deltas).toEqual([{}, { content: 'a ' }, { content: 'b' }, { finish_reason: 'length', usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } }])
   })
 
   it('an error event throws; a stream that ends before message_stop throws; an aborted one throws its reason', async () => {
@@ -415,7 +416,7 @@ describe('the provider: @anthropic-ai/sdk over HTTP', () => {
       for await (const delta of provider().stream(hello(), { signal: signal() })) deltas.push(delta)
     })().catch((e) => e)
     expect(error).toBeInstanceOf(Error)
-    expect(deltas).toEqual([{ content: 'one ' }])
+    expect(deltas).toEqual([{}, { content: 'one ' }])
     expect(fake.closed).toHaveLength(0)
   })
 

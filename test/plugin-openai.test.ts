@@ -258,6 +258,19 @@ describe('plugin-openai through a Robutler server', () => {
     expect(chunks.at(-1)!.usage).toMatchObject({ prompt_tokens: 5, completion_tokens: 3, total_tokens: 8 })
   })
 
+  it('sends the client its first chunk when the upstream starts answering, not at the first token', async () => {
+    // The role chunk at once, the first token only after a long pause.
+    fake.script({ sse: [chatChunk({ role: 'assistant', content: '' }), chatChunk({ content: 'late' }), chatChunk({}, { finish_reason: 'stop' })], delayMs: [0, 3000, 0] })
+    const stream = await client('gpt').chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'hi' }], stream: true })
+    for await (const chunk of stream) {
+      expect(chunk.choices[0]!.delta).toMatchObject({ role: 'assistant' })
+      break // the client leaves on its first chunk
+    }
+    await fake.waitFor(() => fake.closed.length === 1)
+    // The client had its first chunk while the upstream had sent only its role chunk.
+    expect(fake.closed[0]!.chunksSent).toBe(1)
+  })
+
   it('closes the upstream connection when the client disconnects mid-stream', async () => {
     fake.script({ sse: textChunks(Array.from({ length: 200 }, (_, i) => `w${i} `)), delayMs: 20 })
     const stream = await client('gpt').chat.completions.create({ model: 'x', messages: [{ role: 'user', content: 'long' }], stream: true })
@@ -525,6 +538,7 @@ describe('plugin-openai providers on their own', () => {
     const deltas: ModelDelta[] = []
     for await (const delta of providers.get('openai')!.stream(request(), { signal })) deltas.push(delta)
     expect(deltas).toEqual([
+      {}, // the role chunk: the model has started answering
       { tool_calls: [{ index: 0, id: 'a', type: 'function', function: { name: 'f', arguments: '' } }] },
       { tool_calls: [{ index: 1, id: 'b', type: 'function', function: { name: 'g', arguments: '' } }] },
       { tool_calls: [{ index: 0, function: { arguments: '{"x"' } }] },
@@ -576,7 +590,7 @@ describe('plugin-openai providers on their own', () => {
       for await (const delta of providers.get('openai')!.stream(request(), { signal })) deltas.push(delta)
     })().catch((e: unknown) => e)
     expect(error).toBeInstanceOf(Error)
-    expect(deltas).toEqual([{ content: 'a ' }, { content: 'b ' }])
+    expect(deltas).toEqual([{}, { content: 'a ' }, { content: 'b ' }])
     expect(fake.closed).toHaveLength(0) // the server cut it, not the client
   })
 

@@ -155,6 +155,13 @@ class ChunkWriter {
     await this.#sink.chunk(chunk)
   }
 
+  /** The first chunk (the role) if it has not gone out yet: the model has started answering. */
+  start(): Promise<void> | undefined {
+    if (this.#roleSent) return undefined
+    this.#roleSent = true
+    return this.#send({ index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null })
+  }
+
   delta(delta: Record<string, unknown>, finish: FinishReason | null = null): Promise<void> | undefined {
     const choice = { index: 0, delta, logprobs: null, finish_reason: finish }
     if (this.#roleSent) return this.#send(choice)
@@ -191,6 +198,9 @@ export async function streamChat(agent: BuiltAgent, ctx: Context, body: ChatRequ
       accumulate(acc, delta)
       if (delta.content) {
         const wait = writer.content(delta.content)
+        if (wait) await wait
+      } else if (i === 0) {
+        const wait = writer.start()
         if (wait) await wait
       }
     }

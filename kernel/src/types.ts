@@ -89,6 +89,11 @@ export interface ToolCallDelta {
 }
 
 /** One streamed piece of a model turn (an OpenAI chunk's first choice, flattened). */
+/**
+ * A piece of a streamed answer. An empty delta (`{}`) says the model has started answering (OpenAI's role chunk,
+ * Anthropic's message_start): the kernel then sends the client its first chunk, so time to first byte follows the
+ * upstream's, not its first token.
+ */
 export interface ModelDelta {
   content?: string
   tool_calls?: ToolCallDelta[]

@@ -27,6 +27,7 @@ export async function* fromAnthropicStream(events: AsyncIterable<StreamEvent>, s
       case 'message_start': {
         const start = event as Anthropic.RawMessageStartEvent
         Object.assign(usage, pickUsage(start.message.usage))
+        yield {} // the model has started answering
         break
       }
       case 'content_block_start': {

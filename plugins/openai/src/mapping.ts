@@ -36,6 +36,8 @@ export function toDelta(chunk: ChatCompletionChunk): ModelDelta | null {
     if (part?.content) delta = { content: part.content }
     if (part?.tool_calls && part.tool_calls.length > 0) (delta ??= {}).tool_calls = toolCallDeltas(part.tool_calls)
     if (choice.finish_reason) (delta ??= {}).finish_reason = choice.finish_reason as FinishReason
+    // The role chunk: the model has started answering.
+    if (delta === null && part?.role) delta = {}
   }
   if (chunk.usage) (delta ??= {}).usage = chunk.usage as Usage
   return delta
