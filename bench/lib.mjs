@@ -295,7 +295,7 @@ export function keepAliveAgent(sockets) {
  * has a `timeoutMs` deadline). `check(answer)` returns null for a right answer or the reason it is wrong.
  * Resolves with { count, rps, ttfb: [ms…], total: [ms…], failures, firstFailure }.
  */
-export async function closedLoop({ url, method = 'POST', headers = {}, body, connections, duration, check, timeoutMs = 10_000, agent: given }) {
+export async function closedLoop({ url, method = 'POST', headers = {}, body, connections, duration, check, timeoutMs = 10_000, agent: given, staggerMs = 0 }) {
   const agent = given ?? keepAliveAgent(connections)
   const ttfb = []
   const total = []
@@ -303,7 +303,10 @@ export async function closedLoop({ url, method = 'POST', headers = {}, body, con
   let firstFailure = null
   const t0 = performance.now()
   const deadline = t0 + duration * 1000
-  async function loop() {
+  // `staggerMs`: connection i starts i/connections of it late, so requests that each take about that long
+  // arrive spread out rather than in waves of `connections` at once.
+  async function loop(_, i) {
+    if (staggerMs > 0) await new Promise((resolve) => setTimeout(resolve, (i * staggerMs) / connections))
     while (performance.now() < deadline) {
       const answer = await timedRequest(agent, url, { method, headers, body, timeoutMs })
       let wrong

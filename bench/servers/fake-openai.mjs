@@ -1,11 +1,14 @@
 // A fake OpenAI upstream that answers at once: node:http, keep-alive, any path. A streamed chat completion
 // (`stream: true`) is a role chunk, the words of WORDS, a finish chunk, a usage chunk when
 // `stream_options.include_usage`, then `data: [DONE]`; otherwise one chat.completion object.
+// BENCH_UPSTREAM_CHUNK_DELAY_MS=<ms> holds a stream open: the role chunk goes out at once, every later event
+// that long after the one before (unset: the whole stream at once).
 // Over IPC, { cmd: 'stats' } answers { requests, streams, connections } since start.
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { createServer } from 'node:http'
 
 const WORDS = ['hello', ' world']
+const CHUNK_DELAY_MS = Number(process.env.BENCH_UPSTREAM_CHUNK_DELAY_MS || 0)
 const USAGE = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 }
 let requests = 0
 let streams = 0
@@ -34,10 +37,25 @@ function answer(req, res, raw) {
   const choice = (delta, finish) => `data: ${head}"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finish ? `"${finish}"` : 'null'}}]}\n\n`
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' })
   res.write(choice({ role: 'assistant', content: '', refusal: null }, null))
-  for (const word of WORDS) res.write(choice({ content: word }, null))
-  res.write(choice({}, 'stop'))
-  if (body.stream_options?.include_usage) res.write(`data: ${head}"choices":[],"usage":${JSON.stringify(USAGE)}}\n\n`)
-  res.end('data: [DONE]\n\n')
+  const rest = WORDS.map((word) => choice({ content: word }, null))
+  rest.push(choice({}, 'stop'))
+  if (body.stream_options?.include_usage) rest.push(`data: ${head}"choices":[],"usage":${JSON.stringify(USAGE)}}\n\n`)
+  rest.push('data: [DONE]\n\n')
+  if (CHUNK_DELAY_MS > 0) return paced(res, rest)
+  for (let i = 0; i < rest.length - 1; i++) res.write(rest[i])
+  res.end(rest.at(-1))
+}
+
+/** The events one CHUNK_DELAY_MS apart; stops when the client leaves. */
+function paced(res, events) {
+  let next = 0
+  const timer = setInterval(() => {
+    if (res.destroyed) return clearInterval(timer)
+    if (next === events.length - 1) {
+      clearInterval(timer)
+      res.end(events[next])
+    } else res.write(events[next++])
+  }, CHUNK_DELAY_MS)
 }
 
 const server = createServer({ keepAliveTimeout: 65_000 }, (req, res) => {
