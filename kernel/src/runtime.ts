@@ -199,7 +199,9 @@ export async function streamChat(agent: BuiltAgent, ctx: Context, body: ChatRequ
       if (delta.content) {
         const wait = writer.content(delta.content)
         if (wait) await wait
-      } else if (i === 0) {
+      } else if (i === 0 && delta.tool_calls === undefined && delta.finish_reason === undefined && delta.usage === undefined) {
+        // An empty delta: the model has started answering. Only that one sends the first chunk early: a turn that
+        // opens with tool calls keeps its headers back, so a full pool is still a plain 503.
         const wait = writer.start()
         if (wait) await wait
       }
