@@ -6,6 +6,7 @@
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { portOf, serveChild } from './child.mjs'
 
 // Resolve fastify from the kernel package, so both sides run the very same fastify.
 const require = createRequire(new URL('../../kernel/package.json', import.meta.url))
@@ -97,14 +98,4 @@ async function slowStream(raw, text, chunk) {
 }
 
 const address = await app.listen({ host: '127.0.0.1', port: 0 })
-process.send({ port: Number(new URL(address).port) })
-
-let closing = false
-async function stop() {
-  if (closing) return
-  closing = true
-  setTimeout(() => process.exit(0), 3000).unref()
-  try { await app.close() } finally { process.exit(0) }
-}
-process.on('disconnect', stop)
-process.on('SIGTERM', stop)
+serveChild(portOf(address), () => app.close())

@@ -6,6 +6,7 @@
 // Over IPC, { cmd: 'stats' } answers { requests, streams, connections } since start.
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { createServer } from 'node:http'
+import { portOf, serveChild } from './child.mjs'
 
 const WORDS = ['hello', ' world']
 const CHUNK_DELAY_MS = Number(process.env.BENCH_UPSTREAM_CHUNK_DELAY_MS || 0)
@@ -69,15 +70,10 @@ process.on('message', (message) => {
   if (message?.cmd === 'stats') process.send({ cmd: 'stats', requests, streams, connections })
 })
 
-server.listen(0, '127.0.0.1', () => process.send({ port: server.address().port }))
-
-let closing = false
-function stop() {
-  if (closing) return
-  closing = true
-  setTimeout(() => process.exit(0), 3000).unref()
-  server.close(() => process.exit(0))
-  server.closeAllConnections()
-}
-process.on('disconnect', stop)
-process.on('SIGTERM', stop)
+server.listen(0, '127.0.0.1', () => {
+  serveChild(server.address().port, () => {
+    const closed = new Promise((resolve) => server.close(resolve))
+    server.closeAllConnections()
+    return closed
+  })
+})

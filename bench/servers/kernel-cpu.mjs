@@ -8,6 +8,7 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import pino from 'pino'
 import { createServer } from '@robutler/kernel'
+import { portOf, serveChild } from './child.mjs'
 
 const appDir = process.env.BENCH_APP_DIR
 const threads = Number(process.env.BENCH_WORKER_THREADS)
@@ -44,15 +45,7 @@ process.on('message', (message) => {
 })
 
 const address = await server.listen({ host: '127.0.0.1', port: 0 })
-process.send({ port: Number(new URL(address).port) })
-
-let closing = false
-async function stop() {
-  if (closing) return
-  closing = true
+serveChild(portOf(address), () => {
   delay.disable()
-  setTimeout(() => process.exit(0), 3000).unref()
-  try { await server.close() } finally { process.exit(0) }
-}
-process.on('disconnect', stop)
-process.on('SIGTERM', stop)
+  return server.close()
+})

@@ -5,6 +5,7 @@
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { fileURLToPath } from 'node:url'
 import { createServer } from '@robutler/kernel'
+import { portOf, serveChild } from './child.mjs'
 
 const appDir = fileURLToPath(new URL('../..', import.meta.url))
 let loads = 0
@@ -24,14 +25,4 @@ process.on('message', (message) => {
   if (message?.cmd === 'stats') process.send({ cmd: 'stats', loads })
 })
 const address = await server.listen({ host: '127.0.0.1', port: 0 })
-process.send({ port: Number(new URL(address).port) })
-
-let closing = false
-async function stop() {
-  if (closing) return
-  closing = true
-  setTimeout(() => process.exit(0), 3000).unref()
-  try { await server.close() } finally { process.exit(0) }
-}
-process.on('disconnect', stop)
-process.on('SIGTERM', stop)
+serveChild(portOf(address), () => server.close())

@@ -5,6 +5,7 @@
 import { fileURLToPath } from 'node:url'
 import pino from 'pino'
 import { createServer } from '@robutler/kernel'
+import { portOf, serveChild } from './child.mjs'
 
 const upstream = process.env.BENCH_UPSTREAM_URL
 if (!upstream) throw new Error('kernel-openai needs BENCH_UPSTREAM_URL (the fake upstream, http://127.0.0.1:PORT)')
@@ -19,14 +20,4 @@ const server = await createServer({
   env: {},
 })
 const address = await server.listen({ host: '127.0.0.1', port: 0 })
-process.send({ port: Number(new URL(address).port) })
-
-let closing = false
-async function stop() {
-  if (closing) return
-  closing = true
-  setTimeout(() => process.exit(0), 3000).unref()
-  try { await server.close() } finally { process.exit(0) }
-}
-process.on('disconnect', stop)
-process.on('SIGTERM', stop)
+serveChild(portOf(address), () => server.close())

@@ -9,6 +9,7 @@
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { fileURLToPath } from 'node:url'
 import { createServer } from '@robutler/kernel'
+import { portOf, serveChild } from './child.mjs'
 
 const appDir = fileURLToPath(new URL('../..', import.meta.url))
 const chunkDelayMs = Number(process.env.BENCH_KERNEL_CHUNK_DELAY_MS || 0)
@@ -26,16 +27,4 @@ const server = await createServer({
   env: {},
 })
 const address = await server.listen({ host: '127.0.0.1', port: 0 })
-const port = typeof address === 'string' ? Number(new URL(address).port) : address.port
-process.send({ port })
-
-let closing = false
-async function stop() {
-  if (closing) return
-  closing = true
-  const timer = setTimeout(() => process.exit(0), 3000)
-  timer.unref()
-  try { await server.close() } finally { process.exit(0) }
-}
-process.on('disconnect', stop)
-process.on('SIGTERM', stop)
+serveChild(portOf(address), () => server.close())

@@ -3,6 +3,7 @@
 // no agent, no runtime, no retry layer, no logs. What is left between it and the kernel is the kernel's own.
 // Needs BENCH_UPSTREAM_URL. Listens on 127.0.0.1:0 and sends { port } to the parent over IPC.
 import { createRequire } from 'node:module'
+import { portOf, serveChild } from './child.mjs'
 
 const require = createRequire(new URL('../../kernel/package.json', import.meta.url))
 const { default: Fastify } = await import(require.resolve('fastify'))
@@ -29,14 +30,4 @@ app.post('/:agent/chat/completions', async (request, reply) => {
 })
 
 const address = await app.listen({ host: '127.0.0.1', port: 0 })
-process.send({ port: Number(new URL(address).port) })
-
-let closing = false
-async function stop() {
-  if (closing) return
-  closing = true
-  setTimeout(() => process.exit(0), 3000).unref()
-  try { await app.close() } finally { process.exit(0) }
-}
-process.on('disconnect', stop)
-process.on('SIGTERM', stop)
+serveChild(portOf(address), () => app.close())

@@ -3,6 +3,7 @@
 // Sends { port, importMs, startMs, sinceProcessMs } to the parent over IPC: startMs = Fastify() → listening,
 // sinceProcessMs = from the process's time origin to listening. Exits when the parent disconnects.
 import { createRequire } from 'node:module'
+import { portOf, serveChild } from './child.mjs'
 
 // Resolve fastify from the kernel package, so both sides run the very same fastify.
 const require = createRequire(new URL('../../kernel/package.json', import.meta.url))
@@ -15,14 +16,4 @@ const app = Fastify({ logger: false })
 app.post('/:agent/chat/completions', async (request) => ({ object: 'chat.completion', echo: request.body }))
 const address = await app.listen({ host: '127.0.0.1', port: 0 })
 const t2 = performance.now()
-process.send({ port: Number(new URL(address).port), importMs: t1 - t0, startMs: t2 - t1, sinceProcessMs: t2 })
-
-let closing = false
-async function stop() {
-  if (closing) return
-  closing = true
-  setTimeout(() => process.exit(0), 3000).unref()
-  try { await app.close() } finally { process.exit(0) }
-}
-process.on('disconnect', stop)
-process.on('SIGTERM', stop)
+serveChild(portOf(address), () => app.close(), { importMs: t1 - t0, startMs: t2 - t1, sinceProcessMs: t2 })

@@ -4,6 +4,7 @@
 // Sends { port, importMs, startMs, sinceProcessMs } to the parent over IPC: startMs = createServer → listening,
 // sinceProcessMs = from the process's time origin to listening. Exits when the parent disconnects.
 import { readFileSync } from 'node:fs'
+import { portOf, serveChild } from './child.mjs'
 
 const appDir = process.env.BENCH_APP_DIR
 const configFile = process.env.BENCH_STARTUP_CONFIG
@@ -16,14 +17,4 @@ const t1 = performance.now()
 const server = await createServer({ appDir, plugins, agents, logLevel: 'info', env: {} })
 const address = await server.listen({ host: '127.0.0.1', port: 0 })
 const t2 = performance.now()
-process.send({ port: Number(new URL(address).port), importMs: t1 - t0, startMs: t2 - t1, sinceProcessMs: t2 })
-
-let closing = false
-async function stop() {
-  if (closing) return
-  closing = true
-  setTimeout(() => process.exit(0), 3000).unref()
-  try { await server.close() } finally { process.exit(0) }
-}
-process.on('disconnect', stop)
-process.on('SIGTERM', stop)
+serveChild(portOf(address), () => server.close(), { importMs: t1 - t0, startMs: t2 - t1, sinceProcessMs: t2 })
