@@ -1,4 +1,5 @@
 // One kernel instance: everything a server owns (no module-level state), and the API plugins receive.
+import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { buildAgent, type BuiltAgent, type SkillPackage } from './agent-build.js'
@@ -15,6 +16,7 @@ import { WorkerPool } from './pool.js'
 import { ClusterGather } from './cluster-gather.js'
 import type { Context } from './request-context.js'
 import type { AgentConfig, HealthCheck, KernelApi } from './types.js'
+import { idSource } from './ids.js'
 
 export class Kernel {
   readonly version: string
@@ -58,6 +60,7 @@ export class Kernel {
       toolTimeoutMs: s.toolTimeoutMs,
       retry: { retries: s.providerRetries, baseDelayMs: 250, maxDelayMs: 8_000, timeoutMs: s.providerTimeoutMs },
       runWorker: (tool, args, signal) => this.pool.run(tool.workerPath!, tool.worker!, args, signal),
+      completionId: idSource(`chatcmpl-${randomBytes(6).toString('hex')}`),
     }
   }
 

@@ -87,13 +87,20 @@ function emitEnd(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, target: M
   )
 }
 
-/** Milliseconds to wait before the next attempt, or null when no retry should happen. */
-function nextDelay(error: unknown, attempt: number, policy: RetryPolicy, deadline: number): number | null {
+/**
+ * After a failed attempt: logs it and answers the milliseconds to wait before the next attempt on the same
+ * target, or null when no retry should happen (not retryable, retries used up, or past the request's deadline).
+ */
+function retryDelay(ctx: Context, target: ModelTarget, attempt: number, error: unknown, policy: RetryPolicy): number | null {
   const c = classify(error)
-  if (!c.retryable || attempt >= policy.retries) return null
-  const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt) * (0.5 + Math.random() * 0.5)
-  const delay = c.retryAfterMs ?? backoff
-  return Date.now() + delay < deadline ? delay : null
+  let delay: number | null = null
+  if (c.retryable && attempt < policy.retries) {
+    const backoff = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** attempt) * (0.5 + Math.random() * 0.5)
+    delay = c.retryAfterMs ?? backoff
+    if (Date.now() + delay >= ctx.deadline) delay = null
+  }
+  ctx.log.warn({ model: target.id, attempt: attempt + 1, kind: c.kind, status: c.status, retryInMs: delay === null ? undefined : Math.round(delay) }, 'model call failed')
+  return delay
 }
 
 async function wait(ms: number, ctx: Context): Promise<void> {
@@ -102,11 +109,6 @@ async function wait(ms: number, ctx: Context): Promise<void> {
   } catch {
     throw ctx.abortReason
   }
-}
-
-function logFailure(ctx: Context, target: ModelTarget, attempt: number, error: unknown, retryIn: number | null): void {
-  const c = classify(error)
-  ctx.log.warn({ model: target.id, attempt: attempt + 1, kind: c.kind, status: c.status, retryInMs: retryIn === null ? undefined : Math.round(retryIn) }, 'model call failed')
 }
 
 /** One whole model turn. */
@@ -133,8 +135,7 @@ export async function completeTurn(agent: BuiltAgent, ctx: Context, request: Mod
       if (ctx.aborted) throw ctx.abortReason
       lastError = error
       lastTarget = target
-      const delay = nextDelay(error, attempt, deps.retry, ctx.deadline)
-      logFailure(ctx, target, attempt, error, delay)
+      const delay = retryDelay(ctx, target, attempt, error, deps.retry)
       if (delay === null) break
       await wait(delay, ctx)
     }
@@ -184,8 +185,7 @@ export async function* streamTurn(
       if (ttft !== null) throw publicProviderError(error, target)
       lastError = error
       lastTarget = target
-      const delay = nextDelay(error, attempt, deps.retry, ctx.deadline)
-      logFailure(ctx, target, attempt, error, delay)
+      const delay = retryDelay(ctx, target, attempt, error, deps.retry)
       if (delay === null) break
       await wait(delay, ctx)
     }

@@ -1,6 +1,5 @@
 // The agent loop: instructions + skill prompts + messages + visible tools → model → internal tool calls → model …
 // until a final answer, an external (client) tool call, or maxIterations.
-import { randomBytes } from 'node:crypto'
 import type { BuiltAgent } from './agent-build.js'
 import type { ChatRequest } from './chat-request.js'
 import { runHooks } from './hooks.js'
@@ -11,7 +10,11 @@ import type { ModelTarget } from './providers.js'
 import { runToolCalls, type ToolDeps } from './tools.js'
 import type { ChatMessage, FinishReason, ModelDelta, ModelRequest, ModelResponse, ToolCall, ToolDefinition, Usage } from './types.js'
 
-export type RuntimeDeps = ModelCallDeps & ToolDeps
+export type RuntimeDeps = ModelCallDeps &
+  ToolDeps & {
+    /** Makes the completion ids (`chatcmpl-…`). */
+    completionId: () => string
+  }
 
 interface Turn {
   messages: ChatMessage[]
@@ -52,13 +55,6 @@ function limitText(agent: BuiltAgent): string {
   return `The agent stopped after ${agent.maxIterations} model calls (maxIterations) without a final answer.`
 }
 
-// Unique per process by the counter, across processes by the random prefix: a UUID per id cost ~0.4 µs.
-const ID_PREFIX = `chatcmpl-${randomBytes(6).toString('hex')}`
-let idCounter = 0
-
-function newId(): string {
-  return `${ID_PREFIX}${(++idCounter).toString(36)}`
-}
 
 function request(turn: Turn, body: ChatRequest): ModelRequest {
   return { model: '', messages: turn.messages, tools: turn.tools, params: body.params }
@@ -95,7 +91,7 @@ export async function completeChat(agent: BuiltAgent, ctx: Context, body: ChatRe
   if (!message) message = { role: 'assistant', content: limitText(agent), refusal: null }
   if (agent.hooks.onMessage.length > 0) await runHooks(agent.hooks.onMessage, ctx, message)
   return {
-    id: newId(),
+    id: deps.completionId(),
     object: 'chat.completion',
     created: Math.floor(Date.now() / 1000),
     model,
@@ -134,11 +130,11 @@ class ChunkWriter {
   readonly head: ChunkHead
   #roleSent = false
 
-  constructor(agent: BuiltAgent, ctx: Context, sink: SseSink) {
+  constructor(agent: BuiltAgent, ctx: Context, sink: SseSink, id: string) {
     this.#agent = agent
     this.#ctx = ctx
     this.#sink = sink
-    this.head = { id: newId(), object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: agent.config.model }
+    this.head = { id, object: 'chat.completion.chunk', created: Math.floor(Date.now() / 1000), model: agent.config.model }
   }
 
   // The chunk path returns a promise only when it must wait (hooks, or a client reading slower than we write):
@@ -184,7 +180,7 @@ class ChunkWriter {
 /** Streams the answer as OpenAI chunks into `sink` (which writes headers on its first chunk). */
 export async function streamChat(agent: BuiltAgent, ctx: Context, body: ChatRequest, sink: SseSink, deps: RuntimeDeps): Promise<void> {
   const turn = prepare(agent, ctx, body)
-  const writer = new ChunkWriter(agent, ctx, sink)
+  const writer = new ChunkWriter(agent, ctx, sink, deps.completionId())
   const answering: { target: ModelTarget | null } = { target: null }
   let final: { message: ModelResponse['message']; finish: FinishReason } | null = null
   for (let i = 0; i < agent.maxIterations && !final; i++) {

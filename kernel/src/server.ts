@@ -8,6 +8,7 @@ import { ERR_ROUTE_NOT_FOUND, ERR_STARTUP, ERR_INVALID_REQUEST, type RobutlerErr
 import { sendError } from './http-errors.js'
 import { Kernel } from './kernel.js'
 import { IDENTITY } from './auth.js'
+import { idSource } from './ids.js'
 import { bootPlugins, drainAndClose, runCloseHandlers } from './lifecycle.js'
 import { createLogger, flushLogger } from './logger.js'
 import { resolveSettings, type ServerOptions } from './options.js'
@@ -19,9 +20,6 @@ import { agentProblems, planStartup } from './startup.js'
 export const KERNEL_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-// Made ids: a random per-process prefix and a counter (unique across processes and restarts in practice).
-const REQUEST_ID_PREFIX = randomUUID().slice(0, 18)
-let requestCounter = 0
 
 /**
  * Headers for a JSON API: nothing here is a page to sniff, frame or cache. `frame-ancestors` supersedes
@@ -34,9 +32,13 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 }
 
-function requestId(request: { headers: Record<string, unknown> }): string {
-  const given = request.headers['x-request-id']
-  return typeof given === 'string' && REQUEST_ID.test(given) ? given : `${REQUEST_ID_PREFIX}${(++requestCounter).toString(36)}`
+/** Fastify's genReqId: the client's `x-request-id` when it is a sane one, else a made id. */
+function requestIds(): (request: { headers: Record<string, unknown> }) => string {
+  const made = idSource(randomUUID().slice(0, 18))
+  return function requestId(request) {
+    const given = request.headers['x-request-id']
+    return typeof given === 'string' && REQUEST_ID.test(given) ? given : made()
+  }
 }
 
 /** A server that refuses to start carries every problem found. */
@@ -114,7 +116,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     // One line per request is written by our onResponse hook (agent, tokens, duration).
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: settings.bodyLimit,
-    genReqId: requestId,
+    genReqId: requestIds(),
     requestIdHeader: false,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     forceCloseConnections: 'idle',
