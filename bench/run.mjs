@@ -294,19 +294,7 @@ async function runBenchmark(bench) {
       result: kernel.p99 <= bench.maxP99 ? 'PASS' : 'MISS',
     })
   }
-  if (kernel.serverUsPerReq !== null && baseline1.serverUsPerReq !== null && baseline2.serverUsPerReq !== null) {
-    // CPU time per request barely moves with other load on the machine: the same overhead, seen steadier.
-    const baselineUs = (baseline1.serverUsPerReq + baseline2.serverUsPerReq) / 2
-    rows.push({
-      bench: bench.name,
-      metric: 'server CPU µs/req',
-      figure: fmtInt(kernel.serverUsPerReq),
-      baseline: `${fmtInt(baselineUs)} (${fmtInt(baseline1.serverUsPerReq)} / ${fmtInt(baseline2.serverUsPerReq)})`,
-      ratio: `${(baselineUs / kernel.serverUsPerReq).toFixed(2)}× speed`,
-      budget: '-',
-      result: 'info',
-    })
-  }
+  rows.push(...cpuRow(bench, kernel, baseline1, baseline2))
   const details = [
     ['baseline #1', baseline1],
     ['kernel', kernel],
@@ -523,6 +511,25 @@ async function measureTtfb({ url, body, connections, seconds, warmup, servers, u
   }
   if (r.failures) fail(`${url}: ${r.failures} of ${r.failures + r.count} streams failed, first: ${r.firstFailure}`)
   return { connections, rps: r.rps, count: r.count, upstreamStreams, ttfb: percentiles(r.ttfb), whole: percentiles(r.total), cpu }
+}
+
+/**
+ * The 'server CPU µs/req' info row of a measurement against the mean of the two baselines around it (none when
+ * a CPU figure is missing). CPU time per request barely moves with other load on the machine: the same
+ * overhead as the req/s ratio, seen steadier.
+ */
+function cpuRow(bench, measured, first, second) {
+  if (measured.serverUsPerReq === null || first.serverUsPerReq === null || second.serverUsPerReq === null) return []
+  const baselineUs = (first.serverUsPerReq + second.serverUsPerReq) / 2
+  return [{
+    bench: bench.name,
+    metric: 'server CPU µs/req',
+    figure: fmtInt(measured.serverUsPerReq),
+    baseline: `${fmtInt(baselineUs)} (${fmtInt(first.serverUsPerReq)} / ${fmtInt(second.serverUsPerReq)})`,
+    ratio: `${(baselineUs / measured.serverUsPerReq).toFixed(2)}× speed`,
+    budget: '-',
+    result: 'info',
+  }]
 }
 
 /** One added-TTFB row per percentile: the kernel against the mean of the two direct runs around it. */
@@ -750,18 +757,7 @@ async function runPaired(bench) {
       result: ratio >= bench.minRatio ? 'PASS' : 'MISS',
     },
   ]
-  if (measured.serverUsPerReq !== null && base1.serverUsPerReq !== null && base2.serverUsPerReq !== null) {
-    const baselineUs = (base1.serverUsPerReq + base2.serverUsPerReq) / 2
-    rows.push({
-      bench: bench.name,
-      metric: 'server CPU µs/req',
-      figure: fmtInt(measured.serverUsPerReq),
-      baseline: `${fmtInt(baselineUs)} (${fmtInt(base1.serverUsPerReq)} / ${fmtInt(base2.serverUsPerReq)})`,
-      ratio: `${(baselineUs / measured.serverUsPerReq).toFixed(2)}× speed`,
-      budget: '-',
-      result: 'info',
-    })
-  }
+  rows.push(...cpuRow(bench, measured, base1, base2))
   const details = [
     [`${base.label} #1`, base1],
     [subject.label, measured],
