@@ -463,11 +463,15 @@ describe('plugin-openai providers on their own', () => {
   const request = (model = 'gpt-4o') => ({ model, messages: [{ role: 'user' as const, content: 'hi' }], params: {} })
 
   /** Runs the plugin's register against a minimal kernel and returns the providers by prefix. */
+  // What the registered plugins asked to run at close (their upstream socket pools).
+  const closers: (() => unknown)[] = []
+
   async function registered(config: Record<string, unknown>): Promise<{ providers: Map<string, Provider>; logs: string[] }> {
     const providers = new Map<string, Provider>()
     const logs: string[] = []
     const log = { info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m), error: (m: string) => logs.push(m), debug: () => {} }
-    const kernel = { providers: { register: (prefix: string, provider: Provider) => providers.set(prefix, provider), has: (p: string) => providers.has(p) }, log, env: process.env } as unknown as KernelApi
+    const onClose = (fn: () => unknown) => void closers.push(fn)
+    const kernel = { providers: { register: (prefix: string, provider: Provider) => providers.set(prefix, provider), has: (p: string) => providers.has(p) }, log, env: process.env, onClose } as unknown as KernelApi
     await plugin.register(kernel, config)
     return { providers, logs }
   }
@@ -475,7 +479,10 @@ describe('plugin-openai providers on their own', () => {
   beforeAll(async () => {
     fake = await startFakeOpenAI()
   })
-  afterAll(() => fake?.close())
+  afterAll(async () => {
+    for (const close of closers.splice(0)) await close()
+    await fake?.close()
+  })
   beforeEach(() => fake.reset())
   afterEach(() => fake.always(null))
 

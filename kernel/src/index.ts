@@ -12,6 +12,8 @@ export { checkStartup } from './doctor.js'
 export type { DoctorReport } from './doctor.js'
 export { RobutlerError, errorCatalogue, isRobutlerError } from './errors.js'
 export { isAgentName } from './config-schema.js'
+export { createProviderFetch } from './provider-fetch.js'
+export type { ProviderFetch } from './provider-fetch.js'
 export type {
   AgentConfig,
   AgentLoader,

@@ -1,6 +1,6 @@
 // @robutler/plugin-anthropic: Anthropic's Messages API as the `anthropic` model prefix, mapped to and from
 // OpenAI chat completions.
-import { definePlugin } from '@robutler/kernel'
+import { createProviderFetch, definePlugin } from '@robutler/kernel'
 import { createAnthropicProvider, DEFAULT_MAX_TOKENS, MISSING_KEY_MESSAGE, type AnthropicConfig } from './provider.js'
 import { fromAnthropicMessage, fromAnthropicUsage, mapStopReason, type AnthropicUsage } from './from-anthropic.js'
 import { fromAnthropicStream } from './stream.js'
@@ -12,7 +12,9 @@ export default definePlugin<AnthropicConfig>({
     // The server's environment is only the key's default; an empty value counts as unset.
     const apiKey = config?.apiKey || kernel.env.ANTHROPIC_API_KEY || undefined
     if (!apiKey) kernel.log.warn('no API key (ANTHROPIC_API_KEY): calls to anthropic/* models will fail')
-    kernel.providers.register('anthropic', createAnthropicProvider({ ...config, apiKey }, { log: kernel.log }))
+    const upstream = createProviderFetch()
+    kernel.onClose(() => upstream.close())
+    kernel.providers.register('anthropic', createAnthropicProvider({ ...config, apiKey }, { log: kernel.log, fetch: upstream.fetch }))
   },
 })
 

@@ -54,7 +54,7 @@ function sdkLogger(log: KernelApi['log']): SdkLogger {
  * const provider = createAnthropicProvider({ apiKey: process.env.ANTHROPIC_API_KEY, maxTokens: 1024 })
  * const answer = await provider.complete({ model: 'claude-sonnet-4-6', messages, params: {} }, { signal })
  */
-export function createAnthropicProvider(config: AnthropicConfig = {}, deps: { log?: KernelApi['log'] } = {}): Provider {
+export function createAnthropicProvider(config: AnthropicConfig = {}, deps: { log?: KernelApi['log']; fetch?: typeof globalThis.fetch } = {}): Provider {
   const maxTokens = positiveInteger(config, 'maxTokens', DEFAULT_MAX_TOKENS)
   const timeout = positiveInteger(config, 'timeout', DEFAULT_TIMEOUT_MS)
   // Options are explicit so the SDK takes nothing from the environment behind the config's back (its
@@ -67,6 +67,7 @@ export function createAnthropicProvider(config: AnthropicConfig = {}, deps: { lo
         timeout,
         defaultHeaders: config.headers,
         ...(deps.log ? { logger: sdkLogger(deps.log), logLevel: 'warn' as const } : {}),
+        ...(deps.fetch ? { fetch: deps.fetch } : {}),
       })
     : null
   const ready = (): Anthropic => {

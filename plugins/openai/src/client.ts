@@ -22,9 +22,10 @@ function sdkLogger(log: Logger): SdkLogger {
 /**
  * Every option is explicit so the SDK reads nothing from the environment (OPENAI_BASE_URL, OPENAI_ORG_ID,
  * OPENAI_PROJECT_ID, …) behind the config's back: a named endpoint must never receive OpenAI's org or project.
- * Retries are off: the kernel retries, and two layers would multiply the attempts.
+ * Retries are off: the kernel retries, and two layers would multiply the attempts. `fetch`: the plugin's
+ * keep-alive socket pool (createProviderFetch).
  */
-export function createClient(settings: ClientSettings, log: Logger): OpenAI {
+export function createClient(settings: ClientSettings, log: Logger, fetch?: typeof globalThis.fetch): OpenAI {
   return new OpenAI({
     apiKey: settings.apiKey,
     adminAPIKey: null,
@@ -37,5 +38,6 @@ export function createClient(settings: ClientSettings, log: Logger): OpenAI {
     maxRetries: 0,
     logger: sdkLogger(log),
     logLevel: 'warn',
+    ...(fetch ? { fetch } : {}),
   })
 }
