@@ -2,12 +2,9 @@
 // Node 20, and most requests (a provider that answers at once, no tools) never read one. Aborting works the
 // same whether or not the signal exists yet.
 
-export type AbortListener = (reason: unknown) => void
-
 export class LazyAbort {
   #controller: AbortController | null = null
   #reason: unknown = undefined
-  #listeners: AbortListener[] | null = null
 
   get signal(): AbortSignal {
     if (this.#controller === null) {
@@ -25,25 +22,10 @@ export class LazyAbort {
     return this.#reason
   }
 
-  /** Aborts once: the signal (if made) fires and every listener runs. */
+  /** Aborts once: the signal, if made, fires. */
   abort(reason: unknown): void {
     if (this.#reason !== undefined) return
     this.#reason = reason
     this.#controller?.abort(reason)
-    const listeners = this.#listeners
-    this.#listeners = null
-    if (listeners) for (const fn of listeners) fn(reason)
-  }
-
-  /** A listener without an AbortSignal, for lazy aborts linked to this one. */
-  onAbort(fn: AbortListener): void {
-    ;(this.#listeners ??= []).push(fn)
-  }
-
-  offAbort(fn: AbortListener): void {
-    const list = this.#listeners
-    if (!list) return
-    const index = list.indexOf(fn)
-    if (index >= 0) list.splice(index, 1)
   }
 }
