@@ -1,56 +1,19 @@
 // @robutler/plugin-openai: the real openai SDK over real HTTP against the fake wire server, through a real
 // Robutler server whose client is the openai SDK too; and the registered providers on their own.
-import { mkdir, symlink } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
-import { checkStartup, createServer, type KernelApi, type ModelDelta, type Provider, type RobutlerServer, type ServerOptions } from '@robutler/kernel'
+import { checkStartup, type KernelApi, type ModelDelta, type Provider, type ServerOptions } from '@robutler/kernel'
 import plugin from '@robutler/plugin-openai'
 import OpenAI from 'openai'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { chatChunk, chatCompletion, startFakeOpenAI, textChunks, usageChunk, USAGE, type FakeOpenAI } from './fixtures/fake-openai.js'
-import { linkedApp, ROOT } from './helpers/test-server.js'
+import { linkedApp, startServer, type TestServer } from './helpers/test-server.js'
 
 const OPENAI_KEY = 'sk-test-123'
 const GROQ_KEY = 'gsk_live_secret_456'
 const PLUGIN = '@robutler/plugin-openai'
 
-interface OpenAIServer {
-  server: RobutlerServer
-  url: string
-  logs: string[]
-  close: () => Promise<void>
-}
-
-/** A temp app with plugin-openai linked in, served on 127.0.0.1:0 with logs captured. */
-async function startOpenAIServer(options: ServerOptions): Promise<OpenAIServer> {
-  const app = await linkedApp([])
-  const target = join(app.dir, 'node_modules', PLUGIN)
-  await mkdir(dirname(target), { recursive: true })
-  await symlink(join(ROOT, 'plugins/openai'), target, 'dir')
-  const logs: string[] = []
-  let server: RobutlerServer
-  try {
-    server = await createServer({
-      appDir: app.dir,
-      logLevel: 'debug',
-      logDestination: { write: (line: string) => void logs.push(line) },
-      env: {},
-      urlPrefix: '/api/v1',
-      ...options,
-    })
-  } catch (error) {
-    await app.cleanup()
-    throw error
-  }
-  const address = await server.listen({ host: '127.0.0.1', port: 0 })
-  return {
-    server,
-    url: `${address}/api/v1`,
-    logs,
-    close: async () => {
-      await server.close()
-      await app.cleanup()
-    },
-  }
+/** A temp app with plugin-openai linked in, served on 127.0.0.1:0 under /api/v1 with logs captured. */
+function startOpenAIServer(options: ServerOptions): Promise<TestServer> {
+  return startServer(['openai'], { urlPrefix: '/api/v1', ...options })
 }
 
 /** Runs `fn` with OPENAI_API_KEY set to `value` (undefined: unset), restoring it after. */
@@ -91,7 +54,7 @@ const EXTRAS = { logit_bias: { '50256': -100 }, reasoning_effort: 'low', vendor_
 
 describe('plugin-openai through a Robutler server', () => {
   let fake: FakeOpenAI
-  let t: OpenAIServer
+  let t: TestServer
   const client = (agent: string) => new OpenAI({ baseURL: `${t.url}/${agent}`, apiKey: 'robutler-client-key', maxRetries: 0 })
 
   beforeAll(async () => {
@@ -331,7 +294,7 @@ describe('plugin-openai through a Robutler server', () => {
 
 describe('plugin-openai without an API key', () => {
   let fake: FakeOpenAI
-  let t: OpenAIServer
+  let t: TestServer
 
   beforeAll(async () => {
     fake = await startFakeOpenAI()
@@ -375,7 +338,7 @@ describe('plugin-openai without an API key', () => {
 
 describe('plugin-openai timeouts through the server', () => {
   let fake: FakeOpenAI
-  let t: OpenAIServer
+  let t: TestServer
 
   beforeAll(async () => {
     fake = await startFakeOpenAI()
@@ -420,10 +383,7 @@ describe('plugin-openai config schema', () => {
   let cleanup: () => Promise<void>
 
   beforeAll(async () => {
-    ;({ dir, cleanup } = await linkedApp([]))
-    const target = join(dir, 'node_modules', PLUGIN)
-    await mkdir(dirname(target), { recursive: true })
-    await symlink(join(ROOT, 'plugins/openai'), target, 'dir')
+    ;({ dir, cleanup } = await linkedApp(['openai']))
   })
   afterAll(() => cleanup?.())
 
