@@ -11,7 +11,7 @@ import { RobutlerError, type Identity, type KernelApi } from '@robutler/kernel'
 import plugin from '@robutler/plugin-rate-limit'
 import { words } from './helpers/kernel-app.js'
 import { deleteKeys, mustRunRedisTests, reachSharedRedis, SHARED_REDIS_URL, startLimitedServer, startPrivateRedis } from './helpers/rate-limit-app.js'
-import { postJson, type TestServer } from './helpers/test-server.js'
+import { getJson as get, postJson, type TestServer } from './helpers/test-server.js'
 
 const PLUGIN = '@robutler/plugin-rate-limit'
 const PREFIX = '/api/v1'
@@ -39,17 +39,6 @@ function expectRateLimited(answer: { status: number; headers: Headers; json: any
   expect(Number(answer.headers.get('x-ratelimit-reset'))).toBeGreaterThanOrEqual(1)
 }
 
-async function get(url: string, headers: Record<string, string> = {}) {
-  const response = await fetch(url, { headers })
-  const text = await response.text()
-  let json: any = null
-  try {
-    json = JSON.parse(text)
-  } catch {
-    // not JSON: the assertions that care read status and headers
-  }
-  return { status: response.status, headers: response.headers, json, text }
-}
 
 const AGENTS = [
   { name: 'alpha', model: 'local/echo', skills: { 'robutler-skill-probe': {} } },

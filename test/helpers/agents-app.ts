@@ -1,7 +1,7 @@
 // In-process servers for the dynamic agent loader tests: plugin-local plus loader plugins linked into a temp app
 // as npm workspaces would, logs captured.
-import { createServer, type ServerOptions } from '@robutler/kernel'
-import { linkedApp, PACKAGES, type TestServer } from './test-server.js'
+import type { ServerOptions } from '@robutler/kernel'
+import { linkedApp, PACKAGES, serveApp, type TestServer } from './test-server.js'
 
 export const AGENTS_FILE = PACKAGES.agentsFile[0]
 export const AGENTS_HTTP = PACKAGES.agentsHttp[0]
@@ -21,31 +21,13 @@ export async function startAgentsServer(
   prepare?: (dir: string) => Promise<void>,
 ): Promise<AgentsServer> {
   const app = await linkedApp(['local', ...loaders])
-  const logs: string[] = []
   try {
     await prepare?.(app.dir)
-    const server = await createServer({
-      appDir: app.dir,
-      logLevel: 'debug',
-      logDestination: { write: (line: string) => void logs.push(line) },
-      env: {},
-      ...options,
-    })
-    const address = await server.listen({ host: '127.0.0.1', port: 0 })
-    return {
-      server,
-      dir: app.dir,
-      url: `${address}${options.urlPrefix ?? ''}`,
-      logs,
-      close: async () => {
-        await server.close()
-        await app.cleanup()
-      },
-    }
   } catch (error) {
     await app.cleanup()
     throw error
   }
+  return { ...(await serveApp(app, options)), dir: app.dir }
 }
 
 /** Polls `probe` every 20 ms until it answers true; fails after `ms`. Answers the milliseconds it took. */

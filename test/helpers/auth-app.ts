@@ -1,14 +1,14 @@
 // Temp apps for the auth tests: plugin-local, the probe skill, and the two auth packages linked in as npm
 // workspaces would, served in process (logs captured) or used by the real `robutler` bin through a config file.
-import { mkdir, symlink, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { createServer, type RobutlerServer, type ServerOptions } from '@robutler/kernel'
-import { linkedApp, ROOT } from './test-server.js'
+import { getJson, linkedApp, PACKAGES, postJson } from './test-server.js'
 
-export const AUTH_KEYS = '@robutler/plugin-auth-keys'
-export const SKILL_AUTH = '@robutler/skill-auth'
-export const LOCAL = '@robutler/plugin-local'
-export const PROBE = 'robutler-skill-probe'
+export const AUTH_KEYS = PACKAGES.authKeys[0]
+export const SKILL_AUTH = PACKAGES.skillAuth[0]
+export const LOCAL = PACKAGES.local[0]
+export const PROBE = PACKAGES.probe[0]
 
 export interface AuthApp {
   dir: string
@@ -19,15 +19,7 @@ export interface AuthApp {
 
 /** A temp app with plugin-local, the probe skill, plugin-auth-keys and skill-auth in its node_modules. */
 export async function authApp(): Promise<AuthApp> {
-  const app = await linkedApp(['local', 'probe'])
-  for (const [name, folder] of [
-    [AUTH_KEYS, 'plugins/auth-keys'],
-    [SKILL_AUTH, 'skills/auth'],
-  ] as const) {
-    const target = join(app.dir, 'node_modules', name)
-    await mkdir(dirname(target), { recursive: true })
-    await symlink(join(ROOT, folder), target, 'dir')
-  }
+  const app = await linkedApp(['local', 'probe', 'authKeys', 'skillAuth'])
   return {
     dir: app.dir,
     async writeConfig(config) {
@@ -63,32 +55,10 @@ export async function startAuthServer(app: AuthApp, options: ServerOptions, logs
 
 /** POSTs a one-message chat to an agent. */
 export async function chat(url: string, agent: string, content: string, headers: Record<string, string> = {}, extra: Record<string, unknown> = {}) {
-  const response = await fetch(`${url}/${agent}/chat/completions`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify({ messages: [{ role: 'user', content }], ...extra }),
-  })
-  const text = await response.text()
-  let json: any = null
-  try {
-    json = JSON.parse(text)
-  } catch {
-    // a stream or not JSON: callers read `text`
-  }
-  return { status: response.status, headers: response.headers, json, text }
+  return postJson(`${url}/${agent}/chat/completions`, { messages: [{ role: 'user', content }], ...extra }, headers)
 }
 
-export async function getJson(url: string, headers: Record<string, string> = {}, method = 'GET') {
-  const response = await fetch(url, { method, headers })
-  const text = await response.text()
-  let json: any = null
-  try {
-    json = JSON.parse(text)
-  } catch {
-    // not JSON
-  }
-  return { status: response.status, headers: response.headers, json, text }
-}
+export { getJson }
 
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` })
 export const apiKey = (key: string) => ({ 'x-api-key': key })

@@ -83,17 +83,26 @@ export async function serveApp(app: { dir: string; cleanup: () => Promise<void> 
   }
 }
 
-/** POSTs JSON and returns status, headers and parsed body. */
-export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
-  const response = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) })
+/** Status, headers, text and (when the text is JSON) the parsed body of a response. */
+export async function answerOf(response: Response) {
   const text = await response.text()
   let json: any = null
   try {
     json = JSON.parse(text)
   } catch {
-    // not JSON: tests that care read `text`
+    // not JSON (a stream, an HTML error page): tests that care read `text`
   }
   return { status: response.status, headers: response.headers, json, text }
+}
+
+/** POSTs JSON and returns status, headers and parsed body. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  return answerOf(await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) }))
+}
+
+/** GETs (or `method`s, without a body) and returns status, headers and parsed body. */
+export async function getJson(url: string, headers: Record<string, string> = {}, method = 'GET') {
+  return answerOf(await fetch(url, { method, headers }))
 }
 
 /** Reads an SSE response to the end: the parsed `data:` payloads and whether `[DONE]` closed it. */
