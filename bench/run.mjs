@@ -299,20 +299,7 @@ async function runBenchmark(bench) {
     ['baseline #1', baseline1],
     ['kernel', kernel],
     ['baseline #2', baseline2],
-  ].map(([side, r]) => ({
-    bench: bench.name,
-    side,
-    rps: fmtInt(r.rps),
-    p50: fmtMs(r.p50),
-    p99: fmtMs(r.p99),
-    mean: fmtMs(r.mean),
-    bytes: fmtInt(r.bytesPerReq),
-    serverCpu: r.serverCpu === null ? 'n/a' : `${Math.round(r.serverCpu * 100)}%`,
-    usPerReq: r.serverUsPerReq === null ? 'n/a' : fmtInt(r.serverUsPerReq),
-    loaderCpu: `${Math.round(r.loaderCpu * 100)}%`,
-    otherCpu: r.otherCpu === null ? 'n/a' : `${Math.round(r.otherCpu * 100)}%${r.otherCpu > NOISY ? ' (noisy)' : ''}`,
-    noisy: r.otherCpu !== null && r.otherCpu > NOISY,
-  }))
+  ].map(([side, r]) => overheadDetail(bench, side, r))
   return { rows, tables: [{ key: 'overhead', columns: DETAIL_COLUMNS, rows: details }], notes }
 }
 

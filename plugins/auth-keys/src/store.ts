@@ -49,9 +49,12 @@ interface Row {
 }
 
 function fromRow(row: Row): StoredKey {
+  return { ...listingOf(row), hash: row.hash }
+}
+
+function listingOf(row: Omit<Row, 'hash'>): KeyListing {
   return {
     id: row.id,
-    hash: row.hash,
     userId: row.user_id,
     scope: row.scope,
     agents: row.agents,
@@ -139,15 +142,7 @@ export class KeyStore {
 
   async list(): Promise<KeyListing[]> {
     const result = await this.#db.query<Omit<Row, 'hash'>>(this.#sql.list)
-    return result.rows.map((row) => ({
-      id: row.id,
-      userId: row.user_id,
-      scope: row.scope,
-      agents: row.agents,
-      createdAt: row.created_at,
-      revokedAt: row.revoked_at,
-      lastUsedAt: row.last_used_at,
-    }))
+    return result.rows.map(listingOf)
   }
 
   async revoke(id: string): Promise<RevokeOutcome> {
