@@ -46,7 +46,9 @@ function prettyDestination(appDir: string): DestinationStream {
 const BATCH_BYTES = 4096
 const FLUSH_EVERY_MS = 1000
 
-const destinations = new WeakMap<Logger, { flushSync?: () => void; flush?: () => void }>()
+/** Where a logger of ours writes, kept on the logger itself (no module-level table), for flushLogger. */
+const DESTINATION = Symbol('robutler.logDestination')
+type Flushable = { flushSync?: () => void; flush?: () => void }
 
 export function createLogger(options: LoggerOptions): Logger {
   let destination = options.destination
@@ -65,7 +67,7 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   )
-  destinations.set(logger, destination as { flushSync?: () => void })
+  ;(logger as Logger & { [DESTINATION]?: Flushable })[DESTINATION] = destination as Flushable
   return logger
 }
 
@@ -79,7 +81,7 @@ function flushQuietly(target: { flush: (cb?: (error?: Error) => void) => void })
 
 /** Writes out buffered lines now (synchronously where the destination can), so they survive an exit. */
 export function flushLogger(log: Logger): void {
-  const destination = destinations.get(log)
+  const destination = (log as Logger & { [DESTINATION]?: Flushable })[DESTINATION]
   try {
     if (destination?.flushSync) destination.flushSync()
     else log.flush()
