@@ -55,7 +55,6 @@ function limitText(agent: BuiltAgent): string {
   return `The agent stopped after ${agent.maxIterations} model calls (maxIterations) without a final answer.`
 }
 
-
 function request(turn: Turn, body: ChatRequest): ModelRequest {
   return { model: '', messages: turn.messages, tools: turn.tools, params: body.params }
 }

@@ -65,7 +65,7 @@ function installHttpBasics(kernel: Kernel): void {
   const { app } = kernel
   app.decorateRequest('robutler', null)
   app.decorateRequest('robutlerError', null)
-  app.decorateRequest(IDENTITY as unknown as string, null)
+  app.decorateRequest(IDENTITY, null)
   app.addHook('onRequest', function baseHeaders(request, reply, done) {
     reply.headers(SECURITY_HEADERS)
     reply.header('x-request-id', request.id)
