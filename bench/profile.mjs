@@ -3,7 +3,9 @@
 // drives it, stops it (the profile is written as it exits), then prints where the server spent its CPU time.
 //   node bench/profile.mjs [json|stream] [kernel|baseline|kernel-dynamic]     BENCH_DURATION=10, PROFILE_TOP=25
 //   node bench/profile.mjs ttfb [connections]   the kernel-openai server (plugin-openai in front of the fake
-//                                               upstream) under provider-ttfb's closed loop (default 50 streams)
+//                                               upstream) under provider-ttfb's closed loop (default 50 streams);
+//                                               PROFILE_HELD_MS=100 holds each upstream stream open as the
+//                                               budget's run does (an event every 100 ms, arrivals spread)
 // The kernel server's variants pass through the environment: BENCH_KERNEL_PROMETHEUS=1 (plugin-prometheus),
 // BENCH_KERNEL_AUTH_KEY=rbt_… (plugin-auth-keys with that key; the load then sends it as a Bearer token), and
 // PROFILE_PATH=/dyn/chat/completions with server kernel-dynamic (the cached dynamic agent; /static/… the static one).
@@ -88,15 +90,17 @@ if (process.argv[2] === '--summary') {
   const dir = join(BENCH_DIR, 'profiles')
   mkdirSync(dir, { recursive: true })
   const before = new Set(readdirSync(dir))
-  const fake = await startServer('fake-openai')
+  const heldMs = Number(process.env.PROFILE_HELD_MS ?? 0)
+  const fake = await startServer('fake-openai', { env: heldMs > 0 ? { BENCH_UPSTREAM_CHUNK_DELAY_MS: String(heldMs) } : {} })
   try {
-    const server = await startServer('kernel-openai', { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`], env: { BENCH_UPSTREAM_URL: fake.url } })
+    const server = await startServer(process.env.PROFILE_SERVER || 'kernel-openai', { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`], env: { BENCH_UPSTREAM_URL: fake.url } })
     try {
       const options = {
         url: `${server.url}/bench/chat/completions`,
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ model: 'x', stream: true, messages: [{ role: 'user', content: 'hello world' }] }),
         connections,
+        staggerMs: heldMs * 4,
         check: ({ status, text }) => (status === 200 && text.endsWith('data: [DONE]\n\n') ? null : `status ${status}`),
       }
       await closedLoop({ ...options, duration: 2 })

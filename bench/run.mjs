@@ -152,12 +152,15 @@ const BENCHMARKS = [
     maxAddedP99: 5,
     why: {
       'added TTFB':
-        "Why: the openai SDK on Node 20's fetch, not the kernel: bare Fastify passing the same streams through the same SDK " +
-        "(bench/servers/sdk-proxy.mjs, no agent, no runtime, no logs) adds nearly as much (the 'the floor' rows) at the same CPU " +
-        "per stream (the 'kernel CPU µs/stream' column: ~5.8 ms per held-open stream on both, against ~0.1 ms for the upstream " +
-        'itself). A profile (bench/profile.mjs ttfb) puts it in undici, WHATWG streams, the SDK\u2019s SSE decoding and request ' +
-        "building, and GC; the kernel's own code is ≈ 4%. At saturation (closed loop, instant streams) the same CPU becomes " +
-        "queueing: 50 streams each wait about 50 ÷ streams/s (Little's law).",
+        "Why (when it misses): mostly the openai SDK, not the kernel: bare Fastify passing the same streams through the same " +
+        "SDK (bench/servers/sdk-proxy.mjs, no agent, no runtime, no logs) adds nearly as much (the 'the floor' rows) at ~90% of " +
+        "the kernel's CPU per stream (the 'kernel CPU µs/stream' column). In-process, the SDK and its fetch cost ~340 µs of CPU " +
+        'per instant stream on a 2-core machine (2026-11-28): request building (its headers, a debug line formatted even when ' +
+        'off, an AbortController and timer per call), node:http, the SSE decoding; replacing its SSE decoding with a plain ' +
+        'parser of the node stream saved nothing measurable, nor did a leaner Response body. On a slower machine (3× per ' +
+        'request, an earlier session) the same code added +3.5 ms p50 / +19 ms p99 with the floor at +2.8 / +15 ms. Tail (p99): a ' +
+        "proxy hop alone (the 'any hop' rows: node:http piping bytes, no SDK) adds ~+2 ms p99 on 2 shared cores; a larger young generation " +
+        "(--max-semi-space-size=64) barely moved it, so it is scheduling, not GC.",
     },
   },
   {
@@ -463,6 +466,9 @@ async function runWorkerOffload(bench) {
 const TTFB_UNLOADED_SECONDS = 3
 // The held-open upstream's gap between events: 4 gaps (2 words, finish, usage + [DONE]) keep each stream open ~0.4 s.
 const TTFB_HELD_DELAY_MS = 100
+// Held-open streams come at only ~100/s (50 connections, ~0.5 s each): the sides take turns in this many rounds of
+// half the duration each, so each side's p99 comes from ~2,000 streams and the machine's drift falls on all of them.
+const TTFB_HELD_ROUNDS = 4
 const TTFB_MESSAGES = [{ role: 'user', content: 'hello world' }]
 
 function checkTtfbStream({ status, text }) {
@@ -481,23 +487,72 @@ function checkTtfbContent(text) {
 }
 
 /** One closed-loop measurement (warm-up, then `seconds` measured) of streamed completions at `url`. */
-async function measureTtfb({ url, body, connections, seconds, warmup, servers, upstream, staggerMs = 0 }) {
-  const agent = keepAliveAgent(connections)
-  const options = { url, method: 'POST', headers: JSON_HEADERS, body, connections, check: checkTtfbStream, agent, staggerMs }
-  let r, cpu, upstreamStreams
+async function measureTtfb(side) {
+  const [r] = await measureTtfbRounds([side], { ...side, rounds: 1 })
+  return r
+}
+
+/**
+ * Closed-loop measurements of streamed completions, one per side (`{ url, body, servers, upstream }`), taken in
+ * `rounds` rounds of `seconds` each, the sides in turn within a round; each side keeps its connections and is
+ * warmed up once. A side's samples and CPU are pooled over its rounds: drift of the machine between rounds falls
+ * on every side alike, and the percentiles come from rounds × more samples.
+ */
+async function measureTtfbRounds(sides, { connections, seconds, warmup, rounds, staggerMs = 0 }) {
+  const runs = sides.map((side) => ({
+    side,
+    agent: keepAliveAgent(connections),
+    ttfb: [], total: [], wall: 0, cpu: {}, loader: 0, other: 0, upstreamStreams: 0,
+  }))
   try {
-    const warm = await closedLoop({ ...options, duration: warmup })
-    if (warm.failures) fail(`${url} warm-up: ${warm.failures} failed streams, first: ${warm.firstFailure}`)
-    const streams0 = (await ask(upstream, 'stats')).streams
-    const window = cpuWindow(servers)
-    r = await closedLoop({ ...options, duration: seconds })
-    cpu = window.stop()
-    upstreamStreams = (await ask(upstream, 'stats')).streams - streams0
+    for (const run of runs) {
+      const warm = await closedLoop({ ...optionsOf(run), duration: warmup })
+      if (warm.failures) fail(`${run.side.url} warm-up: ${warm.failures} failed streams, first: ${warm.firstFailure}`)
+    }
+    for (let round = 0; round < rounds; round++) {
+      for (const run of runs) {
+        const streams0 = (await ask(run.side.upstream, 'stats')).streams
+        const window = cpuWindow(run.side.servers)
+        const r = await closedLoop({ ...optionsOf(run), duration: seconds })
+        const cpu = window.stop()
+        run.upstreamStreams += (await ask(run.side.upstream, 'stats')).streams - streams0
+        if (r.failures) fail(`${run.side.url}: ${r.failures} of ${r.failures + r.count} streams failed, first: ${r.firstFailure}`)
+        run.ttfb = run.ttfb.concat(r.ttfb)
+        run.total = run.total.concat(r.total)
+        run.wall += cpu.wall
+        for (const [name, share] of Object.entries(cpu.byServer)) {
+          run.cpu[name] = share === null || run.cpu[name] === null ? null : (run.cpu[name] ?? 0) + share * cpu.wall
+        }
+        run.loader += cpu.loaderCpu * cpu.wall
+        run.other = run.other === null || cpu.otherCpu === null ? null : run.other + cpu.otherCpu * cpu.wall
+      }
+    }
   } finally {
-    agent.destroy()
+    for (const run of runs) run.agent.destroy()
   }
-  if (r.failures) fail(`${url}: ${r.failures} of ${r.failures + r.count} streams failed, first: ${r.firstFailure}`)
-  return { connections, rps: r.rps, count: r.count, upstreamStreams, ttfb: percentiles(r.ttfb), whole: percentiles(r.total), cpu }
+  return runs.map((run) => {
+    const byServer = Object.fromEntries(Object.entries(run.cpu).map(([name, seconds]) => [name, seconds === null ? null : seconds / run.wall]))
+    return {
+      connections,
+      rounds,
+      rps: run.total.length / run.wall,
+      count: run.total.length,
+      upstreamStreams: run.upstreamStreams,
+      ttfb: percentiles(run.ttfb),
+      whole: percentiles(run.total),
+      cpu: {
+        wall: run.wall,
+        byServer,
+        loaderCpu: run.loader / run.wall,
+        otherCpu: run.other === null ? null : run.other / run.wall,
+        cpuSecondsOf: (name) => (run.cpu[name] ?? null),
+      },
+    }
+  })
+
+  function optionsOf(run) {
+    return { url: run.side.url, method: 'POST', headers: JSON_HEADERS, body: run.side.body, connections, check: checkTtfbStream, agent: run.agent, staggerMs }
+  }
 }
 
 /**
@@ -519,7 +574,10 @@ function cpuRow(bench, measured, first, second) {
   }]
 }
 
-/** One added-TTFB row per percentile: the kernel against the mean of the two direct runs around it. */
+/**
+ * One added-TTFB row per percentile: the kernel against the mean of the two direct runs around it, or against the
+ * one direct measurement taken in the same rounds (pass it twice).
+ */
 function addedTtfbRows(bench, label, [direct1, viaKernel, direct2], budgets) {
   return ['p50', 'p99'].map((p) => {
     const base = (direct1.ttfb[p] + direct2.ttfb[p]) / 2
@@ -529,7 +587,9 @@ function addedTtfbRows(bench, label, [direct1, viaKernel, direct2], budgets) {
       bench: bench.name,
       metric: `added TTFB ${p}, ${label} (kernel ${fmtMs(viaKernel.ttfb[p])} ms)`,
       figure: `${added >= 0 ? '+' : ''}${fmtMs(added)} ms`,
-      baseline: `${fmtMs(base)} ms direct (${fmtMs(direct1.ttfb[p])} / ${fmtMs(direct2.ttfb[p])})`,
+      baseline: direct1 === direct2
+        ? `${fmtMs(base)} ms direct (the same rounds)`
+        : `${fmtMs(base)} ms direct (${fmtMs(direct1.ttfb[p])} / ${fmtMs(direct2.ttfb[p])})`,
       ratio: `${(viaKernel.ttfb[p] / base).toFixed(2)}×`,
       budget: max === undefined ? '-' : `≤ +${max} ms`,
       result: max === undefined ? 'info' : added <= max ? 'PASS' : 'MISS',
@@ -552,12 +612,13 @@ async function runProviderTtfb(bench) {
     const heldFake = await start('fake-openai', { BENCH_UPSTREAM_CHUNK_DELAY_MS: String(TTFB_HELD_DELAY_MS) })
     const heldKernel = await start('kernel-openai', { BENCH_UPSTREAM_URL: heldFake.url })
     const heldSdk = await start('sdk-proxy', { BENCH_UPSTREAM_URL: heldFake.url })
+    const heldHop = await start('pass-through', { BENCH_UPSTREAM_URL: heldFake.url })
     const directPath = '/v1/chat/completions'
     const kernelPath = '/bench/chat/completions'
     // Direct: the body the kernel sends upstream (plugin-openai adds stream_options.include_usage).
     const directBody = JSON.stringify({ model: 'gpt-bench', messages: TTFB_MESSAGES, stream: true, stream_options: { include_usage: true } })
     const kernelBody = JSON.stringify({ model: 'x', messages: TTFB_MESSAGES, stream: true })
-    for (const [server, path, body] of [[fake, directPath, directBody], [kernel, kernelPath, kernelBody], [heldFake, directPath, directBody], [heldKernel, kernelPath, kernelBody], [heldSdk, kernelPath, kernelBody]]) {
+    for (const [server, path, body] of [[fake, directPath, directBody], [kernel, kernelPath, kernelBody], [heldFake, directPath, directBody], [heldKernel, kernelPath, kernelBody], [heldSdk, kernelPath, kernelBody], [heldHop, kernelPath, kernelBody]]) {
       const answer = await probe(server, { path, body })
       const wrong = checkTtfbStream(answer)
       if (wrong) fail(`${server.name}: ${wrong}`)
@@ -573,15 +634,10 @@ async function runProviderTtfb(bench) {
     const held = { ...loaded, staggerMs: TTFB_HELD_DELAY_MS * 4 }
     const [heldDirect, heldVia] = sides(heldFake, heldKernel)
     const heldSdkSide = sides(heldFake, heldSdk)[1]
-    process.stdout.write(`${bench.name}: held open: direct`)
-    const held1 = await measureTtfb({ ...held, ...heldDirect })
-    process.stdout.write(` p50 ${fmtMs(held1.ttfb.p50)} ms, kernel`)
-    const heldK = await measureTtfb({ ...held, ...heldVia })
-    process.stdout.write(` p50 ${fmtMs(heldK.ttfb.p50)} ms, Fastify + SDK`)
-    const heldS = await measureTtfb({ ...held, ...heldSdkSide })
-    process.stdout.write(` p50 ${fmtMs(heldS.ttfb.p50)} ms, direct`)
-    const held2 = await measureTtfb({ ...held, ...heldDirect })
-    process.stdout.write(` p50 ${fmtMs(held2.ttfb.p50)} ms; saturated: direct`)
+    const heldHopSide = sides(heldFake, heldHop)[1]
+    process.stdout.write(`${bench.name}: held open (${TTFB_HELD_ROUNDS} rounds of direct, kernel, Fastify + SDK, pass-through)`)
+    const [heldD, heldK, heldS, heldP] = await measureTtfbRounds([heldDirect, heldVia, heldSdkSide, heldHopSide], { ...held, seconds: duration / 2, rounds: TTFB_HELD_ROUNDS })
+    process.stdout.write(`: p50 ${[heldD, heldK, heldS, heldP].map((r) => fmtMs(r.ttfb.p50)).join(' / ')} ms; saturated: direct`)
     const [direct, via] = sides(fake, kernel)
     const direct1 = await measureTtfb({ ...loaded, ...direct })
     process.stdout.write(` p50 ${fmtMs(direct1.ttfb.p50)} ms, kernel`)
@@ -604,8 +660,9 @@ async function runProviderTtfb(bench) {
       }
     }
     const rows = [
-      ...addedTtfbRows(bench, `${bench.connections} streams held open`, [held1, heldK, held2], { p50: bench.maxAddedP50, p99: bench.maxAddedP99 }),
-      ...addedTtfbRows(bench, `${bench.connections} streams held open, bare Fastify + openai SDK (the floor)`, [held1, heldS, held2]),
+      ...addedTtfbRows(bench, `${bench.connections} streams held open`, [heldD, heldK, heldD], { p50: bench.maxAddedP50, p99: bench.maxAddedP99 }),
+      ...addedTtfbRows(bench, `${bench.connections} streams held open, bare Fastify + openai SDK (the floor)`, [heldD, heldS, heldD]),
+      ...addedTtfbRows(bench, `${bench.connections} streams held open, node:http pass-through (any hop)`, [heldD, heldP, heldD]),
       ...addedTtfbRows(bench, `${bench.connections} streams, saturated`, [direct1, viaKernel, direct2]),
     ]
     for (const p of ['p50', 'p99']) {
@@ -648,17 +705,17 @@ async function runProviderTtfb(bench) {
       })
     }
     const details = [
-      ['held open: direct #1', held1, heldKernel, heldFake],
+      ['held open: direct', heldD, heldKernel, heldFake],
       ['held open: kernel', heldK, heldKernel, heldFake],
       ['held open: Fastify + SDK', heldS, heldSdk, heldFake],
-      ['held open: direct #2', held2, heldKernel, heldFake],
+      ['held open: pass-through', heldP, heldHop, heldFake],
       ['saturated: direct #1', direct1, kernel, fake],
       ['saturated: kernel', viaKernel, kernel, fake],
       ['saturated: direct #2', direct2, kernel, fake],
       ['direct, 1 stream', direct1c, kernel, fake],
       ['kernel, 1 stream', kernel1c, kernel, fake],
     ].map(([side, r, k, f]) => {
-      const onKernel = side.includes('kernel') || side.includes('SDK')
+      const onKernel = side.includes('kernel') || side.includes('SDK') || side.includes('pass-through')
       const usPerStream = usPer(r, k)
       return {
         bench: bench.name,
@@ -1421,7 +1478,7 @@ if (misses) console.log(`*** MISS: ${misses} budget${misses > 1 ? 's' : ''} miss
 const cpu = cpus()[0]?.model?.trim() ?? 'unknown'
 const common =
   `Method: each server runs in its own child process (child_process.fork) on 127.0.0.1 and reports its port over IPC; ` +
-  `the load comes from this process. Kernels run createServer with logLevel 'info', logs to /dev/null (pino async). ` +
+  `the load comes from this process. Kernels run createServer with logLevel 'info', their default log destination (stdout, pino async in 4 KiB batches), which is /dev/null here. ` +
   `CPU columns come from /proc, in % of one core: the servers, this process (the load) and 'other' = the rest of the machine.`
 const METHODS = {
   overhead: (bench) =>
@@ -1447,13 +1504,16 @@ const METHODS = {
     `chat completion (role chunk, 2 content chunks, finish chunk, usage chunk when asked, [DONE]): one sends it all at once, ` +
     `one holds each stream open (role chunk at once, then one event every ${TTFB_HELD_DELAY_MS} ms, ~0.4 s a stream). The kernel: ` +
     `@robutler/plugin-openai { apiKey: 'sk-bench', baseURL: '<fake>/v1' }, agent 'bench' on openai/gpt-bench; the floor: bare ` +
-    `Fastify + the same openai SDK passing chunks through (bench/servers/sdk-proxy.mjs). ${bench.connections} closed-loop ` +
+    `Fastify + the same openai SDK passing chunks through (bench/servers/sdk-proxy.mjs); any hop: node:http piping the ` +
+    `upstream's bytes back (bench/servers/pass-through.mjs). ${bench.connections} closed-loop ` +
     `keep-alive connections (node:http) each POST a streamed completion and read it to [DONE] (its content checked first); ` +
     `TTFB = from sending the request to the first body byte, every request recorded, exact nearest-rank percentiles. Held ` +
     `open (the budget): ${bench.connections} streams open at once, the connections' starts spread over a stream's length so ` +
-    `streams arrive one by one; order direct, kernel, floor, direct. Saturated (info): instant streams, order direct, kernel, ` +
-    `direct — every connection always busy, so TTFB is mostly queueing (≈ streams ÷ throughput). ${WARMUP_SECONDS} s warm-up, ` +
-    `${duration} s measured each; added TTFB = the side minus the mean of the two directs, per percentile; the '1 stream' rows ` +
+    `streams arrive one by one; ${WARMUP_SECONDS} s warm-up per side, then ${TTFB_HELD_ROUNDS} rounds of direct, kernel, floor, hop, ` +
+    `${duration / 2} s each, each side's streams pooled over its rounds (~${Math.round(TTFB_HELD_ROUNDS * duration * 50)} streams a ` +
+    `side); added TTFB = the side minus direct, per percentile. Saturated (info): instant streams, order direct, kernel, ` +
+    `direct — every connection always busy, so TTFB is mostly queueing (≈ streams ÷ throughput); ${WARMUP_SECONDS} s warm-up, ` +
+    `${duration} s measured each; added TTFB = the side minus the mean of the two directs. The '1 stream' rows ` +
     `(${TTFB_UNLOADED_SECONDS} s each) show the path alone.`,
   'auth-overhead': (bench) =>
     `Auth overhead (auth-overhead): one kernel (bench/servers/kernel.mjs: plugin-local, agent 'echo', env {} so no ` +

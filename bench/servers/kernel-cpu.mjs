@@ -1,12 +1,12 @@
 // The kernel with a CPU-heavy worker tool: plugin-local (local/echo) and the test fixture skill robutler-skill-cpu
-// (tool `busy {ms}` burns the CPU in its worker module) on agent `cpu`, logLevel 'info', logs to /dev/null.
+// (tool `busy {ms}` burns the CPU in its worker module) on agent `cpu`, logLevel 'info', its default log destination
+// (stdout, batched), which the bench points at /dev/null.
 //   BENCH_APP_DIR         an app folder whose node_modules link @robutler/plugin-local and robutler-skill-cpu
 //   BENCH_WORKER_THREADS  server.workerThreads: 0 runs worker tools on the main thread
 // Watches its own main-thread event-loop delay (perf_hooks.monitorEventLoopDelay, 1 ms resolution); over IPC,
 // { cmd: 'loop-reset' } starts a fresh window and { cmd: 'loop-report' } answers its percentiles in ms.
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { monitorEventLoopDelay } from 'node:perf_hooks'
-import pino from 'pino'
 import { createServer } from '@robutler/kernel'
 import { portOf, serveChild } from './child.mjs'
 
@@ -22,7 +22,6 @@ const server = await createServer({
   plugins: { '@robutler/plugin-local': {} },
   agents: [{ name: 'cpu', model: 'local/echo', skills: { 'robutler-skill-cpu': {} } }],
   logLevel: 'info',
-  logDestination: pino.destination({ dest: '/dev/null', sync: false }),
 })
 
 const delay = monitorEventLoopDelay({ resolution: 1 })

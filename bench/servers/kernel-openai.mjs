@@ -1,9 +1,8 @@
 // The kernel in front of an OpenAI-compatible upstream: @robutler/plugin-openai (the real openai SDK) with
 // { apiKey: 'sk-bench', baseURL: BENCH_UPSTREAM_URL + '/v1' } and agent `bench` on `openai/gpt-bench`,
-// logLevel 'info', logs to /dev/null (pino async).
+// logLevel 'info', its default log destination (stdout, batched), which the bench points at /dev/null.
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { fileURLToPath } from 'node:url'
-import pino from 'pino'
 import { createServer } from '@robutler/kernel'
 import { portOf, serveChild } from './child.mjs'
 
@@ -16,7 +15,6 @@ const server = await createServer({
   plugins: { '@robutler/plugin-openai': { apiKey: 'sk-bench', baseURL: `${upstream}/v1` } },
   agents: [{ name: 'bench', model: 'openai/gpt-bench' }],
   logLevel: 'info',
-  logDestination: pino.destination({ dest: '/dev/null', sync: false }),
   env: {},
 })
 const address = await server.listen({ host: '127.0.0.1', port: 0 })
