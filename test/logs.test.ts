@@ -1,4 +1,5 @@
 // Logs: JSON lines, one per request with agent, status, duration, tokens and request id; no secret in any line.
+import { createHook } from 'node:async_hooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { postJson, readSse, startServer, type TestServer } from './helpers/test-server.js'
 
@@ -39,6 +40,30 @@ describe('request logs', () => {
 
   it('no line carries a key, whatever the request sent', () => {
     expect(t.logs.join('')).not.toContain('TOPSECRET')
+  })
+
+  it('a server on the default destination (stdout, batched) leaves no timer behind once closed', async () => {
+    const { createServer } = await import('@robutler/kernel')
+    // Every timer made from here on (unref'd ones too, which process.getActiveResourcesInfo does not list).
+    const live = new Map<number, string>()
+    const hook = createHook({
+      init(id, type, _trigger, resource) {
+        if (type === 'Timeout') live.set(id, String((resource as { _onTimeout?: unknown })._onTimeout).slice(0, 120))
+      },
+      destroy(id) {
+        live.delete(id)
+      },
+    }).enable()
+    try {
+      const server = await createServer({ appDir: process.cwd(), logLevel: 'silent', plugins: {}, agents: [], env: {} })
+      await server.listen({ host: '127.0.0.1', port: 0 })
+      expect(live.size).toBeGreaterThan(0) // the log flush and the kernel's sweep, at least
+      await server.close()
+      await new Promise((resolve) => setImmediate(resolve))
+      expect([...live.values()]).toEqual([])
+    } finally {
+      hook.disable()
+    }
   })
 
   it('ROBUTLER_LOG_LEVEL must name a level', async () => {

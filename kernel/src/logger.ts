@@ -46,16 +46,21 @@ function prettyDestination(appDir: string): DestinationStream {
 const BATCH_BYTES = 4096
 const FLUSH_EVERY_MS = 1000
 
-/** Where a logger of ours writes, kept on the logger itself (no module-level table), for flushLogger. */
+/**
+ * Where a logger of ours writes and its flush timer (the default destination's), kept on the logger itself (no
+ * module-level table), for flushLogger and closeLogger.
+ */
 const DESTINATION = Symbol('robutler.logDestination')
 type Flushable = { flushSync?: () => void; flush?: () => void }
+type Owned = Logger & { [DESTINATION]?: { destination: Flushable; timer: NodeJS.Timeout | null } }
 
 export function createLogger(options: LoggerOptions): Logger {
   let destination = options.destination
+  let timer: NodeJS.Timeout | null = null
   if (!destination && options.pretty) destination = prettyDestination(options.appDir ?? process.cwd())
   if (!destination) {
     const stdout = pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES })
-    setInterval(() => flushQuietly(stdout), FLUSH_EVERY_MS).unref()
+    timer = setInterval(() => flushQuietly(stdout), FLUSH_EVERY_MS).unref()
     destination = stdout
   }
   const logger = pino(
@@ -67,7 +72,7 @@ export function createLogger(options: LoggerOptions): Logger {
     },
     destination,
   )
-  ;(logger as Logger & { [DESTINATION]?: Flushable })[DESTINATION] = destination as Flushable
+  ;(logger as Owned)[DESTINATION] = { destination: destination as Flushable, timer }
   return logger
 }
 
@@ -81,11 +86,24 @@ function flushQuietly(target: { flush: (cb?: (error?: Error) => void) => void })
 
 /** Writes out buffered lines now (synchronously where the destination can), so they survive an exit. */
 export function flushLogger(log: Logger): void {
-  const destination = (log as Logger & { [DESTINATION]?: Flushable })[DESTINATION]
+  const destination = (log as Owned)[DESTINATION]?.destination
   try {
     if (destination?.flushSync) destination.flushSync()
     else log.flush()
   } catch {
     // sonic-boom refuses while a write is in flight or before it opened; the interval flush catches up
+  }
+}
+
+/**
+ * When its server has closed: writes out what is buffered and stops the flush timer. Lines logged after that wait
+ * in the buffer for the next 4 KiB or the process's exit (pino flushes its destinations on exit).
+ */
+export function closeLogger(log: Logger): void {
+  flushLogger(log)
+  const owned = (log as Owned)[DESTINATION]
+  if (owned?.timer) {
+    clearInterval(owned.timer)
+    owned.timer = null
   }
 }

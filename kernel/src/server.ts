@@ -10,7 +10,7 @@ import { Kernel } from './kernel.js'
 import { IDENTITY } from './auth.js'
 import { idSource } from './ids.js'
 import { bootPlugins, drainAndClose, runCloseHandlers } from './lifecycle.js'
-import { createLogger, flushLogger } from './logger.js'
+import { closeLogger, createLogger } from './logger.js'
 import { resolveSettings, type ServerOptions } from './options.js'
 import { registerAgentRoutes } from './routes-agent.js'
 import { registerServerRoutes } from './routes-server.js'
@@ -185,7 +185,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
       return app.listen({ host: listenOptions.host ?? settings.host, port: listenOptions.port ?? settings.port })
     },
     close() {
-      closing ??= drainAndClose(kernel).finally(() => flushLogger(log))
+      closing ??= drainAndClose(kernel).finally(() => closeLogger(log))
       return closing
     },
   }
