@@ -1,6 +1,11 @@
 // createProviderFetch: the fetch that provider plugins hand their SDKs, against a real node:http server.
+import { execFile } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { createProviderFetch, type ProviderFetch } from '@robutler/kernel'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 
@@ -111,5 +116,65 @@ describe('createProviderFetch', () => {
     })
     const res = await upstream.fetch(`${base}/upload`, { method: 'POST', body, duplex: 'half' } as RequestInit)
     expect(await res.text()).toBe('got streamed')
+  })
+})
+
+describe('createProviderFetch over https', () => {
+  // A self-signed certificate for 127.0.0.1 (test/fixtures/tls, valid until 2126).
+  const certPath = fileURLToPath(new URL('./fixtures/tls/localhost-cert.pem', import.meta.url))
+  const keyPath = fileURLToPath(new URL('./fixtures/tls/localhost-key.pem', import.meta.url))
+  let server: ReturnType<typeof createHttpsServer>
+  let base: string
+  let connections = 0
+  const seen: string[] = []
+
+  beforeAll(async () => {
+    server = createHttpsServer({ cert: readFileSync(certPath), key: readFileSync(keyPath), keepAliveTimeout: 10_000 }, (req, res) => {
+      seen.push(`${req.method} ${req.url} ${req.headers.authorization}`)
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write('data: 1\n\n')
+      setTimeout(() => res.end('data: [DONE]\n\n'), 20)
+    })
+    server.on('secureConnection', () => connections++)
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    base = `https://127.0.0.1:${(server.address() as AddressInfo).port}`
+  })
+  afterAll(async () => {
+    server.closeAllConnections()
+    await new Promise((resolve) => server.close(resolve))
+  })
+
+  it('verifies the certificate: one no CA vouches for is refused before any request goes out', async () => {
+    const upstream = createProviderFetch()
+    try {
+      await expect(upstream.fetch(`${base}/v1/models`, { headers: { authorization: 'Bearer sk-secret' } })).rejects.toMatchObject({ code: 'DEPTH_ZERO_SELF_SIGNED_CERT' })
+      expect(seen).toEqual([])
+    } finally {
+      upstream.close()
+    }
+  })
+
+  it('trusts what Node trusts (NODE_EXTRA_CA_CERTS) and keeps one TLS connection across calls', async () => {
+    // NODE_EXTRA_CA_CERTS is read at process start: the calls run in a child process that has it.
+    const script = `
+      import { createProviderFetch } from '@robutler/kernel'
+      const upstream = createProviderFetch()
+      const texts = []
+      for (const path of ['/one', '/two']) {
+        const res = await upstream.fetch(process.env.BASE + path, { method: 'POST', headers: { authorization: 'Bearer sk-1' }, body: '{}' })
+        texts.push(res.status + ' ' + (await res.text()))
+      }
+      upstream.close()
+      console.log(JSON.stringify(texts))
+    `
+    const before = connections
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
+      cwd: fileURLToPath(new URL('..', import.meta.url)),
+      env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath, BASE: base },
+      timeout: 20_000,
+    })
+    expect(JSON.parse(stdout)).toEqual(['200 data: 1\n\ndata: [DONE]\n\n', '200 data: 1\n\ndata: [DONE]\n\n'])
+    expect(seen.slice(-2)).toEqual(['POST /one Bearer sk-1', 'POST /two Bearer sk-1'])
+    expect(connections - before).toBe(1)
   })
 })
