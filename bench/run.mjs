@@ -297,7 +297,7 @@ async function runBenchmark(bench) {
       result: kernel.p99 <= bench.maxP99 ? 'PASS' : 'MISS',
     })
   }
-  rows.push(...cpuRow(bench, kernel, baseline1, baseline2))
+  rows.push(...cpuRow(bench, [kernel], [baseline1, baseline2]))
   const details = [
     ['baseline #1', baseline1],
     ['kernel', kernel],
@@ -556,19 +556,23 @@ async function measureTtfbRounds(sides, { connections, seconds, warmup, rounds, 
 }
 
 /**
- * The 'server CPU µs/req' info row of a measurement against the mean of the two baselines around it (none when
- * a CPU figure is missing). CPU time per request barely moves with other load on the machine: the same
+ * The 'server CPU µs/req' info row: the mean of the measurements against the mean of the baselines taken around
+ * them (none when a CPU figure is missing). CPU time per request barely moves with other load on the machine: the same
  * overhead as the req/s ratio, seen steadier.
  */
-function cpuRow(bench, measured, first, second) {
-  if (measured.serverUsPerReq === null || first.serverUsPerReq === null || second.serverUsPerReq === null) return []
-  const baselineUs = (first.serverUsPerReq + second.serverUsPerReq) / 2
+function cpuRow(bench, measured, baselines) {
+  const all = [...measured, ...baselines]
+  if (all.some((r) => r.serverUsPerReq === null)) return []
+  const mean = (rs) => rs.reduce((sum, r) => sum + r.serverUsPerReq, 0) / rs.length
+  const list = (rs) => (rs.length > 1 ? ` (${rs.map((r) => fmtInt(r.serverUsPerReq)).join(' / ')})` : '')
+  const baselineUs = mean(baselines)
+  const measuredUs = mean(measured)
   return [{
     bench: bench.name,
     metric: 'server CPU µs/req',
-    figure: fmtInt(measured.serverUsPerReq),
-    baseline: `${fmtInt(baselineUs)} (${fmtInt(first.serverUsPerReq)} / ${fmtInt(second.serverUsPerReq)})`,
-    ratio: `${(baselineUs / measured.serverUsPerReq).toFixed(2)}× speed`,
+    figure: `${fmtInt(measuredUs)}${list(measured)}`,
+    baseline: `${fmtInt(baselineUs)}${list(baselines)}`,
+    ratio: `${(baselineUs / measuredUs).toFixed(2)}× speed`,
     budget: '-',
     result: 'info',
   }]
@@ -752,61 +756,74 @@ const JSON_BODY = JSON.stringify({ model: 'x', messages: [{ role: 'user', conten
  * One side of a paired benchmark on a running server: its answer checked (right, and its shape kept for the
  * comparison), a warm-up, then `duration` s of autocannon. `side.before` runs first (the dynamic agent's first load).
  */
-async function measureSide(side, connections) {
+async function measureSide(side, connections, seconds) {
   await side.before?.()
   const answer = await probe(side.server, { path: side.path, body: JSON_BODY, headers: side.headers })
   const answerShape = checkJson(answer)
   const options = { path: side.path, body: JSON_BODY, headers: side.headers, connections }
   await load(side.server, { ...options, duration: WARMUP_SECONDS })
-  const result = await load(side.server, { ...options, duration })
+  const result = await load(side.server, { ...options, duration: seconds })
   if (result.non2xx || result.errors || result.timeouts) {
     fail(`${side.label}: ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts under load`)
   }
   return { ...result, answerShape, answerBytes: Buffer.byteLength(answer.text) }
 }
 
+/** The method text's account of a paired benchmark's runs. */
+function pairedRuns(base, subject) {
+  return `runs in the order ${PAIRED_ORDER.map((which) => (which === 'base' ? base : subject)).join(', ')}, each ${WARMUP_SECONDS} s warm-up then ${PAIRED_SECONDS} s measured`
+}
+
+// A paired benchmark alternates base, subject, base, subject, base: the base's runs sit around the subject's, so a
+// machine that drifts steadily during the benchmark moves both means alike. Each run lasts 0.6 of the duration.
+const PAIRED_ORDER = ['base', 'subject', 'base', 'subject', 'base']
+const PAIRED_SECONDS = Math.max(1, Math.round(duration * 0.6))
+
 /**
  * `bench.setup(bench)` starts the server(s) and resolves with { base, subject, cleanup, notes? }, each side
- * { label, server, path, headers }; notes() runs after the three measurements (extra checks, as notes).
+ * { label, server, path, headers }; notes() runs after the measurements (extra checks, as notes).
  */
 async function runPaired(bench) {
   const { base, subject, cleanup, notes: extraNotes } = await bench.setup(bench)
-  let base1, measured, base2
+  const runs = { base: [], subject: [] }
   const notes = []
   try {
-    process.stdout.write(`${bench.name}: ${base.label}`)
-    base1 = await measureSide(base, bench.connections)
-    process.stdout.write(` ${fmtInt(base1.rps)} req/s, ${subject.label}`)
-    measured = await measureSide(subject, bench.connections)
-    process.stdout.write(` ${fmtInt(measured.rps)} req/s, ${base.label}`)
-    base2 = await measureSide(base, bench.connections)
-    process.stdout.write(` ${fmtInt(base2.rps)} req/s\n`)
+    process.stdout.write(`${bench.name}:`)
+    for (const which of PAIRED_ORDER) {
+      const side = which === 'base' ? base : subject
+      const r = await measureSide(side, bench.connections, PAIRED_SECONDS)
+      runs[which].push(r)
+      process.stdout.write(` ${side.label} ${fmtInt(r.rps)} req/s`)
+    }
+    process.stdout.write('\n')
     if (extraNotes) notes.push(...(await extraNotes()))
   } finally {
     await cleanup()
   }
-  if (measured.answerShape !== base1.answerShape) {
-    notes.push(`${bench.name}: the ${subject.label} answer has not the ${base.label} answer's shape.\n  ${subject.label}: ${measured.answerShape}\n  ${base.label}: ${base1.answerShape}`)
+  if (runs.subject[0].answerShape !== runs.base[0].answerShape) {
+    notes.push(`${bench.name}: the ${subject.label} answer has not the ${base.label} answer's shape.\n  ${subject.label}: ${runs.subject[0].answerShape}\n  ${base.label}: ${runs.base[0].answerShape}`)
   }
-  const baselineRps = (base1.rps + base2.rps) / 2
-  const ratio = measured.rps / baselineRps
+  const meanRps = (rs) => rs.reduce((sum, r) => sum + r.rps, 0) / rs.length
+  const baselineRps = meanRps(runs.base)
+  const measuredRps = meanRps(runs.subject)
+  const ratio = measuredRps / baselineRps
   const rows = [
     {
       bench: bench.name,
       metric: `req/s, ${subject.label} ÷ ${base.label}`,
-      figure: fmtInt(measured.rps),
-      baseline: `${fmtInt(baselineRps)} (${fmtInt(base1.rps)} / ${fmtInt(base2.rps)})`,
+      figure: `${fmtInt(measuredRps)} (${runs.subject.map((r) => fmtInt(r.rps)).join(' / ')})`,
+      baseline: `${fmtInt(baselineRps)} (${runs.base.map((r) => fmtInt(r.rps)).join(' / ')})`,
       ratio: `${ratio.toFixed(2)}×`,
       budget: `≥ ${bench.minRatio.toFixed(2)}×`,
       result: ratio >= bench.minRatio ? 'PASS' : 'MISS',
     },
   ]
-  rows.push(...cpuRow(bench, measured, base1, base2))
-  const details = [
-    [`${base.label} #1`, base1],
-    [subject.label, measured],
-    [`${base.label} #2`, base2],
-  ].map(([side, r]) => overheadDetail(bench, side, r))
+  rows.push(...cpuRow(bench, runs.subject, runs.base))
+  const count = { base: 0, subject: 0 }
+  const details = PAIRED_ORDER.map((which) => {
+    const side = which === 'base' ? base : subject
+    return overheadDetail(bench, `${side.label} #${count[which] + 1}`, runs[which][count[which]++])
+  })
   return { rows, tables: [{ key: 'overhead', columns: DETAIL_COLUMNS, rows: details }], notes }
 }
 
@@ -895,7 +912,7 @@ const DYNAMIC_TTL_S = 60
 /** dynamic-agents: one kernel, static agent `static` vs dynamic agent `dyn` (loaded, then served from the cache). */
 async function setupDynamic() {
   const server = await startServer('kernel-dynamic')
-  let loadsBefore = 0
+  let loadsBefore = null
   return {
     base: { label: 'static', server, path: '/static/chat/completions', headers: {} },
     subject: {
@@ -905,15 +922,17 @@ async function setupDynamic() {
       headers: {},
       // Its first load happens here, with measureSide's answer check, so the cache entry is fresh when the warm-up starts.
       before: async () => {
-        loadsBefore = (await ask(server, 'stats')).loads
+        loadsBefore ??= (await ask(server, 'stats')).loads
       },
     },
     cleanup: () => stopServer(server),
     notes: async () => {
       const loads = (await ask(server, 'stats')).loads - loadsBefore
       const notes = []
-      if (WARMUP_SECONDS + duration > DYNAMIC_TTL_S - 5) {
-        notes.push(`dynamic agents: a measurement (${WARMUP_SECONDS} + ${duration} s) outlasts the kernel's ${DYNAMIC_TTL_S} s agent cache, so the dynamic agent was reloaded during it.`)
+      // From the dynamic side's first run to the end of its last: three runs (dynamic, static, dynamic).
+      const span = 3 * (WARMUP_SECONDS + PAIRED_SECONDS)
+      if (span > DYNAMIC_TTL_S - 5) {
+        notes.push(`dynamic agents: the dynamic runs span ${span} s, longer than the kernel's ${DYNAMIC_TTL_S} s agent cache, so the dynamic agent was reloaded during them.`)
       }
       // One load for the whole run: every measured request was a cache hit.
       if (loads !== 1) notes.push(`dynamic agents: dynamicAgents('dyn') was called ${loads} times from the dynamic agent's first request to the end (1 expected).`)
@@ -1519,20 +1538,19 @@ const METHODS = {
     `Auth overhead (auth-overhead): one kernel (bench/servers/kernel.mjs: plugin-local, agent 'echo', env {} so no ` +
     `DATABASE_URL) with @robutler/plugin-auth-keys { keys: [{ key: 'rbt_' + 43 random base64url characters, userId: 'bench', ` +
     `scope: 'all' }] } (checked first: a wrong key gets 401); the kernel-overhead JSON load (${bench.connections} connections, ` +
-    `${WARMUP_SECONDS} s warm-up, ${duration} s measured) without an Authorization header, with 'Authorization: Bearer <key>', and ` +
-    `without again, on the same server; the ratio is authenticated req/s over the mean of the two anonymous runs.`,
+    `${pairedRuns('anonymous', 'authenticated')}) without an Authorization header and with 'Authorization: Bearer <key>' in turn, on the same server; the ` +
+    `ratio is the authenticated runs' mean req/s over the anonymous runs'.`,
   'prometheus-overhead': (bench) =>
     `Prometheus overhead (prometheus-overhead): two kernels (bench/servers/kernel.mjs), the same but for ` +
     `@robutler/plugin-prometheus {} on one (checked first: its /metrics answers robutler_http_requests_total, the other's ` +
     `is 404; and after the load, that the 200s were counted); both stay up, and the kernel-overhead JSON load ` +
-    `(${bench.connections} connections, ${WARMUP_SECONDS} s warm-up, ${duration} s measured) runs on the one without, the one with, ` +
-    `and the one without again; ratio: with over the mean of the two without.`,
+    `(${bench.connections} connections, ${pairedRuns('without', 'with')}) runs on the one without and the one with in turn; ratio: the mean ` +
+    `req/s with over the mean without.`,
   'dynamic-agents': (bench) =>
     `Dynamic agents (dynamic-agents): one kernel (bench/servers/kernel-dynamic.mjs) with agent 'static' (local/echo) in its ` +
     `config and dynamicAgents: (name) => name === 'dyn' ? { name: 'dyn', model: 'local/echo' } : null; the kernel-overhead JSON ` +
-    `load (${bench.connections} connections, ${WARMUP_SECONDS} s warm-up, ${duration} s measured) on /static, /dyn and /static ` +
-    `again. The dynamic agent is first asked for (and loaded) right before its warm-up, so its cache entry (${DYNAMIC_TTL_S} s TTL) ` +
-    `outlives the measurement; the server counts dynamicAgents calls, checked to be 1 for the whole dynamic run.`,
+    `load (${bench.connections} connections, ${pairedRuns('static', 'dynamic')}) on /static and /dyn in turn; ratio of the means. The dynamic agent is first asked for (and loaded) right before its warm-up, so its cache entry (${DYNAMIC_TTL_S} s TTL) ` +
+    `outlives both dynamic runs; the server counts dynamicAgents calls, checked to be 1 from the first dynamic run to the end.`,
   startup: (bench) =>
     `Startup (startup): a temp app whose node_modules hold ${bench.plugins} fixture plugin packages (half of them scoped; a ` +
     `robutler manifest each and a default export branded Symbol.for('robutler.package') = 'plugin' whose register adds one ` +
