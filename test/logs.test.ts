@@ -1,5 +1,8 @@
 // Logs: JSON lines, one per request with agent, status, duration, tokens and request id; no secret in any line.
 import { createHook } from 'node:async_hooks'
+import { execFile } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { postJson, readSse, startServer, type TestServer } from './helpers/test-server.js'
 
@@ -64,6 +67,24 @@ describe('request logs', () => {
     } finally {
       hook.disable()
     }
+  })
+
+  it('the default destination (stdout, batched) writes every line, those still gathered at process.exit too', async () => {
+    // Three request lines are far less than a batch: only the exit flush can write them before the process ends.
+    const script = `
+      import { createServer } from '@robutler/kernel'
+      const server = await createServer({ appDir: process.cwd(), logLevel: 'info', plugins: { '@robutler/plugin-local': {} }, agents: [{ name: 'echo', model: 'local/echo' }], env: {} })
+      const url = await server.listen({ host: '127.0.0.1', port: 0 })
+      for (let i = 0; i < 3; i++) {
+        const res = await fetch(url + '/echo/chat/completions', { method: 'POST', headers: { 'content-type': 'application/json', 'x-request-id': 'exit-' + i }, body: JSON.stringify({ messages: [{ role: 'user', content: 'hi' }] }) })
+        await res.text()
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20))
+      process.exit(0)
+    `
+    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 20_000 })
+    const requests = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)).filter((line) => line.msg === 'request')
+    expect(requests.map((line) => [line.reqId, line.status])).toEqual([['exit-0', 200], ['exit-1', 200], ['exit-2', 200]])
   })
 
   it('ROBUTLER_LOG_LEVEL must name a level', async () => {

@@ -1,6 +1,7 @@
 // One pino logger per server: JSON lines, written asynchronously, secrets redacted.
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
+import onExit from 'on-exit-leak-free'
 import { pino, type DestinationStream, type Logger } from 'pino'
 import { ERR_CONFIG_INVALID } from './errors.js'
 
@@ -42,8 +43,8 @@ function prettyDestination(appDir: string): DestinationStream {
   return pino.transport({ target, options: { colorize: true, translateTime: 'SYS:HH:MM:ss.l' } }) as DestinationStream
 }
 
-/** Lines are written in 4 KiB batches, and at least once a second, so a busy server makes few write calls. */
-const BATCH_BYTES = 4096
+/** Lines are written in ~4 KiB batches, and at least once a second, so a busy server makes few write calls. */
+const BATCH_CHARS = 4096
 const FLUSH_EVERY_MS = 1000
 
 /**
@@ -53,15 +54,56 @@ const FLUSH_EVERY_MS = 1000
 const DESTINATION = Symbol('robutler.logDestination')
 type Flushable = { flushSync?: () => void; flush?: () => void }
 type Owned = Logger & { [DESTINATION]?: { destination: Flushable; timer: NodeJS.Timeout | null } }
+type SonicBoom = ReturnType<typeof pino.destination>
+
+/**
+ * Stdout, with lines gathered into ~4 KiB strings before they reach pino's sonic-boom (async). sonic-boom batches
+ * too (its `minLength`), but measures the byte length of its whole pending buffer on every line: a request's log
+ * line cost ~3.7 µs of CPU that way against ~1.6 µs this way (formatting included; Node 20, 2026-11-28). What is
+ * gathered is written when the process exits, as sonic-boom's own buffer is.
+ */
+class BatchedStdout {
+  readonly out: SonicBoom = pino.destination({ dest: 1, sync: false })
+  #lines: string[] = []
+  #chars = 0
+
+  constructor() {
+    onExit.register(this, (batched) => batched.flushSync())
+  }
+
+  write(line: string): boolean {
+    this.#lines.push(line)
+    this.#chars += line.length
+    return this.#chars >= BATCH_CHARS ? this.#pass() : true
+  }
+
+  #pass(): boolean {
+    if (this.#lines.length === 0) return true
+    const text = this.#lines.join('')
+    this.#lines = []
+    this.#chars = 0
+    return this.out.write(text)
+  }
+
+  flush(callback?: (error?: Error) => void): void {
+    this.#pass()
+    this.out.flush(callback)
+  }
+
+  flushSync(): void {
+    this.#pass()
+    this.out.flushSync()
+  }
+}
 
 export function createLogger(options: LoggerOptions): Logger {
   let destination = options.destination
   let timer: NodeJS.Timeout | null = null
   if (!destination && options.pretty) destination = prettyDestination(options.appDir ?? process.cwd())
   if (!destination) {
-    const stdout = pino.destination({ dest: 1, sync: false, minLength: BATCH_BYTES })
+    const stdout = new BatchedStdout()
     timer = setInterval(() => flushQuietly(stdout), FLUSH_EVERY_MS).unref()
-    destination = stdout
+    destination = stdout as unknown as DestinationStream
   }
   const logger = pino(
     {
@@ -97,7 +139,7 @@ export function flushLogger(log: Logger): void {
 
 /**
  * When its server has closed: writes out what is buffered and stops the flush timer. Lines logged after that wait
- * in the buffer for the next 4 KiB or the process's exit (pino flushes its destinations on exit).
+ * in the buffer for the next 4 KiB or the process's exit (the default destination writes what it holds then).
  */
 export function closeLogger(log: Logger): void {
   flushLogger(log)
