@@ -104,13 +104,15 @@ const BENCHMARKS = [
     // Shown under the table when the budget is missed (from bench/profile.mjs, 2 cores, Node 20; re-profile after changes).
     why: {
       'req/s':
-        "Why (when it misses): CPU per request, ~1.5× bare Fastify's (the 'server CPU µs/req' row), spread over the whole path " +
-        "with no hotspot left (bench/profile.mjs json kernel): the request log line (pino) ≈ 4%, the onRequest/onResponse hooks " +
-        "and the extra headers ≈ 3%, the kernel's own path (admit, context, completeChat, completeTurn) ≈ 4%, body validation " +
-        "(ajv) ≈ 2%, garbage collection ≈ 2%. Until 2026-11-28 the kernel kept per-request objects in WeakMaps keyed by the " +
-        "response: V8's scavenger then promoted every request's objects (17% of the young generation survived each scavenge, " +
-        '8 ms pauses, ~17 µs of GC per request); with properties on the objects instead, 0.1% survive. Runs on this machine ' +
-        'spread ±10% (the baseline itself moved 83–125 µs/req between runs), so the ratio lands 0.67–0.74×.',
+        "Why (when it misses): a fixed ~20 µs of CPU per request over bare Fastify (the 'server CPU µs/req' row), so the " +
+        'ratio depends on the machine: 0.84× where bare Fastify costs ~100 µs/req (a slow 2-core VM), 0.54–0.6× where it ' +
+        "costs ~28 µs (2026-11-28). perf (cpu-clock, node --perf-basic-prof) on the kernel: the request log line ≈ 3.4 µs " +
+        "(pino's formatting and write; its per-request child logger 0.8 µs more), the onRequest/onResponse hooks and four " +
+        'extra headers ≈ 2 µs, the agent path (chatCompletions → completeChat → completeTurn, plugin-local) ≈ 2 µs, body ' +
+        "validation and promise hops; and a part that is the benchmark's own: on loopback the server's writev pays for " +
+        'waking the client, which idles more the slower the server is (the wake-up cost 7.4 µs per kernel response, 2.0 µs ' +
+        "per bare-Fastify one). On 2026-11-28 sonic-boom's batching, which measured its whole pending buffer on every line, " +
+        'was replaced by the kernel gathering lines itself: 4.7 µs/req less.',
       p99:
         "Why: 50 connections in a closed loop queue behind one another (mean latency ≈ 50 ÷ req/s, Little's law), and p99 is " +
         "about 2–3× the mean on both sides: on this machine bare Fastify's own p99 is 8–12 ms, above the 5 ms budget, so the " +
@@ -172,11 +174,11 @@ const BENCHMARKS = [
     minRatio: 0.9,
     why: {
       'req/s':
-        'Why: at the edge of the budget rather than one hotspot: five quiet 10 s runs on this machine (2 cores, 2026-11-28) ' +
-        "gave 0.85–0.93× (server CPU µs/req 0.87–0.96×). A profile (BENCH_KERNEL_AUTH_KEY=rbt_… bench/profile.mjs json kernel) " +
-        "puts the authenticated path at ≈ 4% of the main thread: the kernel's AuthChain.identify and its async run ≈ 2%, " +
-        "plugin-auth-keys' SHA-256 of the key (crypto.hash) ≈ 1.6%; the rest is the longer request (Authorization header) " +
-        'and the garbage of the identity, spread thin.',
+        'Why (when it misses): the authenticated request costs ~10–13 µs more CPU where an anonymous one costs ~50 µs ' +
+        "(2 cores, 2026-11-28; 0.85–0.93× on a 3× slower machine). perf: ≈ 3 µs in the kernel's AuthChain run and " +
+        "plugin-auth-keys (SHA-256 by crypto.hash, a constant-time compare, the identity), ≈ 3.5 µs more in the route " +
+        "(the chain's promise hop before the agent resolves), the rest in the longer request and in the loopback wake-up " +
+        "effect described under 'kernel overhead, JSON'.",
     },
   },
   {
@@ -188,11 +190,11 @@ const BENCHMARKS = [
     minRatio: 0.9,
     why: {
       'req/s':
-        'Why: at the edge of the budget rather than one hotspot: five quiet 10 s runs on this machine (2 cores, 2026-11-28) ' +
-        'gave 0.87–0.93×. A profile against the same kernel without it (BENCH_KERNEL_PROMETHEUS=1 bench/profile.mjs json ' +
-        'kernel) shows ≈ +6 µs/req on the main thread (≈ 7%): its recorders onLlmEnd and onRequestEnd ≈ 1.5 µs, the ' +
-        'in-progress onRequest hook and the kernel events that feed the recorders ≈ 1 µs, the rest spread thin over the ' +
-        'request path; prom-client itself ≈ 0.1% (values are copied in at scrape).',
+        'Why (when it misses): ~10 µs more CPU per request where one costs ~50 µs (2 cores, 2026-11-28; 0.87–0.93× on a 3× ' +
+        "slower machine). perf: its in-progress onRequest hook and the response 'close' listener it adds ≈ 1.1 µs, the " +
+        'events feeding its recorders and the recorders (onRequestEnd, onLlmEnd) ≈ 2 µs, the rest spread over the path and ' +
+        "the loopback wake-up effect described under 'kernel overhead, JSON'; prom-client itself ≈ 0 (values are copied in " +
+        'at scrape).',
     },
   },
   {
