@@ -101,6 +101,7 @@ const BENCHMARKS = [
     connections: 50,
     minRatio: 0.7,
     maxP99: 5,
+    calibrateUs: 10,
     // Shown under the table when the budget is missed (from bench/profile.mjs, 2 cores, Node 20; re-profile after changes).
     why: {
       'req/s':
@@ -111,8 +112,10 @@ const BENCHMARKS = [
         'extra headers ≈ 2 µs, the agent path (chatCompletions → completeChat → completeTurn, plugin-local) ≈ 2 µs, body ' +
         "validation and promise hops; and a part that is the benchmark's own: on loopback the server's writev pays for " +
         'waking the client, which idles more the slower the server is (the wake-up cost 7.4 µs per kernel response, 2.0 µs ' +
-        "per bare-Fastify one). On 2026-11-28 sonic-boom's batching, which measured its whole pending buffer on every line, " +
-        'was replaced by the kernel gathering lines itself: 4.7 µs/req less.',
+        "per bare-Fastify one). The calibration rows show it: bare Fastify busy-waiting 10 µs per request measures ~+20 µs " +
+        'of CPU and ~0.6×, so on such a machine 0.70× leaves room for only ~6 µs of real work per request. On 2026-11-28 ' +
+        "sonic-boom's batching, which measured its whole pending buffer on every line, was replaced by the kernel gathering " +
+        'lines itself: 3.5–4.7 µs/req less.',
       p99:
         "Why: 50 connections in a closed loop queue behind one another (mean latency ≈ 50 ÷ req/s, Little's law), and p99 is " +
         "about 2–3× the mean on both sides: on this machine bare Fastify's own p99 is 8–12 ms, above the 5 ms budget, so the " +
@@ -240,8 +243,8 @@ const BENCHMARKS = [
 ]
 
 /** Start a server, check its answer, warm it up, measure it, stop it. */
-async function measure(serverName, bench) {
-  const server = await startServer(serverName)
+async function measure(serverName, bench, env = {}) {
+  const server = await startServer(serverName, { env })
   try {
     const answer = await probe(server, { path: PATH, body: bench.body })
     const answerShape = bench.check(answer)
@@ -265,7 +268,11 @@ async function runBenchmark(bench) {
   const kernel = await measure('kernel', bench)
   process.stdout.write(` ${fmtInt(kernel.rps)} req/s, baseline`)
   const baseline2 = await measure('baseline', bench)
-  process.stdout.write(` ${fmtInt(baseline2.rps)} req/s\n`)
+  process.stdout.write(` ${fmtInt(baseline2.rps)} req/s`)
+  // Calibration: bare Fastify doing a known amount of extra work per request, to read the kernel's figures against.
+  const calibrated = bench.calibrateUs ? await measure('baseline', bench, { BENCH_BASELINE_BURN_US: String(bench.calibrateUs) }) : null
+  if (calibrated) process.stdout.write(`, baseline + ${bench.calibrateUs} µs ${fmtInt(calibrated.rps)} req/s`)
+  process.stdout.write('\n')
   const notes = []
   if (kernel.answerShape !== baseline1.answerShape) {
     notes.push(`${bench.name}: the kernel's answer no longer has the baseline's shape; update bench/servers/baseline.mjs.\n  kernel:   ${kernel.answerShape}\n  baseline: ${baseline1.answerShape}`)
@@ -300,10 +307,24 @@ async function runBenchmark(bench) {
     })
   }
   rows.push(...cpuRow(bench, [kernel], [baseline1, baseline2]))
+  if (calibrated) {
+    const label = `bare Fastify + ${bench.calibrateUs} µs of busy-wait per request (calibration)`
+    rows.push({
+      bench: bench.name,
+      metric: `req/s, ${label}`,
+      figure: fmtInt(calibrated.rps),
+      baseline: `${fmtInt(baselineRps)} (bare Fastify)`,
+      ratio: `${(calibrated.rps / baselineRps).toFixed(2)}×`,
+      budget: '-',
+      result: 'info',
+    })
+    rows.push(...cpuRow({ name: bench.name }, [calibrated], [baseline1, baseline2]).map((row) => ({ ...row, metric: `server CPU µs/req, ${label}` })))
+  }
   const details = [
     ['baseline #1', baseline1],
     ['kernel', kernel],
     ['baseline #2', baseline2],
+    ...(calibrated ? [[`baseline + ${bench.calibrateUs} µs busy-wait`, calibrated]] : []),
   ].map(([side, r]) => overheadDetail(bench, side, r))
   return { rows, tables: [{ key: 'overhead', columns: DETAIL_COLUMNS, rows: details }], notes }
 }
@@ -1507,7 +1528,9 @@ const METHODS = {
     `connections, ${WARMUP_SECONDS} s warm-up then ${duration} s measured, in the order baseline, kernel, baseline; the ratio ` +
     `is kernel req/s over the mean of the two baselines (the baseline column: mean (#1 / #2)). Kernel: plugin-local (local/echo); ` +
     `baseline: bare Fastify (same package, logger off) sending answers of the same shape (checked before each run) and size ` +
-    `(see bytes/resp).`,
+    `(see bytes/resp). Calibration (kernel-json): then the same bare Fastify busy-waiting a known time per request ` +
+    `(BENCH_BASELINE_BURN_US) — on loopback a server's added work costs it more than that work (its sends wake a client that ` +
+    `idles more), so this row says what a given ratio means in µs of real work.`,
   offload: (bench) =>
     `Worker offload (worker-offload): the kernel with plugin-local and the fixture skill robutler-skill-cpu (linked into a ` +
     `temp app) on agent 'cpu', measured twice, one fresh server each: workerThreads ${bench.poolThreads} (the pool, on ` +

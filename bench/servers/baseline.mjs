@@ -39,9 +39,14 @@ function wordChunks(text) {
   return text.match(/\s*\S+\s*/g) ?? []
 }
 
+// BENCH_BASELINE_BURN_US=<µs>: each chat request first busy-waits that long on the main thread (kernel-json's
+// calibration: what a known amount of added work costs in this harness).
+const BURN_NS = BigInt(Math.round(Number(process.env.BENCH_BASELINE_BURN_US || 0) * 1000))
+
 const app = Fastify({ logger: false })
 
 app.post('/:agent/chat/completions', async (request, reply) => {
+  if (BURN_NS > 0n) for (const until = process.hrtime.bigint() + BURN_NS; process.hrtime.bigint() < until;);
   const body = request.body
   const text = lastUserText(body.messages)
   const id = `${ID_PREFIX}${(++idCounter).toString(36)}`
