@@ -16,6 +16,7 @@ export const PACKAGES = {
   text: ['@robutler/skill-text', 'skills/text'],
   spy: ['robutler-plugin-spy', 'test/fixtures/plugins/spy'],
   keys: ['robutler-plugin-keys', 'test/fixtures/plugins/keys'],
+  chain: ['robutler-plugin-chain', 'test/fixtures/plugins/chain'],
   events: ['robutler-plugin-events', 'test/fixtures/plugins/events'],
   openai: ['@robutler/plugin-openai', 'plugins/openai'],
   anthropic: ['@robutler/plugin-anthropic', 'plugins/anthropic'],
