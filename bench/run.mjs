@@ -320,7 +320,7 @@ async function runBenchmark(bench) {
       budget: '-',
       result: 'info',
     })
-    rows.push(...cpuRow({ name: bench.name }, [calibrated], [baseline1, baseline2]).map((row) => ({ ...row, metric: `server CPU µs/req, ${label}` })))
+    rows.push(...cpuRow(bench, [calibrated], [baseline1, baseline2]).map((row) => ({ ...row, metric: `server CPU µs/req, ${label}` })))
   }
   const details = [
     ['baseline #1', baseline1],
@@ -604,21 +604,20 @@ function cpuRow(bench, measured, baselines) {
 }
 
 /**
- * One added-TTFB row per percentile: the kernel against the mean of the two direct runs around it, or against the
- * one direct measurement taken in the same rounds (pass it twice).
+ * One added-TTFB row per percentile: the kernel against the mean of the direct measurements (the two around it,
+ * or the one taken in the same rounds).
  */
-function addedTtfbRows(bench, label, [direct1, viaKernel, direct2], budgets) {
+function addedTtfbRows(bench, label, viaKernel, directs, budgets) {
   return ['p50', 'p99'].map((p) => {
-    const base = (direct1.ttfb[p] + direct2.ttfb[p]) / 2
+    const base = directs.reduce((sum, r) => sum + r.ttfb[p], 0) / directs.length
     const added = viaKernel.ttfb[p] - base
     const max = budgets?.[p]
+    const which = directs.length > 1 ? directs.map((r) => fmtMs(r.ttfb[p])).join(' / ') : 'the same rounds'
     return {
       bench: bench.name,
       metric: `added TTFB ${p}, ${label} (kernel ${fmtMs(viaKernel.ttfb[p])} ms)`,
       figure: `${added >= 0 ? '+' : ''}${fmtMs(added)} ms`,
-      baseline: direct1 === direct2
-        ? `${fmtMs(base)} ms direct (the same rounds)`
-        : `${fmtMs(base)} ms direct (${fmtMs(direct1.ttfb[p])} / ${fmtMs(direct2.ttfb[p])})`,
+      baseline: `${fmtMs(base)} ms direct (${which})`,
       ratio: `${(viaKernel.ttfb[p] / base).toFixed(2)}×`,
       budget: max === undefined ? '-' : `≤ +${max} ms`,
       result: max === undefined ? 'info' : added <= max ? 'PASS' : 'MISS',
@@ -689,10 +688,10 @@ async function runProviderTtfb(bench) {
       }
     }
     const rows = [
-      ...addedTtfbRows(bench, `${bench.connections} streams held open`, [heldD, heldK, heldD], { p50: bench.maxAddedP50, p99: bench.maxAddedP99 }),
-      ...addedTtfbRows(bench, `${bench.connections} streams held open, bare Fastify + openai SDK (the floor)`, [heldD, heldS, heldD]),
-      ...addedTtfbRows(bench, `${bench.connections} streams held open, node:http pass-through (any hop)`, [heldD, heldP, heldD]),
-      ...addedTtfbRows(bench, `${bench.connections} streams, saturated`, [direct1, viaKernel, direct2]),
+      ...addedTtfbRows(bench, `${bench.connections} streams held open`, heldK, [heldD], { p50: bench.maxAddedP50, p99: bench.maxAddedP99 }),
+      ...addedTtfbRows(bench, `${bench.connections} streams held open, bare Fastify + openai SDK (the floor)`, heldS, [heldD]),
+      ...addedTtfbRows(bench, `${bench.connections} streams held open, node:http pass-through (any hop)`, heldP, [heldD]),
+      ...addedTtfbRows(bench, `${bench.connections} streams, saturated`, viaKernel, [direct1, direct2]),
     ]
     for (const p of ['p50', 'p99']) {
       const added = kernel1c.ttfb[p] - direct1c.ttfb[p]
@@ -744,7 +743,7 @@ async function runProviderTtfb(bench) {
       ['direct, 1 stream', direct1c, kernel, fake],
       ['kernel, 1 stream', kernel1c, kernel, fake],
     ].map(([side, r, k, f]) => {
-      const onKernel = side.includes('kernel') || side.includes('SDK') || side.includes('pass-through')
+      const onKernel = !side.includes('direct')
       const usPerStream = usPer(r, k)
       return {
         bench: bench.name,
@@ -811,6 +810,7 @@ const PAIRED_SECONDS = Math.max(1, Math.round(duration * 0.6))
 async function runPaired(bench) {
   const { base, subject, cleanup, notes: extraNotes } = await bench.setup(bench)
   const runs = { base: [], subject: [] }
+  const details = []
   const notes = []
   try {
     process.stdout.write(`${bench.name}:`)
@@ -818,6 +818,7 @@ async function runPaired(bench) {
       const side = which === 'base' ? base : subject
       const r = await measureSide(side, bench.connections, PAIRED_SECONDS)
       runs[which].push(r)
+      details.push(overheadDetail(bench, `${side.label} #${runs[which].length}`, r))
       process.stdout.write(` ${side.label} ${fmtInt(r.rps)} req/s`)
     }
     process.stdout.write('\n')
@@ -844,11 +845,6 @@ async function runPaired(bench) {
     },
   ]
   rows.push(...cpuRow(bench, runs.subject, runs.base))
-  const count = { base: 0, subject: 0 }
-  const details = PAIRED_ORDER.map((which) => {
-    const side = which === 'base' ? base : subject
-    return overheadDetail(bench, `${side.label} #${count[which] + 1}`, runs[which][count[which]++])
-  })
   return { rows, tables: [{ key: 'overhead', columns: DETAIL_COLUMNS, rows: details }], notes }
 }
 
