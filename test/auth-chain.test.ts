@@ -1,9 +1,8 @@
 // The authenticator chain through HTTP: authenticators that answer at once and through promises, in order;
 // 'not-mine' asks the next, 'invalid' and a throw stop the chain.
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { calls } from './fixtures/plugins/chain/index.js'
 import { answerOf, startServer, type TestServer } from './helpers/test-server.js'
-
-const calls = () => ((globalThis as { robutlerChainCalls?: string[] }).robutlerChainCalls ??= [])
 
 describe('the authenticator chain', () => {
   let t: TestServer
@@ -15,7 +14,7 @@ describe('the authenticator chain', () => {
   })
   afterAll(() => t.close())
   beforeEach(() => {
-    calls().length = 0
+    calls.length = 0
   })
 
   const ask = async (token?: string) =>
@@ -33,26 +32,26 @@ describe('the authenticator chain', () => {
     ['an identity at once from the second, after the first said not-mine through a promise', 'later-1', ['first later-1', 'second later-1']],
   ])('admits %s', async (_, token, expected) => {
     expect((await ask(token)).status).toBe(200)
-    expect(calls()).toEqual(expected)
+    expect(calls).toEqual(expected)
   })
 
   it('admits a request without credentials as anonymous, asking nobody', async () => {
     expect((await ask()).status).toBe(200)
-    expect(calls()).toEqual([])
+    expect(calls).toEqual([])
   })
 
   it("refuses with 401 a key every authenticator calls 'not-mine'", async () => {
     const answer = await ask('nobody-1')
     expect(answer.status).toBe(401)
     expect(answer.json.error.code).toBe('RBT_ERR_UNAUTHENTICATED')
-    expect(calls()).toEqual(['first nobody-1', 'second nobody-1'])
+    expect(calls).toEqual(['first nobody-1', 'second nobody-1'])
   })
 
   it("stops at 'invalid': 401, and the next authenticator is not asked", async () => {
     const answer = await ask('invalid-now')
     expect(answer.status).toBe(401)
     expect(answer.json.error.code).toBe('RBT_ERR_UNAUTHENTICATED')
-    expect(calls()).toEqual(['first invalid-now'])
+    expect(calls).toEqual(['first invalid-now'])
   })
 
   it('an authenticator that throws is a 500 without its message or a stack, and the server goes on', async () => {
@@ -61,7 +60,7 @@ describe('the authenticator chain', () => {
     expect(answer.json.error.code).toMatch(/^RBT_ERR_/)
     expect(answer.text).not.toContain('broke')
     expect(answer.text).not.toMatch(/\bat .*:\d+:\d+/)
-    expect(calls()).toEqual(['first throw-now'])
+    expect(calls).toEqual(['first throw-now'])
     expect((await ask('sync-2')).status).toBe(200)
   })
 })

@@ -1,9 +1,7 @@
 // Logs: JSON lines, one per request with agent, status, duration, tokens and request id; no secret in any line.
 import { createHook } from 'node:async_hooks'
-import { execFile } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runModuleScript } from './helpers/cli-process.js'
 import { postJson, readSse, startServer, type TestServer } from './helpers/test-server.js'
 
 const SECRET = 'sk-live-TOPSECRET0123456789abcdef'
@@ -82,7 +80,7 @@ describe('request logs', () => {
       await new Promise((resolve) => setTimeout(resolve, 20))
       process.exit(0)
     `
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: fileURLToPath(new URL('..', import.meta.url)), timeout: 20_000 })
+    const stdout = await runModuleScript(script)
     const requests = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)).filter((line) => line.msg === 'request')
     expect(requests.map((line) => [line.reqId, line.status])).toEqual([['exit-0', 200], ['exit-1', 200], ['exit-2', 200]])
   })

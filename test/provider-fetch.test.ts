@@ -1,13 +1,12 @@
 // createProviderFetch: the fetch that provider plugins hand their SDKs, against a real node:http server.
-import { execFile } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { promisify } from 'node:util'
 import { createProviderFetch, type ProviderFetch } from '@robutler/kernel'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runModuleScript } from './helpers/cli-process.js'
 
 type Handler = (req: IncomingMessage, body: string, res: ServerResponse) => void
 
@@ -168,11 +167,7 @@ describe('createProviderFetch over https', () => {
       console.log(JSON.stringify(texts))
     `
     const before = connections
-    const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], {
-      cwd: fileURLToPath(new URL('..', import.meta.url)),
-      env: { ...process.env, NODE_EXTRA_CA_CERTS: certPath, BASE: base },
-      timeout: 20_000,
-    })
+    const stdout = await runModuleScript(script, { ...process.env, NODE_EXTRA_CA_CERTS: certPath, BASE: base })
     expect(JSON.parse(stdout)).toEqual(['200 data: 1\n\ndata: [DONE]\n\n', '200 data: 1\n\ndata: [DONE]\n\n'])
     expect(seen.slice(-2)).toEqual(['POST /one Bearer sk-1', 'POST /two Bearer sk-1'])
     expect(connections - before).toBe(1)

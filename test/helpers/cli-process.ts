@@ -1,8 +1,9 @@
 // Runs the real `robutler` bin (kernel/dist/cli.js) as a child process: one-shot commands, or a server started
-// with `start` whose address is read from its "listening on" log line.
-import { spawn, type ChildProcess } from 'node:child_process'
+// with `start` whose address is read from its "listening on" log line; and ES module scripts in a child node.
+import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { promisify } from 'node:util'
 import { REPO_ROOT } from './kernel-app.js'
 
 export const CLI = join(REPO_ROOT, 'kernel/dist/cli.js')
@@ -36,6 +37,15 @@ function spawnCli(args: string[], options: CliOptions): ChildProcess {
     env: options.env ?? cleanEnv(),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
+}
+
+/**
+ * Runs an ES module script (source text) in a child `node` from the repo root, so it imports the workspace
+ * packages (`@robutler/kernel`, …); resolves with its stdout, rejects when it fails or outlives 20 s.
+ */
+export async function runModuleScript(script: string, env: NodeJS.ProcessEnv = process.env): Promise<string> {
+  const { stdout } = await promisify(execFile)(process.execPath, ['--input-type=module', '-e', script], { cwd: REPO_ROOT, env, timeout: 20_000 })
+  return stdout
 }
 
 /** Stops a child by its pid when it is still running. */
