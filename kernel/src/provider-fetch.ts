@@ -41,7 +41,9 @@ export function createProviderFetch(): ProviderFetch {
     const agent = url ? agents[url.protocol as keyof typeof agents] : undefined
     if (!url || !agent || !plainBody(init.body)) return globalThis.fetch(input, init)
     const headers: Record<string, string> = {}
-    new Headers(init.headers).forEach((value, name) => {
+    // The SDKs pass a Headers already: read it as is rather than copying it into another one first.
+    const given = init.headers instanceof Headers ? init.headers : new Headers(init.headers)
+    given.forEach((value, name) => {
       headers[name] = value
     })
     const method = init.method ?? 'GET'
