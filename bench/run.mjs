@@ -167,7 +167,7 @@ const BENCHMARKS = [
         "proxy hop alone (the 'any hop' rows: node:http piping bytes, no SDK) adds +1.5 to +2.6 ms p99 on 2 shared cores; in " +
         "a 20 s run 7 of the kernel's and 13 of the floor's 20 slowest streams overlapped a GC pause of the server " +
         '(scavenges of 3–4 ms: 50 live streams leave ~1.6 MB to copy each time), and --max-semi-space-size 2, 4 or 64 did ' +
-        'not change that. Across six runs on 2026-11-28 the kernel stayed within −0.7 to +1.3 ms (median +0.3) of the floor at p99.',
+        'not change that. Across seven runs on 2026-11-28 the kernel stayed within −0.7 to +1.3 ms (median +0.3) of the floor at p99.',
     },
   },
   {
