@@ -1,6 +1,6 @@
 // Agent resolution: static agents, then loader plugins by priority, then the dynamicAgents function.
 // Loaded agents are cached (LRU with TTL), unknown names briefly, and each name loads once at a time.
-import { AGENT_NAME, RESERVED_AGENT_NAMES } from './config-schema.js'
+import { isAgentName } from './config-schema.js'
 import { ERR_AGENT_UNAVAILABLE, isRobutlerError } from './errors.js'
 import type { BuiltAgent } from './agent-build.js'
 import type { AgentConfig, AgentLoader } from './types.js'
@@ -85,7 +85,7 @@ export class AgentDirectory {
   resolve(name: string): BuiltAgent | null | Promise<BuiltAgent | null> {
     const found = this.static.get(name)
     if (found) return found
-    if (this.#loaders.length === 0 || !AGENT_NAME.test(name) || RESERVED_AGENT_NAMES.has(name)) return null
+    if (this.#loaders.length === 0 || !isAgentName(name)) return null
     const entry = this.#cache.get(name)
     if (entry) {
       if (entry.expires > Date.now()) {
@@ -122,9 +122,7 @@ export class AgentDirectory {
       } catch (error: any) {
         this.#loadErrors++
         // Not cached: the next request tries again.
-        const unavailable = isRobutlerError(error) ? error : ERR_AGENT_UNAVAILABLE(name, `${loader.name}: ${error?.message ?? String(error)}`, error)
-        unavailable.retryAfter ??= 1
-        throw unavailable
+        throw isRobutlerError(error) ? error : ERR_AGENT_UNAVAILABLE(name, `${loader.name}: ${error?.message ?? String(error)}`, error)
       }
       if (config) break
     }

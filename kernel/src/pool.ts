@@ -23,8 +23,6 @@ export interface PoolStats {
   failed: number
 }
 
-const SATURATED_RETRY_AFTER_SECONDS = 1
-
 export class WorkerPool {
   readonly #settings: PoolSettings
   readonly #events: EventBus
@@ -73,9 +71,7 @@ export class WorkerPool {
     let status: 'ok' | 'error' | 'timeout' | 'aborted' = 'ok'
     if (this.#settings.threads > 0 && this.#pending >= this.#settings.threads + this.#settings.maxQueue) {
       this.#failed++
-      const saturated = ERR_POOL_SATURATED(this.#settings.maxQueue)
-      saturated.retryAfter = SATURATED_RETRY_AFTER_SECONDS
-      throw saturated
+      throw ERR_POOL_SATURATED(this.#settings.maxQueue)
     }
     this.#pending++
     let slot = false

@@ -90,11 +90,7 @@ export function publicProviderError(error: unknown, target: ModelTarget): Robutl
   if (isRobutlerError(error)) return error
   const c = classify(error)
   if (c.kind === 'timeout') return ERR_PROVIDER_TIMEOUT()
-  if (c.kind === 'rate_limit') {
-    const limited = ERR_PROVIDER_RATE_LIMITED(target.id)
-    limited.retryAfter = Math.max(1, Math.ceil((c.retryAfterMs ?? 1000) / 1000))
-    return limited
-  }
+  if (c.kind === 'rate_limit') return ERR_PROVIDER_RATE_LIMITED(target.id, Math.max(1, Math.ceil((c.retryAfterMs ?? 1000) / 1000)))
   if (c.status !== null) return ERR_PROVIDER_FAILED(`${target.id} answered HTTP ${c.status}`)
   if (c.kind === 'connection') return ERR_PROVIDER_FAILED(`${target.id} could not be reached`)
   const message = String((error as Error)?.message ?? error).replace(SECRETISH, '[redacted]').slice(0, 300)

@@ -1,11 +1,11 @@
 // The errors this plugin answers with. A portal that is down or failing is a plain error (the kernel answers 503
 // RBT_ERR_AGENT_UNAVAILABLE and tries again on the next request); a portal answer that is not an agent of that
 // name is that agent's configuration error, the kernel's documented RBT_ERR_AGENT_INVALID.
-import { RobutlerError } from '@robutler/kernel'
+import { ERR_AGENT_INVALID, type RobutlerError } from '@robutler/kernel'
 
 /** The portal answered 200 with something that cannot be the agent asked for. */
 export function portalAgentInvalid(name: string, url: string, problem: string): RobutlerError {
-  return new RobutlerError('RBT_ERR_AGENT_INVALID', `Agent '${name}' is misconfigured: GET ${url} ${problem}`, 500, 'configuration_error')
+  return ERR_AGENT_INVALID(name, `GET ${url} ${problem}`)
 }
 
 /**

@@ -1,6 +1,6 @@
 // The agent loader: one row per agent name. It remembers which names it handed out, so that after missed
 // notifications (a lost listener connection) every one of them can be dropped from the kernel's cache.
-import { RobutlerError, type AgentConfig, type AgentLoader, type KernelApi } from '@robutler/kernel'
+import { ERR_AGENT_INVALID, type AgentConfig, type AgentLoader, type KernelApi } from '@robutler/kernel'
 import { withSignal } from './database.js'
 import type { AgentStore } from './store.js'
 
@@ -18,12 +18,7 @@ function agentFrom(name: string, config: unknown): AgentConfig {
   if (!isObject(config)) {
     const kind = config === null ? 'null' : Array.isArray(config) ? 'an array' : `a ${typeof config}`
     // A bad record is that agent's problem alone, reported as the kernel reports any invalid agent config.
-    throw new RobutlerError(
-      'RBT_ERR_AGENT_INVALID',
-      `Agent '${name}' is misconfigured: its stored config is ${kind}, not a JSON object`,
-      500,
-      'configuration_error',
-    )
+    throw ERR_AGENT_INVALID(name, `its stored config is ${kind}, not a JSON object`)
   }
   return { ...config, name } as AgentConfig
 }

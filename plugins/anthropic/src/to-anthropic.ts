@@ -1,6 +1,6 @@
 // OpenAI chat messages, tools and sampling fields → one Anthropic Messages API request body.
 import type Anthropic from '@anthropic-ai/sdk'
-import { RobutlerError, type ChatMessage, type ContentPart, type ModelRequest, type SamplingParams, type ToolDefinition } from '@robutler/kernel'
+import { ERR_INVALID_REQUEST, type RobutlerError, type ChatMessage, type ContentPart, type ModelRequest, type SamplingParams, type ToolDefinition } from '@robutler/kernel'
 
 type Block = Anthropic.ContentBlockParam
 type Role = 'user' | 'assistant'
@@ -16,7 +16,7 @@ const DATA_URL = /^data:([^;,]+);base64,(.*)$/s
 
 /** A 400 for input this provider cannot express; the kernel passes RobutlerErrors through as they are. */
 function invalid(message: string, param: string): RobutlerError {
-  const error = new RobutlerError('RBT_ERR_INVALID_REQUEST', `anthropic: ${message}`, 400, 'invalid_request_error')
+  const error = ERR_INVALID_REQUEST(`anthropic: ${message}`)
   error.param = param
   return error
 }

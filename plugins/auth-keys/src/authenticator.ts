@@ -3,7 +3,7 @@
 import type { AuthAnswer, Authenticator, Identity, KernelApi } from '@robutler/kernel'
 import type { TtlLru } from './cache.js'
 import type { ConfigKey } from './config.js'
-import { keyStoreUnavailable } from './errors.js'
+import { ERR_AUTH_KEYS_UNAVAILABLE } from './errors.js'
 import { GENERATED_SECRET, hashBytes, hashKeyOf, sameHash } from './secrets.js'
 import type { KeyStore } from './store.js'
 
@@ -74,7 +74,7 @@ export function createAuthenticator(parts: AuthenticatorParts): Authenticator {
       row = await store.lookup(hash)
     } catch (error) {
       log.error({ err: { message: (error as Error)?.message, code: (error as { code?: string })?.code } }, 'the key database did not answer a key look-up')
-      throw keyStoreUnavailable()
+      throw ERR_AUTH_KEYS_UNAVAILABLE()
     }
     let answer: AuthAnswer
     if (row === null || !sameHash(row.hash, hash)) {

@@ -21,9 +21,6 @@ function stashed(request: FastifyRequest): Stashed {
   return request as unknown as Stashed
 }
 
-/** How many parallel 429s tell the client to wait: a slot frees as soon as one of its requests ends. */
-const PARALLEL_RETRY_AFTER_S = 1
-
 export type WindowCheck = ReturnType<FastifyInstance['createRateLimit']>
 
 export interface LimitHookDeps {
@@ -84,14 +81,14 @@ export function createLimitHook(deps: LimitHookDeps): (request: FastifyRequest, 
         const retryAfter = Math.max(1, counted.ttlInSeconds)
         request.log.debug({ limit: limit.scope, caller, max: limit.max }, 'rate limit exceeded')
         onReject(request, 'rate', agent ?? null)
-        throw ERR_RATE_LIMITED(retryAfter, limit.max, limit.label, retryAfter)
+        throw ERR_RATE_LIMITED(limit.max, limit.label, retryAfter)
       }
     }
 
     if (parallel !== null && !parallel.acquire(caller, reply.raw)) {
       request.log.debug({ caller, maxParallel: parallel.max }, 'parallel cap reached')
       onReject(request, 'parallel', agent ?? null)
-      throw ERR_TOO_MANY_PARALLEL(PARALLEL_RETRY_AFTER_S, parallel.max)
+      throw ERR_TOO_MANY_PARALLEL(parallel.max)
     }
   }
 }
