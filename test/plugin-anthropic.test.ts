@@ -3,7 +3,7 @@
 // the scripted fake Anthropic wire server.
 import OpenAI from 'openai'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
-import type { ChatMessage, ModelDelta, ModelRequest } from '@robutler/kernel'
+import { ProviderError, type ChatMessage, type ModelDelta, type ModelRequest } from '@robutler/kernel'
 import {
   createAnthropicProvider,
   fromAnthropicMessage,
@@ -385,27 +385,32 @@ describe('the provider: @anthropic-ai/sdk over HTTP', () => {
     expect(seen!.body).toEqual({ model: 'claude-sonnet-4-6', max_tokens: 4096, messages: [{ role: 'user', content: 'hello' }] })
   })
 
-  it('errors come through as the SDK made them (status, headers), with no SDK retries', async () => {
+  it('errors leave as classified ProviderErrors, the SDK error (status, headers) as cause, with no SDK retries', async () => {
     fake.script({ error: 429, headers: { 'retry-after': '3' } })
     const limited: any = await provider().complete(hello(), { signal: signal() }).catch((e) => e)
-    expect(limited.name).toBe('RateLimitError')
-    expect(limited.status).toBe(429)
-    expect(limited.headers.get('retry-after')).toBe('3')
+    expect(limited).toBeInstanceOf(ProviderError)
+    expect([limited.kind, limited.status, limited.retryable, limited.retryAfterMs]).toEqual(['rate_limit', 429, true, 3000])
+    expect(limited.cause.name).toBe('RateLimitError')
+    expect(limited.cause.status).toBe(429)
+    expect(limited.cause.headers.get('retry-after')).toBe('3')
     fake.script({ error: 529 })
     const overloaded: any = await provider().complete(hello(), { signal: signal() }).catch((e) => e)
-    expect(overloaded.name).toBe('OverloadedError')
-    expect(overloaded.status).toBe(529)
-    expect(overloaded.type).toBe('overloaded_error')
+    expect([overloaded.kind, overloaded.status, overloaded.retryable]).toEqual(['server', 529, true])
+    expect(overloaded.cause.name).toBe('OverloadedError')
+    expect(overloaded.cause.status).toBe(529)
+    expect(overloaded.cause.type).toBe('overloaded_error')
     fake.script({ error: 500 })
     const failed: any = await collect(provider().stream(hello(), { signal: signal() })).catch((e) => e)
-    expect(failed.status).toBe(500)
+    expect([failed.kind, failed.status]).toEqual(['server', 500])
+    expect(failed.cause.status).toBe(500)
     expect(fake.requests).toHaveLength(3)
   })
 
-  it('a stalled upstream times out with APIConnectionTimeoutError and the connection is closed', async () => {
+  it('a stalled upstream times out (APIConnectionTimeoutError as a timeout ProviderError) and the connection is closed', async () => {
     fake.script({ stall: true })
     const error: any = await provider({ timeout: 200 }).complete(hello(), { signal: signal() }).catch((e) => e)
-    expect(error.name).toBe('APIConnectionTimeoutError')
+    expect([error.name, error.kind, error.retryable]).toEqual(['ProviderError', 'timeout', false])
+    expect(error.cause.name).toBe('APIConnectionTimeoutError')
     await fake.waitFor(() => fake.closed.length === 1)
   })
 
@@ -420,11 +425,15 @@ describe('the provider: @anthropic-ai/sdk over HTTP', () => {
     expect(fake.closed).toHaveLength(0)
   })
 
-  it('an error event mid-stream throws the SDK error with its type', async () => {
+  it('an error event mid-stream throws a retryable ProviderError, the SDK error with its type as cause', async () => {
     fake.script({ sse: [messageStart(), errorEvent('overloaded_error', 'Overloaded')] })
     const error: any = await collect(provider().stream(hello(), { signal: signal() })).catch((e) => e)
-    expect(error.type).toBe('overloaded_error')
+    expect([error.kind, error.status, error.retryable]).toEqual(['server', null, true])
+    expect(error.cause.type).toBe('overloaded_error')
     expect(error.message).toContain('Overloaded')
+    fake.script({ sse: [messageStart(), errorEvent('invalid_request_error', 'Bad thing')] })
+    const refused: any = await collect(provider().stream(hello(), { signal: signal() })).catch((e) => e)
+    expect([refused.kind, refused.retryable]).toEqual(['server', false])
   })
 
   it('aborting the signal closes the upstream connection, streamed or not', async () => {

@@ -1,6 +1,6 @@
 // @robutler/plugin-openai: the real openai SDK over real HTTP against the fake wire server, through a real
 // Robutler server whose client is the openai SDK too; and the registered providers on their own.
-import { checkStartup, type KernelApi, type ModelDelta, type Provider, type ServerOptions } from '@robutler/kernel'
+import { checkStartup, ProviderError, type KernelApi, type ModelDelta, type Provider, type ServerOptions } from '@robutler/kernel'
 import plugin from '@robutler/plugin-openai'
 import OpenAI from 'openai'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
@@ -517,36 +517,49 @@ describe('plugin-openai providers on their own', () => {
     ])
   })
 
-  it('passes SDK errors on unwrapped, after one attempt, with status, headers and class name', async () => {
+  it('throws SDK failures as classified ProviderErrors, after one attempt, the SDK error (status, headers, class name) as cause', async () => {
     const { providers } = await registered({ apiKey: 'k', baseURL: `${fake.url}/v1` })
     const openai = providers.get('openai')!
+    type SdkError = InstanceType<typeof OpenAI.APIError>
+    const failure = (error: unknown) => {
+      expect(error).toBeInstanceOf(ProviderError)
+      return error as ProviderError & { cause: SdkError }
+    }
 
     fake.script({ error: 429, headers: { 'retry-after': '7' } })
-    const limited = (await openai.complete(request(), { signal }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>
-    expect(limited).toBeInstanceOf(OpenAI.RateLimitError)
-    expect(limited.status).toBe(429)
-    expect(limited.headers?.get('retry-after')).toBe('7')
-    expect(limited.name).toBe('RateLimitError')
+    const limited = failure(await openai.complete(request(), { signal }).catch((e: unknown) => e))
+    expect([limited.kind, limited.status, limited.retryable, limited.retryAfterMs]).toEqual(['rate_limit', 429, true, 7000])
+    expect(limited.cause).toBeInstanceOf(OpenAI.RateLimitError)
+    expect(limited.cause.status).toBe(429)
+    expect(limited.cause.headers?.get('retry-after')).toBe('7')
+    expect(limited.cause.name).toBe('RateLimitError')
 
     fake.always({ error: 500 })
-    const failed = (await openai.complete(request(), { signal }).catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>
-    expect(failed).toBeInstanceOf(OpenAI.InternalServerError)
-    expect(failed.status).toBe(500)
+    const failed = failure(await openai.complete(request(), { signal }).catch((e: unknown) => e))
+    expect([failed.kind, failed.status, failed.retryable]).toEqual(['server', 500, true])
+    expect(failed.cause).toBeInstanceOf(OpenAI.InternalServerError)
+    expect(failed.cause.status).toBe(500)
     expect(fake.requests).toHaveLength(2) // maxRetries: 0
 
     fake.always(null)
     fake.script({ reset: true })
-    const reset = await openai.complete(request(), { signal }).catch((e: unknown) => e)
-    expect(reset).toBeInstanceOf(OpenAI.APIConnectionError)
-    expect((reset as Error).name).toBe('APIConnectionError')
+    const reset = failure(await openai.complete(request(), { signal }).catch((e: unknown) => e))
+    expect([reset.kind, reset.status, reset.retryable]).toEqual(['connection', null, true])
+    expect(reset.cause).toBeInstanceOf(OpenAI.APIConnectionError)
+    expect(reset.cause.name).toBe('APIConnectionError')
+
+    fake.script({ error: 400 })
+    const refused = failure(await openai.complete(request(), { signal }).catch((e: unknown) => e))
+    expect([refused.kind, refused.status, refused.retryable]).toEqual(['client', 400, false])
 
     fake.script({ error: 503, headers: { 'retry-after': '1' } })
     const drainStream = async () => {
       for await (const _ of openai.stream(request(), { signal }));
     }
-    const unavailable = (await drainStream().catch((e: unknown) => e)) as InstanceType<typeof OpenAI.APIError>
-    expect(unavailable.status).toBe(503)
-    expect(unavailable.headers?.get('retry-after')).toBe('1')
+    const unavailable = failure(await drainStream().catch((e: unknown) => e))
+    expect([unavailable.kind, unavailable.status, unavailable.retryAfterMs]).toEqual(['server', 503, 1000])
+    expect(unavailable.cause.status).toBe(503)
+    expect(unavailable.cause.headers?.get('retry-after')).toBe('1')
   })
 
   it('a mid-stream drop surfaces as an error after the deltas already yielded', async () => {
@@ -561,13 +574,15 @@ describe('plugin-openai providers on their own', () => {
     expect(fake.closed).toHaveLength(0) // the server cut it, not the client
   })
 
-  it('times out a stalled upstream with the configured timeout, as APIConnectionTimeoutError, closing the socket', async () => {
+  it('times out a stalled upstream with the configured timeout, as a timeout ProviderError (APIConnectionTimeoutError), closing the socket', async () => {
     fake.script({ stall: true })
     const { providers } = await registered({ apiKey: 'k', baseURL: `${fake.url}/v1`, timeout: 200 })
     const started = Date.now()
-    const error = await providers.get('openai')!.complete(request(), { signal }).catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(OpenAI.APIConnectionTimeoutError)
-    expect((error as Error).name).toBe('APIConnectionTimeoutError')
+    const error = (await providers.get('openai')!.complete(request(), { signal }).catch((e: unknown) => e)) as ProviderError
+    expect(error).toBeInstanceOf(ProviderError)
+    expect([error.kind, error.retryable]).toEqual(['timeout', false])
+    expect(error.cause).toBeInstanceOf(OpenAI.APIConnectionTimeoutError)
+    expect((error.cause as Error).name).toBe('APIConnectionTimeoutError')
     expect(Date.now() - started).toBeLessThan(2000)
     await fake.waitFor(() => fake.closed.length === 1)
   })

@@ -1,23 +1,73 @@
-// What a provider error means for the retry layer, and what the client may see of it.
-// Providers let their SDK's errors through: Stainless SDKs (openai, @anthropic-ai/sdk) put the upstream HTTP
-// status on `status` and its headers on `headers`, and name connection failures APIConnection(Timeout)Error.
-import {
-  ERR_PROVIDER_FAILED,
-  ERR_PROVIDER_RATE_LIMITED,
-  ERR_PROVIDER_TIMEOUT,
-  isRobutlerError,
-  type RobutlerError,
-} from './errors.js'
+// The contract between providers and the kernel's one retry layer: a provider throws a ProviderError that says
+// what kind of failure it met (it knows its SDK; the kernel knows none), and the kernel decides from that whether
+// to retry, when, and what the client may see.
+import { ERR_PROVIDER_FAILED, ERR_PROVIDER_RATE_LIMITED, ERR_PROVIDER_TIMEOUT, isRobutlerError, type RobutlerError } from './errors.js'
 import type { ModelTarget } from './providers.js'
 
-export type FailureKind = 'rate_limit' | 'server' | 'connection' | 'timeout' | 'client'
+export type ProviderFailureKind = 'rate_limit' | 'server' | 'connection' | 'timeout' | 'client'
 
 export interface Classified {
-  kind: FailureKind
+  kind: ProviderFailureKind
   retryable: boolean
   status: number | null
   /** From a Retry-After (or retry-after-ms) header. */
   retryAfterMs: number | null
+}
+
+const KINDS: ReadonlySet<string> = new Set<ProviderFailureKind>(['rate_limit', 'server', 'connection', 'timeout', 'client'])
+/** Kinds a retry may cure when the provider does not say otherwise. */
+const TRANSIENT: ReadonlySet<ProviderFailureKind> = new Set<ProviderFailureKind>(['rate_limit', 'server', 'connection'])
+
+export interface ProviderErrorOptions {
+  /** The upstream HTTP status, when there was an answer. */
+  status?: number | null
+  /** How long the upstream asked us to wait (see retryAfterMs()). */
+  retryAfterMs?: number | null
+  /** Default: true for rate_limit, server and connection; false for timeout and client. */
+  retryable?: boolean
+  /** The SDK's own error, kept for the log. */
+  cause?: unknown
+}
+
+/**
+ * A failed model call, classified by the provider that made it. The kernel retries the retryable ones (after
+ * `retryAfterMs` when set), then falls back; the client sees the kind and status, never the message of an answer
+ * that had a status (an upstream body may echo a key or a prompt).
+ * @example
+ * if (error instanceof SdkRateLimit) throw ProviderError.fromStatus(429, error.message, { headers: error.headers, cause: error })
+ * if (error instanceof SdkConnectionError) throw new ProviderError('connection', error.message, { cause: error })
+ */
+export class ProviderError extends Error implements Classified {
+  readonly kind: ProviderFailureKind
+  readonly status: number | null
+  readonly retryAfterMs: number | null
+  readonly retryable: boolean
+
+  constructor(kind: ProviderFailureKind, message: string, options: ProviderErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause })
+    this.name = 'ProviderError'
+    this.kind = kind
+    this.status = options.status ?? null
+    this.retryAfterMs = options.retryAfterMs ?? null
+    this.retryable = options.retryable ?? TRANSIENT.has(kind)
+  }
+
+  /**
+   * The failure an upstream HTTP answer means: 429 rate_limit; 5xx, 408 and 409 server (both retried, honouring
+   * the answer's Retry-After); any other status client (not retried).
+   */
+  static fromStatus(status: number, message: string, options: { headers?: unknown; cause?: unknown } = {}): ProviderError {
+    const kind: ProviderFailureKind = status === 429 ? 'rate_limit' : status >= 500 || status === 408 || status === 409 ? 'server' : 'client'
+    const wait = kind === 'client' ? null : retryAfterMs(options.headers)
+    return new ProviderError(kind, message, { status, retryAfterMs: wait, cause: options.cause })
+  }
+}
+
+/** By shape as well as class: a plugin may load another copy of the kernel module (a bundler, a test runner). */
+export function isProviderError(error: unknown): error is ProviderError {
+  if (error instanceof ProviderError) return true
+  const e = error as Partial<ProviderError> | null
+  return e?.name === 'ProviderError' && typeof e.kind === 'string' && KINDS.has(e.kind) && typeof e.retryable === 'boolean'
 }
 
 /** The reason our own per-call timer aborts a provider call with. */
@@ -28,6 +78,7 @@ export class ProviderTimeoutError extends Error {
   }
 }
 
+/** Node's socket failures: what createProviderFetch rejects with when the upstream cannot be reached. */
 const CONNECTION_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT'])
 
 function header(headers: unknown, name: string): string | null {
@@ -37,7 +88,12 @@ function header(headers: unknown, name: string): string | null {
   return typeof value === 'string' ? value : null
 }
 
-/** Retry-After as seconds or an HTTP date; retry-after-ms (OpenAI) wins when present. */
+/**
+ * Milliseconds an upstream asks to wait: Retry-After as seconds or an HTTP date; retry-after-ms (OpenAI) wins
+ * when present. Takes a Headers object or a plain object of lower-case names; null when there is no such header.
+ * @example
+ * retryAfterMs(new Headers({ 'retry-after': '7' })) // 7000
+ */
 export function retryAfterMs(headers: unknown, now = Date.now()): number | null {
   const ms = Number(header(headers, 'retry-after-ms'))
   if (Number.isFinite(ms) && ms >= 0 && header(headers, 'retry-after-ms') !== null) return ms
@@ -49,34 +105,15 @@ export function retryAfterMs(headers: unknown, now = Date.now()): number | null 
   return Number.isNaN(date) ? null : Math.max(0, date - now)
 }
 
-/** The error's class name: openai@6's errors all have `name === 'Error'`, their classes are named. */
-function kindName(e: { name?: string; constructor?: { name?: string } } | null): string {
-  const name = e?.name
-  return name && name !== 'Error' ? name : (e?.constructor?.name ?? '')
-}
-
+/** What a failed call means for the retry layer. */
 export function classify(error: unknown): Classified {
-  const e = error as { name?: string; code?: string; status?: unknown; headers?: unknown; cause?: { code?: string } } | null
-  const status = typeof e?.status === 'number' ? e.status : null
-  const name = kindName(e)
-  if (e instanceof ProviderTimeoutError || name === 'APIConnectionTimeoutError' || name === 'TimeoutError') {
-    return { kind: 'timeout', retryable: false, status, retryAfterMs: null }
-  }
-  if (status !== null) {
-    const after = retryAfterMs(e?.headers)
-    if (status === 429) return { kind: 'rate_limit', retryable: true, status, retryAfterMs: after }
-    if (status >= 500 || status === 408 || status === 409) return { kind: 'server', retryable: true, status, retryAfterMs: after }
-    return { kind: 'client', retryable: false, status, retryAfterMs: null }
-  }
-  // An error event inside an upstream stream (Anthropic's `overloaded_error`) has no status but is transient.
-  const type = (e as { type?: unknown; error?: { type?: unknown } } | null)?.type ?? (e as { error?: { type?: unknown } } | null)?.error?.type
-  if (type === 'overloaded_error' || type === 'rate_limit_error' || type === 'api_error') {
-    return { kind: type === 'rate_limit_error' ? 'rate_limit' : 'server', retryable: true, status: null, retryAfterMs: null }
-  }
-  if (name === 'APIConnectionError' || CONNECTION_CODES.has(e?.code ?? '') || CONNECTION_CODES.has(e?.cause?.code ?? '')) {
+  if (error instanceof ProviderTimeoutError) return { kind: 'timeout', retryable: false, status: null, retryAfterMs: null }
+  if (isProviderError(error)) return { kind: error.kind, retryable: error.retryable, status: error.status, retryAfterMs: error.retryAfterMs }
+  const e = error as { code?: string; cause?: { code?: string } } | null
+  if (CONNECTION_CODES.has(e?.code ?? '') || CONNECTION_CODES.has(e?.cause?.code ?? '')) {
     return { kind: 'connection', retryable: true, status: null, retryAfterMs: null }
   }
-  // A plain error from a provider of our own: its message is ours, and nothing says a retry would help.
+  // Anything else, a provider's own plain error among them: its message is ours, and nothing says a retry helps.
   return { kind: 'server', retryable: false, status: null, retryAfterMs: null }
 }
 

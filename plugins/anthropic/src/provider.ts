@@ -1,6 +1,7 @@
 // The `anthropic` provider: one SDK client (no SDK retries: the kernel retries), whole and streamed turns.
 import Anthropic from '@anthropic-ai/sdk'
 import type { KernelApi, ModelDelta, ModelResponse, Provider } from '@robutler/kernel'
+import { toProviderError } from './errors.js'
 import { fromAnthropicMessage } from './from-anthropic.js'
 import { fromAnthropicStream } from './stream.js'
 import { toAnthropicRequest } from './to-anthropic.js'
@@ -78,15 +79,22 @@ export function createAnthropicProvider(config: AnthropicConfig = {}, deps: { lo
   return {
     async complete(request, { signal }): Promise<ModelResponse> {
       const anthropic = ready()
-      const message = await anthropic.messages.create(toAnthropicRequest(request, { maxTokens }), { signal })
-      return fromAnthropicMessage(message)
+      try {
+        return fromAnthropicMessage(await anthropic.messages.create(toAnthropicRequest(request, { maxTokens }), { signal }))
+      } catch (error) {
+        throw toProviderError(error)
+      }
     },
 
     async *stream(request, { signal }): AsyncGenerator<ModelDelta> {
       const anthropic = ready()
-      const events = await anthropic.messages.create({ ...toAnthropicRequest(request, { maxTokens }), stream: true }, { signal })
-      // Leaving this loop early (return or throw) ends the SDK's iterator, which aborts the upstream request.
-      yield* fromAnthropicStream(events, signal)
+      try {
+        const events = await anthropic.messages.create({ ...toAnthropicRequest(request, { maxTokens }), stream: true }, { signal })
+        // Leaving this loop early (return or throw) ends the SDK's iterator, which aborts the upstream request.
+        yield* fromAnthropicStream(events, signal)
+      } catch (error) {
+        throw toProviderError(error)
+      }
     },
   }
 }

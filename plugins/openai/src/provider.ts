@@ -1,7 +1,8 @@
 // The provider one prefix serves: chat completions through its SDK client, whole or streamed.
 import type { ModelDelta, ModelRequest, ModelResponse, Provider } from '@robutler/kernel'
-import { APIUserAbortError, OpenAIError, type OpenAI } from 'openai'
+import { APIUserAbortError, type OpenAI } from 'openai'
 import type { ChatCompletionCreateParamsNonStreaming, ChatCompletionCreateParamsStreaming } from 'openai/resources/chat/completions'
+import { toProviderError } from './errors.js'
 import { toDelta, toResponse } from './mapping.js'
 
 /**
@@ -18,19 +19,9 @@ function bodyOf(request: ModelRequest): Record<string, unknown> {
 }
 
 /**
- * openai@6 errors all keep Error's `name` ('Error'), and the kernel, which cannot import the SDK, tells
- * `APIConnectionError` from `APIConnectionTimeoutError` by name. The same object goes on, its class name set;
- * `status`, `headers` and the message are untouched.
- */
-function withClassName(error: unknown): unknown {
-  if (error instanceof OpenAIError && error.name === 'Error') error.name = error.constructor.name
-  return error
-}
-
-/**
- * A provider over one SDK client. SDK errors propagate unwrapped — APIError subclasses carry `status` and
- * `headers` — for the kernel's retry layer to classify. The request's signal goes to the SDK, which aborts the
- * fetch and so closes the upstream connection.
+ * A provider over one SDK client. SDK failures leave as the kernel's ProviderError (toProviderError), for its
+ * retry layer. The request's signal goes to the SDK, which aborts the fetch and so closes the upstream
+ * connection.
  * @example
  * kernel.providers.register('openai', createOpenAIProvider(new OpenAI({ apiKey, maxRetries: 0 })))
  */
@@ -43,7 +34,7 @@ export function createOpenAIProvider(client: OpenAI): Provider {
       try {
         return toResponse(await completions.create(body as unknown as ChatCompletionCreateParamsNonStreaming, { signal }))
       } catch (error) {
-        throw withClassName(error)
+        throw toProviderError(error)
       }
     },
     async *stream(request, { signal }): AsyncGenerator<ModelDelta> {
@@ -60,7 +51,7 @@ export function createOpenAIProvider(client: OpenAI): Provider {
         // The SDK's stream ends quietly when its request is aborted; a cut-off turn must not pass for a whole one.
         if (signal.aborted) throw new APIUserAbortError()
       } catch (error) {
-        throw withClassName(error)
+        throw toProviderError(error)
       }
     },
   }
