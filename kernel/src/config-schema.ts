@@ -4,16 +4,39 @@ import addFormats from 'ajv-formats'
 
 export const AGENT_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
 export const AGENT_NAME = new RegExp(AGENT_NAME_PATTERN)
+
+/** Names that are routes of their own under the prefix. */
+export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['health', 'live', 'ready', 'info', 'agents', 'metrics'])
+
+/**
+ * Why `name` cannot name an agent (it fails the pattern, or it is one of the server's own routes), or null when
+ * it can.
+ * @example
+ * agentNameProblem('health') // "'health' is a route of its own and cannot name an agent"
+ */
+export function agentNameProblem(name: string): string | null {
+  if (!AGENT_NAME.test(name)) return `agent names match ${AGENT_NAME_PATTERN}`
+  if (RESERVED_AGENT_NAMES.has(name)) return `'${name}' is a route of its own and cannot name an agent`
+  return null
+}
+
 /** True for a name an agent may have: the pattern, and not one of the server's own routes. */
 export function isAgentName(name: string): boolean {
   return AGENT_NAME.test(name) && !RESERVED_AGENT_NAMES.has(name)
 }
 
-/** Names that are routes of their own under the prefix. */
-export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['health', 'live', 'ready', 'info', 'agents', 'metrics'])
+const MODEL_PATTERN = '^[A-Za-z0-9][A-Za-z0-9_.-]*/.+$'
+// As ajv compiles the schema's pattern.
+const MODEL = new RegExp(MODEL_PATTERN, 'u')
+const MODEL_MAX_LENGTH = 256
+
+/** True for a model string an agent may name: `provider/model`, as `openai/gpt-4o`. */
+export function isModelString(value: unknown): value is string {
+  return typeof value === 'string' && value.length <= MODEL_MAX_LENGTH && MODEL.test(value)
+}
 
 const scope = { enum: ['all', 'owner', 'admin'] }
-const modelString = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*/.+$', maxLength: 256 }
+const modelString = { type: 'string', pattern: MODEL_PATTERN, maxLength: MODEL_MAX_LENGTH }
 const section = { type: 'object' }
 
 export const agentSchema = {

@@ -14,7 +14,7 @@ export { RobutlerError, createError, errorCatalogue, isRobutlerError, ERR_AGENT_
 export type { ErrorFactory, ErrorOptions, ErrorType } from './errors.js'
 export { ProviderError, isProviderError, retryAfterMs } from './provider-errors.js'
 export type { ProviderErrorOptions, ProviderFailureKind } from './provider-errors.js'
-export { isAgentName } from './config-schema.js'
+export { agentNameProblem, isAgentName, isModelString } from './config-schema.js'
 export { createProviderFetch } from './provider-fetch.js'
 export type { ProviderFetch } from './provider-fetch.js'
 export type {

@@ -2,10 +2,9 @@
 // within a second of a change and without a restart.
 import { constants } from 'node:fs'
 import { access, readdir } from 'node:fs/promises'
-import { definePlugin, type KernelApi } from '@robutler/kernel'
+import { agentNameProblem, definePlugin, type KernelApi } from '@robutler/kernel'
 import { settingsOf, type AgentsFileConfig } from './config.js'
 import { AgentFileStore, agentOfFile } from './store.js'
-import { unservableReason } from './names.js'
 import { DirWatcher } from './watcher.js'
 
 /** Events for one file within this many milliseconds are handled once (editors write a file in several steps). */
@@ -16,7 +15,8 @@ const RESCAN_CONCURRENCY = 32
 
 /** Reads the file again (logging it when it is not valid JSON), then has the kernel drop its cached agent. */
 async function refresh(kernel: KernelApi, store: AgentFileStore, name: string, ignored: Set<string>): Promise<void> {
-  const unservable = unservableReason(name)
+  // A file named so is never asked for: the kernel checks the name before any loader runs.
+  const unservable = agentNameProblem(name)
   if (unservable !== null) {
     if (!ignored.has(name)) {
       ignored.add(name)

@@ -2,24 +2,18 @@
 // instance sees a change within about a second, through the table's notify trigger.
 import { readFile } from 'node:fs/promises'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import type { PluginDefinition } from '@robutler/kernel'
+import { agentNameProblem, isModelString, type CommandContext, type PluginCommand } from '@robutler/kernel'
 import { NO_DATABASE, settingsFrom, type AgentsPostgresConfig } from './config.js'
 import { describeDatabase, openPool, safeReason } from './database.js'
 import { migrate, tableNames } from './migrate.js'
 import { AgentStore, type AgentListing } from './store.js'
 
-// The kernel's public entry exports PluginDefinition but not PluginCommand or CommandContext themselves.
-type PluginCommand = NonNullable<PluginDefinition<AgentsPostgresConfig>['commands']>[string]
-type Context = Parameters<PluginCommand['run']>[1]
+type Context = CommandContext<AgentsPostgresConfig>
 
 const OK = 0
 const FAILURE = 1
 const USAGE = 2
 
-// As the kernel's agent names (DESIGN.md, HTTP surface).
-const AGENT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
-const RESERVED = new Set(['health', 'live', 'ready', 'info', 'agents', 'metrics'])
-const MODEL = /^[A-Za-z0-9][A-Za-z0-9_.-]*\/.+$/
 
 export const AGENTS_USAGE = ['agents list [--json]', 'agents get NAME', 'agents put NAME [FILE|-]', 'agents delete NAME'].join('\n')
 
@@ -58,8 +52,8 @@ function parse(args: string[], options: ParseArgsConfig['options'], names: strin
 }
 
 function agentName(value: string): string {
-  if (!AGENT_NAME.test(value)) throw new UsageError(`'${value}' is not an agent name (${AGENT_NAME.source})`)
-  if (RESERVED.has(value)) throw new UsageError(`'${value}' is a server route and cannot name an agent`)
+  const problem = agentNameProblem(value)
+  if (problem !== null) throw new UsageError(`'${value}' is not an agent name: ${problem}`)
   return value
 }
 
@@ -99,7 +93,7 @@ export function checkConfig(name: string, text: string, from: string): Record<st
     throw new Refusal(`${from} must hold a JSON object (an agent config), not ${kind}`)
   }
   const agent = config as Record<string, unknown>
-  if (typeof agent.model !== 'string' || !MODEL.test(agent.model)) {
+  if (!isModelString(agent.model)) {
     const got = agent.model === undefined ? 'none' : JSON.stringify(agent.model)
     throw new Refusal(`${from}: "model" must be a string "provider/model" such as "openai/gpt-4o", got ${got}`)
   }
@@ -209,7 +203,7 @@ async function run(args: string[], context: Context): Promise<number> {
 }
 
 /** The `robutler agents …` command. */
-export const agentsCommand: PluginCommand = {
+export const agentsCommand: PluginCommand<AgentsPostgresConfig> = {
   description: 'List, show, create or replace, and delete the agents stored in the agent database',
   usage: AGENTS_USAGE,
   run,

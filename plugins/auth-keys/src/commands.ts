@@ -1,20 +1,18 @@
 // `robutler keys create|list|revoke`: manage database keys from the operator's shell. The secret is printed once,
 // when it is made; only its hash is stored, and nothing here prints a hash.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import type { PluginDefinition, Scope } from '@robutler/kernel'
+import { agentNameProblem, type CommandContext as KernelCommandContext, type PluginCommand, type Scope } from '@robutler/kernel'
 import { settingsFrom, type AuthKeysConfig } from './config.js'
 import { describeDatabase, openPool, safeReason } from './database.js'
 import { KeyStore, type KeyListing } from './store.js'
 
-type PluginCommand = NonNullable<PluginDefinition<AuthKeysConfig>['commands']>[string]
-type CommandContext = Parameters<PluginCommand['run']>[1]
+type CommandContext = KernelCommandContext<AuthKeysConfig>
 
 const OK = 0
 const FAILURE = 1
 const USAGE = 2
 
 const SCOPES: readonly Scope[] = ['all', 'owner', 'admin']
-const AGENT_NAME = /^[a-z0-9][a-z0-9_-]{0,63}$/
 
 export const KEYS_USAGE = [
   'keys create --user ID [--scope all|owner|admin] [--agents a,b] [--json]',
@@ -61,8 +59,10 @@ function parseCreate(args: string[]): { userId: string; scope: Scope; agents: st
   if (values.agents !== undefined) {
     agents = [...new Set(values.agents.split(',').map((a) => a.trim()).filter(Boolean))]
     if (agents.length === 0) throw new UsageError('--agents needs at least one agent name (a,b)')
-    const bad = agents.find((a) => !AGENT_NAME.test(a))
-    if (bad !== undefined) throw new UsageError(`'${bad}' is not an agent name (${AGENT_NAME})`)
+    for (const agent of agents) {
+      const problem = agentNameProblem(agent)
+      if (problem !== null) throw new UsageError(`'${agent}' is not an agent name: ${problem}`)
+    }
   }
   return { userId, scope, agents, json: values.json === true }
 }
@@ -164,7 +164,7 @@ function plan(sub: 'create' | 'list' | 'revoke', args: string[], context: Comman
 }
 
 /** The `robutler keys …` command. */
-export const keysCommand: PluginCommand = {
+export const keysCommand: PluginCommand<AuthKeysConfig> = {
   description: 'Create, list and revoke the API keys stored (hashed) in the key database',
   usage: KEYS_USAGE,
   run,
