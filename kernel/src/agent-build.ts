@@ -1,8 +1,8 @@
 // Builds an agent's per-agent state once, when it is loaded: model targets, skills' tools, hooks, prompts, routes,
 // and what each caller scope sees. Nothing here runs per request.
 import FindMyWay from 'find-my-way'
-import { RESERVED_AGENT_NAMES, describeAjvErrors, validateAgentShape } from './config-schema.js'
-import { ERR_AGENT_INVALID, ERR_SKILL_SETUP_FAILED } from './errors.js'
+import { agentConfigProblems, agentInvalid, type AgentRules } from './agent-check.js'
+import { ERR_SKILL_SETUP_FAILED } from './errors.js'
 import type { ProviderRegistry, ModelTarget } from './providers.js'
 import { scopeAllows, scopeLevel } from './auth.js'
 import type { ToolValidators, ArgsValidator } from './tool-validators.js'
@@ -95,34 +95,12 @@ export interface BuiltAgent {
 
 export interface BuildDeps {
   providers: ProviderRegistry
+  /** What the config is checked against first (agentConfigProblems). */
+  rules: AgentRules
   skills: ReadonlyMap<string, SkillPackage>
   validators: ToolValidators
   kernelFor: (skill: string) => KernelApi
   urlPrefix: string
-}
-
-/** Problems with an agent config that can be found without running any skill. */
-export function checkAgentConfig(config: unknown, deps: Pick<BuildDeps, 'providers' | 'skills'>): string[] {
-  if (!validateAgentShape(config)) return [describeAjvErrors(validateAgentShape.errors)]
-  const agent = config as AgentConfig
-  const problems: string[] = []
-  if (RESERVED_AGENT_NAMES.has(agent.name)) problems.push(`'${agent.name}' is a route of its own and cannot name an agent`)
-  for (const model of [agent.model, ...(agent.fallbackModels ?? [])]) {
-    const prefix = model.slice(0, model.indexOf('/'))
-    if (!deps.providers.has(prefix)) {
-      problems.push(`model '${model}' names provider '${prefix}', which no enabled plugin registers (try: npm install @robutler/plugin-${prefix})`)
-    }
-  }
-  for (const [skill, config] of Object.entries(agent.skills ?? {})) {
-    const pkg = deps.skills.get(skill)
-    if (!pkg) {
-      problems.push(`skill '${skill}' is not installed or not enabled (npm install ${skill}, then name it in the config)`)
-      continue
-    }
-    const checked = pkg.validateConfig({ ...pkg.defaults, ...config })
-    if (!checked.ok) problems.push(`config of skill '${skill}': ${checked.message}`)
-  }
-  return problems
 }
 
 function emptyHooks(): HookTable {
@@ -193,9 +171,9 @@ function scopeView(agent: BuiltAgent, scope: Scope, prompts: Array<{ priority: n
  * Throws RBT_ERR_AGENT_INVALID naming every problem.
  */
 export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<BuiltAgent> {
-  const problems = checkAgentConfig(config, deps)
+  const problems = agentConfigProblems(config, deps.rules)
   const name = typeof (config as any)?.name === 'string' ? (config as any).name : '(unnamed)'
-  if (problems.length > 0) throw ERR_AGENT_INVALID(name, problems.join('; '))
+  if (problems.length > 0) throw agentInvalid(name, problems)
   const scopes = config.scopes ?? ['all']
   const agent: BuiltAgent = {
     name,

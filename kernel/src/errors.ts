@@ -166,7 +166,7 @@ export const ERR_CONFIG_ENV_MISSING = kernelError(
 )
 export const ERR_MODEL_PROVIDER_UNKNOWN = kernelError(
   'RBT_ERR_MODEL_PROVIDER_UNKNOWN',
-  "Model '%s' of agent '%s' names provider '%s', which no enabled plugin provides",
+  "model '%s' names provider '%s', which no enabled plugin provides",
   500,
   'configuration_error',
 )

@@ -3,6 +3,7 @@ import { randomBytes } from 'node:crypto'
 import type { FastifyInstance, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import { buildAgent, type BuiltAgent, type SkillPackage } from './agent-build.js'
+import type { AgentRules } from './agent-check.js'
 import { AgentDirectory } from './agents.js'
 import { AuthChain } from './auth.js'
 import { ERR_REQUEST_TIMEOUT, type RobutlerError } from './errors.js'
@@ -28,6 +29,8 @@ export class Kernel {
   readonly auth = new AuthChain()
   readonly validators = new ToolValidators()
   readonly skills = new Map<string, SkillPackage>()
+  /** What every agent config is checked against once plugins have registered their providers. */
+  readonly agentRules: AgentRules = { hasProvider: (prefix) => this.providers.has(prefix), skills: this.skills, unknownSkills: 'problem' }
   readonly healthChecks = new Map<string, HealthCheck>()
   readonly readyFns: Array<() => void | Promise<void>> = []
   readonly closeFns: Array<{ owner: string; fn: () => void | Promise<void> }> = []
@@ -94,6 +97,7 @@ export class Kernel {
   buildAgent(config: AgentConfig): Promise<BuiltAgent> {
     return buildAgent(config, {
       providers: this.providers,
+      rules: this.agentRules,
       skills: this.skills,
       validators: this.validators,
       kernelFor: (skill) => this.apiFor(skill),

@@ -15,7 +15,8 @@ import { resolveSettings, type ServerOptions } from './options.js'
 import { registerAgentRoutes } from './routes-agent.js'
 import { registerServerRoutes } from './routes-server.js'
 import { logRequestEnd } from './request-log.js'
-import { agentProblems, planStartup } from './startup.js'
+import { staticAgentProblems } from './agent-check.js'
+import { planStartup } from './startup.js'
 
 export const KERNEL_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
 
@@ -149,7 +150,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
   try {
     if (settings.workerThreads > 0 && [...kernel.skills.values()].some((skill) => skill.workerPath)) kernel.pool.warm()
     const agents = options.agents ?? []
-    const problems = agentProblems(agents, { providers: kernel.providers, skills: kernel.skills })
+    const problems = staticAgentProblems(agents, kernel.agentRules)
     if (problems.length > 0) throw new StartupError(problems)
     for (const config of agents) kernel.agents.static.set(config.name, await kernel.buildAgent(config))
     for (const agent of kernel.agents.static.values()) {
