@@ -16,6 +16,7 @@ export { ProviderError, isProviderError, retryAfterMs } from './provider-errors.
 export type { ProviderErrorOptions, ProviderFailureKind } from './provider-errors.js'
 export { agentNameProblem, isAgentName, isModelString } from './config-schema.js'
 export { createProviderFetch } from './provider-fetch.js'
+export { describeConnection, describeConnectionError } from './connection-text.js'
 export type { ProviderFetch } from './provider-fetch.js'
 export type {
   AgentConfig,

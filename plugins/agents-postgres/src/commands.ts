@@ -2,9 +2,9 @@
 // instance sees a change within about a second, through the table's notify trigger.
 import { readFile } from 'node:fs/promises'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { agentNameProblem, isModelString, type CommandContext, type PluginCommand } from '@robutler/kernel'
+import { agentNameProblem, describeConnectionError, isModelString, type CommandContext, type PluginCommand } from '@robutler/kernel'
 import { NO_DATABASE, settingsFrom, type AgentsPostgresConfig } from './config.js'
-import { describeDatabase, openPool, safeReason } from './database.js'
+import { describeDatabase, openPool } from './database.js'
 import { migrate, tableNames } from './migrate.js'
 import { AgentStore, type AgentListing } from './store.js'
 
@@ -194,7 +194,7 @@ async function run(args: string[], context: Context): Promise<number> {
     return await work(new AgentStore(pool, names))
   } catch (error) {
     if (error instanceof Refusal) context.stderr(`robutler agents ${sub}: ${error.message}\n`)
-    else context.stderr(`robutler agents ${sub}: the agent database at ${where} failed: ${safeReason(error, settings.database)}\n`)
+    else context.stderr(`robutler agents ${sub}: the agent database at ${where} failed: ${describeConnectionError(error, settings.database)}\n`)
     return FAILURE
   } finally {
     // The outcome is already decided and reported; a failed disconnect changes nothing for the operator.

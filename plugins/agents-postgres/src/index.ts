@@ -1,10 +1,10 @@
 // @robutler/plugin-agents-postgres: dynamic agents in a PostgreSQL table. The plugin creates the table and a
 // notify trigger; every instance LISTENs, so an update or delete reaches each one's agent cache at once.
 // `robutler agents list|get|put|delete` manages the rows.
-import { definePlugin, type KernelApi } from '@robutler/kernel'
+import { definePlugin, describeConnectionError, type KernelApi } from '@robutler/kernel'
 import { agentsCommand, checkConfig } from './commands.js'
 import { NO_DATABASE, settingsFrom, type AgentsPostgresConfig, type Settings } from './config.js'
-import { describeDatabase, openPool, safeReason } from './database.js'
+import { describeDatabase, openPool } from './database.js'
 import { databaseCheck } from './health.js'
 import { AgentListener } from './listener.js'
 import { createLoader, type LoaderState } from './loader.js'
@@ -17,7 +17,7 @@ async function start(kernel: KernelApi, settings: Settings & { database: string 
   const names = tableNames(table)
   const pool = openPool(database)
   // An idle connection that drops (database restart) is replaced on the next query; unheard, it would crash the process.
-  pool.on('error', (error) => kernel.log.warn({ err: { message: safeReason(error, database) } }, 'an idle agent database connection failed'))
+  pool.on('error', (error) => kernel.log.warn({ err: { message: describeConnectionError(error, database) } }, 'an idle agent database connection failed'))
   kernel.onClose(() => pool.end())
 
   let source: string
@@ -29,7 +29,7 @@ async function start(kernel: KernelApi, settings: Settings & { database: string 
       client.release()
     }
   } catch (error) {
-    throw new Error(`cannot prepare the agent table ${table} in ${where}: ${safeReason(error, database)}`)
+    throw new Error(`cannot prepare the agent table ${table} in ${where}: ${describeConnectionError(error, database)}`)
   }
 
   const state: LoaderState = { served: new Set() }
@@ -49,7 +49,7 @@ async function start(kernel: KernelApi, settings: Settings & { database: string 
   try {
     await listener.start()
   } catch (error) {
-    throw new Error(`cannot LISTEN ${CHANNEL} on ${where}: ${safeReason(error, database)}`)
+    throw new Error(`cannot LISTEN ${CHANNEL} on ${where}: ${describeConnectionError(error, database)}`)
   }
 
   kernel.agents.addLoader(createLoader(new AgentStore(pool, names), state, kernel.log), { priority, name: 'agents-postgres' })

@@ -2,8 +2,8 @@
 // row changed; a lost connection is reopened with backoff, and since notifications sent while it was down are
 // gone, the owner is told to resynchronise (drop every agent it has handed out).
 import pg from 'pg'
-import type { KernelApi } from '@robutler/kernel'
-import { APPLICATION_NAME, CONNECT_TIMEOUT_MS, safeReason } from './database.js'
+import { describeConnectionError, type KernelApi } from '@robutler/kernel'
+import { APPLICATION_NAME, CONNECT_TIMEOUT_MS } from './database.js'
 import { CHANNEL } from './migrate.js'
 
 export interface ListenerOptions {
@@ -110,7 +110,7 @@ export class AgentListener {
     // A dead socket may still need closing; its error has already been reported through #lost.
     client.end().catch(() => undefined)
     this.#options.log.warn(
-      { err: { message: safeReason(error, this.#options.connectionString) } },
+      { err: { message: describeConnectionError(error, this.#options.connectionString) } },
       'agent change notifications lost: cached agents keep serving, reconnecting',
     )
     this.#schedule()
@@ -133,7 +133,7 @@ export class AgentListener {
     } catch (error) {
       this.#failures++
       this.#options.log.debug(
-        { err: { message: safeReason(error, this.#options.connectionString) }, attempt: this.#failures },
+        { err: { message: describeConnectionError(error, this.#options.connectionString) }, attempt: this.#failures },
         'agent change notifications: reconnect failed',
       )
       this.#schedule()

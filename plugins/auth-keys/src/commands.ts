@@ -1,9 +1,9 @@
 // `robutler keys create|list|revoke`: manage database keys from the operator's shell. The secret is printed once,
 // when it is made; only its hash is stored, and nothing here prints a hash.
 import { parseArgs, type ParseArgsConfig } from 'node:util'
-import { agentNameProblem, type CommandContext as KernelCommandContext, type PluginCommand, type Scope } from '@robutler/kernel'
+import { agentNameProblem, describeConnectionError, type CommandContext as KernelCommandContext, type PluginCommand, type Scope } from '@robutler/kernel'
 import { settingsFrom, type AuthKeysConfig } from './config.js'
-import { describeDatabase, openPool, safeReason } from './database.js'
+import { describeDatabase, openPool } from './database.js'
 import { KeyStore, type KeyListing } from './store.js'
 
 type CommandContext = KernelCommandContext<AuthKeysConfig>
@@ -110,7 +110,7 @@ async function run(args: string[], context: CommandContext): Promise<number> {
     await store.migrate()
     return await work(store)
   } catch (error) {
-    context.stderr(`robutler keys ${sub}: the key database at ${where} failed: ${safeReason(error, settings.database)}\n`)
+    context.stderr(`robutler keys ${sub}: the key database at ${where} failed: ${describeConnectionError(error, settings.database)}\n`)
     return FAILURE
   } finally {
     // The command's outcome is already decided and reported; a failed disconnect changes nothing for the operator.

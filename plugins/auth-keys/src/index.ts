@@ -1,11 +1,11 @@
 // @robutler/plugin-auth-keys: API keys from the config (or the environment) and from a PostgreSQL table where
 // only their SHA-256 hashes are kept, as a Robutler authenticator; `robutler keys create|list|revoke`.
-import { definePlugin, type KernelApi } from '@robutler/kernel'
+import { definePlugin, describeConnectionError, type KernelApi } from '@robutler/kernel'
 import { configKeyId, configKeyTable, createAuthenticator, type CachedAnswer } from './authenticator.js'
 import { TtlLru } from './cache.js'
 import { keysCommand } from './commands.js'
 import { settingsFrom, type AuthKeysConfig, type ConfigKey } from './config.js'
-import { describeDatabase, openPool, safeReason } from './database.js'
+import { describeDatabase, openPool } from './database.js'
 import { KeyStore } from './store.js'
 
 /** Config keys shorter than this are easy to guess online; they work, with a warning. */
@@ -16,19 +16,19 @@ async function openStore(kernel: KernelApi, database: string, table: string): Pr
   const where = describeDatabase(database)
   const pool = openPool(database)
   // An idle connection that drops (database restart) is replaced on the next query; without a listener it would crash the process.
-  pool.on('error', (error) => kernel.log.warn({ err: { message: safeReason(error, database) } }, 'an idle key database connection failed'))
+  pool.on('error', (error) => kernel.log.warn({ err: { message: describeConnectionError(error, database) } }, 'an idle key database connection failed'))
   kernel.onClose(() => pool.end())
   const store = new KeyStore(pool, table)
   try {
     await store.migrate()
   } catch (error) {
-    throw new Error(`cannot reach the key database at ${where}: ${safeReason(error, database)}`)
+    throw new Error(`cannot reach the key database at ${where}: ${describeConnectionError(error, database)}`)
   }
   kernel.health.add('auth-keys-db', async () => {
     try {
       await pool.query('select 1')
     } catch (error) {
-      throw new Error(`key database at ${where}: ${safeReason(error, database)}`)
+      throw new Error(`key database at ${where}: ${describeConnectionError(error, database)}`)
     }
   })
   kernel.log.info({ database: where, table }, 'API keys: database store ready')
