@@ -1,6 +1,7 @@
 // JSON Schemas of robutler.config.json and of one agent, compiled once.
 import { Ajv, type ErrorObject } from 'ajv'
 import addFormats from 'ajv-formats'
+import { serverSectionSchema } from './options.js'
 
 export const AGENT_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
 export const AGENT_NAME = new RegExp(AGENT_NAME_PATTERN)
@@ -56,52 +57,12 @@ export const agentSchema = {
   },
 } as const
 
-const size = { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(B|KB|MB|GB|kb|mb|gb|b)?\\s*$' }] }
-
 export const configSchema = {
   type: 'object',
   additionalProperties: false,
   properties: {
     $schema: { type: 'string' },
-    server: {
-      type: 'object',
-      additionalProperties: false,
-      properties: {
-        title: { type: 'string' },
-        host: { type: 'string' },
-        port: { type: 'integer', minimum: 0, maximum: 65535 },
-        urlPrefix: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)*/?$' },
-        logLevel: { enum: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] },
-        logPretty: { type: 'boolean' },
-        cors: {
-          type: 'object',
-          additionalProperties: false,
-          properties: { origins: { type: 'array', items: { type: 'string' } } },
-        },
-        requestTimeout: { type: 'number', exclusiveMinimum: 0 },
-        maxRequestSize: size,
-        workers: { type: 'integer', minimum: 1, maximum: 256 },
-        workerThreads: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 0, maximum: 256 }] },
-        workerQueue: { type: 'integer', minimum: 0, maximum: 1_000_000 },
-        workerResourceLimits: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            maxOldGenerationSizeMb: { type: 'integer', minimum: 16 },
-            maxYoungGenerationSizeMb: { type: 'integer', minimum: 1 },
-            codeRangeSizeMb: { type: 'integer', minimum: 1 },
-            stackSizeMb: { type: 'integer', minimum: 1 },
-          },
-        },
-        toolTimeout: { type: 'number', exclusiveMinimum: 0 },
-        providerTimeout: { type: 'number', exclusiveMinimum: 0 },
-        providerRetries: { type: 'integer', minimum: 0, maximum: 10 },
-        asyncContext: { anyOf: [{ type: 'boolean' }, { const: 'auto' }] },
-        trustProxy: { anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0 }, { type: 'string' }, { type: 'array', items: { type: 'string' } }] },
-        drainTimeout: { type: 'number', minimum: 0 },
-        pluginTimeout: { type: 'number', exclusiveMinimum: 0 },
-      },
-    },
+    server: serverSectionSchema,
     plugins: { type: 'object', additionalProperties: section },
     skills: { type: 'object', additionalProperties: section },
     agents: { type: 'array', items: agentSchema },

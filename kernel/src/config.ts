@@ -4,34 +4,14 @@ import { dirname, extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describeAjvErrors, validateConfigShape } from './config-schema.js'
 import { ERR_CONFIG_ENV_MISSING, ERR_CONFIG_INVALID, ERR_CONFIG_NOT_FOUND } from './errors.js'
+import type { ServerSection } from './options.js'
 import type { AgentConfig } from './types.js'
 
 export type Environment = Readonly<Record<string, string | undefined>>
 
 /** The shape of robutler.config.json. */
 export interface ConfigFile {
-  server?: {
-    title?: string
-    host?: string
-    port?: number
-    urlPrefix?: string
-    logLevel?: string
-    logPretty?: boolean
-    cors?: { origins?: string[] }
-    requestTimeout?: number
-    maxRequestSize?: string | number
-    workers?: number
-    workerThreads?: number | 'auto'
-    workerQueue?: number
-    workerResourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; codeRangeSizeMb?: number; stackSizeMb?: number }
-    toolTimeout?: number
-    providerTimeout?: number
-    providerRetries?: number
-    asyncContext?: boolean | 'auto'
-    trustProxy?: boolean | number | string | string[]
-    drainTimeout?: number
-    pluginTimeout?: number
-  }
+  server?: ServerSection
   plugins?: Record<string, Record<string, unknown>>
   skills?: Record<string, Record<string, unknown>>
   agents?: AgentConfig[]
@@ -100,15 +80,4 @@ export async function loadConfigFile(file: string, env: Environment): Promise<{ 
   }
   const config = validateConfig(interpolate(raw, env), path)
   return { config, dir: dirname(path), file: path }
-}
-
-const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }
-
-/** `"10MB"` → 10485760; a number is taken as bytes. */
-export function parseSize(size: string | number): number {
-  if (typeof size === 'number') return Math.floor(size)
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(size)
-  const unit = match ? UNITS[(match[2] || 'b').toLowerCase()] : undefined
-  if (!match || unit === undefined) throw ERR_CONFIG_INVALID('', `maxRequestSize '${size}' is not a size like "10MB"`)
-  return Math.floor(Number(match[1]) * unit)
 }

@@ -1,8 +1,11 @@
-// createServer's options (the seed's create_server arguments) and their normalised settings.
+// createServer's options (the seed's create_server arguments), and the one table of server settings from which
+// the config file's `server` section (its schema), the config → options mapping, the environment overrides and
+// the defaults all come. A new setting is an entry in SERVER_SETTINGS and a field of ServerOptions.
 import { availableParallelism } from 'node:os'
 import { resolve } from 'node:path'
+import { Ajv, type ValidateFunction } from 'ajv'
 import type { DestinationStream } from 'pino'
-import { parseSize, type ConfigFile, type Environment } from './config.js'
+import type { ConfigFile, Environment } from './config.js'
 import { ERR_CONFIG_INVALID } from './errors.js'
 import type { AgentConfig } from './types.js'
 
@@ -63,29 +66,127 @@ export interface ServerOptions {
   env?: Environment
 }
 
-export interface Settings {
-  title: string
-  urlPrefix: string
-  host: string
-  port: number
-  logLevel: string
-  logPretty: boolean
+type SettingKey = keyof ServerOptions
+
+/** An environment variable that overrides a setting of the config file (not an option given to createServer). */
+interface EnvOverride {
+  variable: string
+  /** The setting's value from the variable's text; the setting's schema then checks it. */
+  parse: (raw: string) => unknown
+  /** What the variable must hold, for the error: `a port number`. */
+  expected: string
+}
+
+interface SettingSpec<K extends SettingKey> {
+  /** JSON Schema of `server.<key>` in the config file. */
+  schema: Record<string, unknown>
+  /** When neither the options nor the config file set it. */
+  default: NonNullable<ServerOptions[K]>
+  env?: EnvOverride
+  /** The name in Settings, when it differs (a unit in the name: `requestTimeoutMs`). */
+  as?: string
+  /** The value the server works with (a unit, a normal form); default: as given. */
+  resolve?: (value: NonNullable<ServerOptions[K]>, key: K) => unknown
+}
+
+/** Seconds as milliseconds; a number of seconds that is not positive is a config error naming the setting. */
+function positiveSeconds(value: number, key: string): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw ERR_CONFIG_INVALID('', `${key} must be a positive number of seconds, got ${String(value)}`)
+  }
+  return value * 1000
+}
+
+const seconds = { type: 'number', exclusiveMinimum: 0 }
+
+/** Every `server.*` setting that is one createServer option of the same name. */
+export const SERVER_SETTINGS = {
+  title: { schema: { type: 'string' }, default: 'Robutler' },
+  host: { schema: { type: 'string' }, default: '127.0.0.1', env: { variable: 'ROBUTLER_HOST', parse: String, expected: 'a host name or address' } },
+  port: {
+    schema: { type: 'integer', minimum: 0, maximum: 65535 },
+    default: 8000,
+    env: { variable: 'ROBUTLER_PORT', parse: Number, expected: 'a port number' },
+  },
+  urlPrefix: { schema: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)*/?$' }, default: '', resolve: normalisePrefix },
+  logLevel: {
+    schema: { enum: LOG_LEVELS },
+    default: 'info',
+    env: { variable: 'ROBUTLER_LOG_LEVEL', parse: String, expected: `one of ${LOG_LEVELS.join(', ')}` },
+  },
+  logPretty: { schema: { type: 'boolean' }, default: false },
+  requestTimeout: { schema: seconds, default: 300, as: 'requestTimeoutMs', resolve: positiveSeconds },
+  maxRequestSize: {
+    schema: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(B|KB|MB|GB|kb|mb|gb|b)?\\s*$' }] },
+    default: '10MB',
+    as: 'bodyLimit',
+    resolve: parseSize,
+  },
+  drainTimeout: { schema: { type: 'number', minimum: 0 }, default: 30, as: 'drainTimeoutMs', resolve: (value: number) => value * 1000 },
+  pluginTimeout: { schema: { type: 'number', exclusiveMinimum: 0 }, default: 10_000, as: 'pluginTimeoutMs' },
+  workerThreads: {
+    schema: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 0, maximum: 256 }] },
+    default: 'auto',
+    resolve: (threads: number | 'auto') => (threads === 'auto' ? Math.max(1, availableParallelism() - 1) : threads),
+  },
+  workerQueue: { schema: { type: 'integer', minimum: 0, maximum: 1_000_000 }, default: 256 },
+  workerResourceLimits: {
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: {
+        maxOldGenerationSizeMb: { type: 'integer', minimum: 16 },
+        maxYoungGenerationSizeMb: { type: 'integer', minimum: 1 },
+        codeRangeSizeMb: { type: 'integer', minimum: 1 },
+        stackSizeMb: { type: 'integer', minimum: 1 },
+      },
+    },
+    default: {},
+    resolve: (limits: NonNullable<ServerOptions['workerResourceLimits']>) => ({ maxOldGenerationSizeMb: 512, ...limits }),
+  },
+  toolTimeout: { schema: seconds, default: 60, as: 'toolTimeoutMs', resolve: positiveSeconds },
+  providerTimeout: { schema: seconds, default: 120, as: 'providerTimeoutMs', resolve: positiveSeconds },
+  providerRetries: { schema: { type: 'integer', minimum: 0, maximum: 10 }, default: 2 },
+  asyncContext: { schema: { anyOf: [{ type: 'boolean' }, { const: 'auto' }] }, default: 'auto' },
+  trustProxy: {
+    schema: { anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0 }, { type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+    default: false,
+  },
+} as const satisfies { [K in SettingKey]?: SettingSpec<K> }
+
+type Table = typeof SERVER_SETTINGS
+type TableKey = keyof Table
+type SettingName<K extends TableKey> = Table[K] extends { as: infer A extends string } ? A : K
+type SettingValue<K extends TableKey> = Table[K] extends { resolve: (...args: any[]) => infer R } ? R : NonNullable<ServerOptions[K]>
+
+/** createServer's settings, normalised: each SERVER_SETTINGS entry under its name, and what several options decide. */
+export type Settings = { -readonly [K in TableKey as SettingName<K>]: SettingValue<K> } & {
+  /** null: no CORS. */
   corsOrigins: string[] | null
-  requestTimeoutMs: number
-  bodyLimit: number
-  drainTimeoutMs: number
-  pluginTimeoutMs: number
-  workerThreads: number
-  workerQueue: number
-  workerResourceLimits: NonNullable<ServerOptions['workerResourceLimits']>
-  toolTimeoutMs: number
-  providerTimeoutMs: number
-  providerRetries: number
   appDir: string
   monitoring: boolean
-  asyncContext: boolean | 'auto'
-  trustProxy: boolean | number | string | string[]
 }
+
+/** `server.*` keys of the config file that are not one option each: `cors` (two options) and `workers` (the CLI's). */
+const CONFIG_ONLY = {
+  cors: { type: 'object', additionalProperties: false, properties: { origins: { type: 'array', items: { type: 'string' } } } },
+  workers: { type: 'integer', minimum: 1, maximum: 256 },
+}
+
+/** The shape of the config file's `server` section. */
+export type ServerSection = { [K in TableKey]?: ServerOptions[K] } & { cors?: { origins?: string[] }; workers?: number }
+
+/** JSON Schema of the config file's `server` section. */
+export const serverSectionSchema = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    ...Object.fromEntries(Object.entries(SERVER_SETTINGS).map(([key, setting]) => [key, setting.schema])),
+    ...CONFIG_ONLY,
+  },
+}
+
+const entries = Object.entries(SERVER_SETTINGS) as Array<[TableKey, SettingSpec<TableKey>]>
 
 /** `/api/v1/` → `/api/v1`; `/` → ``. */
 export function normalisePrefix(prefix: string | undefined): string {
@@ -95,73 +196,54 @@ export function normalisePrefix(prefix: string | undefined): string {
   return trimmed.startsWith('/') ? trimmed : `/${trimmed}`
 }
 
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback
-  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
-    throw ERR_CONFIG_INVALID('', `${name} must be a positive number of seconds, got ${String(value)}`)
-  }
-  return value
+const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }
+
+/** `"10MB"` → 10485760; a number is taken as bytes. */
+export function parseSize(size: string | number): number {
+  if (typeof size === 'number') return Math.floor(size)
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(size)
+  const unit = match ? UNITS[(match[2] || 'b').toLowerCase()] : undefined
+  if (!match || unit === undefined) throw ERR_CONFIG_INVALID('', `maxRequestSize '${size}' is not a size like "10MB"`)
+  return Math.floor(Number(match[1]) * unit)
 }
 
 export function resolveSettings(options: ServerOptions, env: Environment): Settings {
-  const threads = options.workerThreads
-  return {
-    title: options.title ?? 'Robutler',
-    urlPrefix: normalisePrefix(options.urlPrefix),
-    host: options.host ?? '127.0.0.1',
-    port: options.port ?? 8000,
-    logLevel: options.logLevel ?? 'info',
-    logPretty: options.logPretty ?? false,
+  const settings: Record<string, unknown> = {
     corsOrigins: options.enableCors || options.corsOrigins ? (options.corsOrigins ?? ['*']) : null,
-    requestTimeoutMs: positive('requestTimeout', options.requestTimeout, 300) * 1000,
-    bodyLimit: parseSize(options.maxRequestSize ?? '10MB'),
-    drainTimeoutMs: (options.drainTimeout ?? 30) * 1000,
-    pluginTimeoutMs: options.pluginTimeout ?? 10_000,
-    workerThreads: threads === undefined || threads === 'auto' ? Math.max(1, availableParallelism() - 1) : threads,
-    workerQueue: options.workerQueue ?? 256,
-    workerResourceLimits: { maxOldGenerationSizeMb: 512, ...options.workerResourceLimits },
-    toolTimeoutMs: positive('toolTimeout', options.toolTimeout, 60) * 1000,
-    providerTimeoutMs: positive('providerTimeout', options.providerTimeout, 120) * 1000,
-    providerRetries: options.providerRetries ?? 2,
     appDir: resolve(options.appDir ?? '.'),
     monitoring: Boolean(options.enableMonitoring || options.enablePrometheus || env.PROMETHEUS_ENABLED === 'true'),
-    asyncContext: options.asyncContext ?? 'auto',
-    trustProxy: options.trustProxy ?? false,
   }
+  for (const [key, setting] of entries) {
+    const value = options[key] ?? setting.default
+    settings[setting.as ?? key] = setting.resolve ? setting.resolve(value as never, key) : value
+  }
+  return settings as Settings
+}
+
+const envChecker = new Ajv({ strict: true })
+const envValidators = new Map<string, ValidateFunction>()
+
+/** The value of a setting's environment variable, checked against the setting's schema; undefined when unset or empty. */
+function fromEnvironment(key: TableKey, setting: SettingSpec<TableKey>, env: Environment): unknown {
+  const raw = setting.env ? env[setting.env.variable] : undefined
+  if (raw === undefined || raw === '') return undefined
+  const { variable, parse, expected } = setting.env!
+  let validate = envValidators.get(key)
+  if (!validate) envValidators.set(key, (validate = envChecker.compile(setting.schema)))
+  const value = parse(raw)
+  if (!validate(value)) throw ERR_CONFIG_INVALID('', `${variable} must be ${expected}, got '${raw}'`)
+  return value
 }
 
 /** Maps a config file (already validated) plus `ROBUTLER_*` variables to createServer options. */
 export function optionsFromConfig(config: ConfigFile, dir: string, env: Environment): ServerOptions {
-  const server = config.server ?? {}
-  const port = env.ROBUTLER_PORT !== undefined && env.ROBUTLER_PORT !== '' ? Number(env.ROBUTLER_PORT) : server.port
-  if (port !== undefined && (!Number.isInteger(port) || port < 0 || port > 65535)) {
-    throw ERR_CONFIG_INVALID('', `ROBUTLER_PORT must be a port number, got '${env.ROBUTLER_PORT}'`)
-  }
-  const level = env.ROBUTLER_LOG_LEVEL || undefined
-  if (level !== undefined && !LOG_LEVELS.includes(level)) {
-    throw ERR_CONFIG_INVALID('', `ROBUTLER_LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got '${level}'`)
-  }
+  const server: ServerSection = config.server ?? {}
+  const options: Record<string, unknown> = {}
+  for (const [key, setting] of entries) options[key] = fromEnvironment(key, setting, env) ?? server[key]
   return {
-    title: server.title,
-    urlPrefix: server.urlPrefix,
-    host: env.ROBUTLER_HOST || server.host,
-    port,
-    logLevel: level ?? server.logLevel,
-    logPretty: server.logPretty,
+    ...(options as ServerOptions),
     corsOrigins: server.cors?.origins,
     enableCors: server.cors !== undefined,
-    requestTimeout: server.requestTimeout,
-    maxRequestSize: server.maxRequestSize,
-    drainTimeout: server.drainTimeout,
-    pluginTimeout: server.pluginTimeout,
-    workerThreads: server.workerThreads,
-    workerQueue: server.workerQueue,
-    workerResourceLimits: server.workerResourceLimits,
-    toolTimeout: server.toolTimeout,
-    providerTimeout: server.providerTimeout,
-    providerRetries: server.providerRetries,
-    asyncContext: server.asyncContext,
-    trustProxy: server.trustProxy,
     plugins: config.plugins,
     skills: config.skills,
     agents: config.agents,
