@@ -195,6 +195,21 @@ describe('plugin boot', () => {
     expect(pluginEvents(dir)).toEqual(['register @fx/plugin-base', 'register @fx/plugin-crashy', 'close @fx/plugin-base'])
   })
 
+  it('a plugin that fails to boot closes the Fastify app too: the onClose hooks of plugins before it run', async () => {
+    const watcher = '@fx/plugin-watcher'
+    const dir = await app([
+      {
+        name: watcher,
+        manifest: { provides: ['store:base'] },
+        main: recordingPlugin(watcher, `kernel.http.addHook('onClose', async () => appendFileSync(events, 'app closed\\n'))`),
+      },
+      { name: '@fx/plugin-crashy', manifest: { requires: ['store:base'] }, main: recordingPlugin('@fx/plugin-crashy', `throw new Error('database unreachable')`) },
+    ])
+    const error = await rejection(dir, { plugins: { [watcher]: {}, '@fx/plugin-crashy': {} } })
+    expect(error.code).toBe('RBT_ERR_PLUGIN_BOOT_FAILED')
+    expect(pluginEvents(dir)).toEqual([`register ${watcher}`, 'register @fx/plugin-crashy', `close ${watcher}`, 'app closed'])
+  })
+
   it('fails with RBT_ERR_PLUGIN_BOOT_TIMEOUT naming a plugin whose register never resolves', async () => {
     const dir = await app([
       base,

@@ -32,7 +32,7 @@ export async function bootPlugins(kernel: Kernel, plugins: BootablePlugin[]): Pr
         () => ERR_PLUGIN_BOOT_TIMEOUT(plugin.name, kernel.settings.pluginTimeoutMs),
       )
     } catch (error: any) {
-      await runCloseHandlers(kernel)
+      // The caller closes what started (closeUnstarted), the plugins that booted first among it.
       if (isRobutlerError(error) && error.code === ERR_PLUGIN_BOOT_TIMEOUT.code) throw error
       throw ERR_PLUGIN_BOOT_FAILED(plugin.name, error?.message ?? String(error), error)
     }
@@ -75,4 +75,14 @@ export async function drainAndClose(kernel: Kernel): Promise<void> {
   kernel.stopTimeoutSweep()
   await runCloseHandlers(kernel)
   await kernel.pool.close()
+  kernel.gatherer.close()
+}
+
+/** A server that failed to start (a plugin's boot, an agent, a ready hook): closes whatever had started. */
+export async function closeUnstarted(kernel: Kernel): Promise<void> {
+  await runCloseHandlers(kernel)
+  await kernel.pool.close()
+  // Closing runs the app's own onClose hooks (routes and hooks plugins added); the start's error is what matters.
+  await kernel.app.close().catch((error) => kernel.log.error({ err: error }, 'closing the server after a failed start failed'))
+  kernel.gatherer.close()
 }

@@ -9,7 +9,7 @@ import { sendError } from './http-errors.js'
 import { Kernel } from './kernel.js'
 import { IDENTITY } from './auth.js'
 import { idSource } from './ids.js'
-import { bootPlugins, drainAndClose, runCloseHandlers } from './lifecycle.js'
+import { bootPlugins, closeUnstarted, drainAndClose } from './lifecycle.js'
 import { closeLogger, createLogger } from './logger.js'
 import { resolveSettings, type ServerOptions } from './options.js'
 import { registerAgentRoutes } from './routes-agent.js'
@@ -136,18 +136,17 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
       ? [...plan.plugins, ...plan.skills.values()].some((p) => (p.definition as { asyncContext?: boolean }).asyncContext === true)
       : settings.asyncContext
 
-  installHttpBasics(kernel)
-  if (settings.corsOrigins) {
-    await app.register(cors, {
-      origin: settings.corsOrigins.includes('*') ? '*' : settings.corsOrigins,
-      methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-      exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
-      maxAge: 600,
-    })
-  }
-
-  await bootPlugins(kernel, plan.plugins)
   try {
+    installHttpBasics(kernel)
+    if (settings.corsOrigins) {
+      await app.register(cors, {
+        origin: settings.corsOrigins.includes('*') ? '*' : settings.corsOrigins,
+        methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
+        exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+        maxAge: 600,
+      })
+    }
+    await bootPlugins(kernel, plan.plugins)
     if (settings.workerThreads > 0 && [...kernel.skills.values()].some((skill) => skill.workerPath)) kernel.pool.warm()
     const agents = options.agents ?? []
     const problems = staticAgentProblems(agents, kernel.agentRules)
@@ -167,9 +166,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     await app.ready()
     for (const fn of kernel.readyFns) await fn()
   } catch (error) {
-    await runCloseHandlers(kernel)
-    await kernel.pool.close()
-    await app.close().catch(() => undefined)
+    await closeUnstarted(kernel).finally(() => closeLogger(log))
     throw error
   }
   kernel.booted = true
