@@ -5,7 +5,7 @@ import cluster from 'node:cluster'
 
 export type GatherHandler = () => unknown | Promise<unknown>
 
-interface GatherMessage {
+export interface GatherMessage {
   robutler: 'gather' | 'collect' | 'collected' | 'gathered'
   id: number
   topic: string
@@ -19,15 +19,37 @@ function isGatherMessage(message: unknown): message is GatherMessage {
   return typeof message === 'object' && message !== null && typeof (message as GatherMessage).robutler === 'string'
 }
 
-/** The worker (or single-process) side: one per kernel. */
+/** How a worker talks to the primary: node:cluster's process IPC (a test passes its own). */
+export interface GatherChannel {
+  readonly isWorker: boolean
+  send(message: GatherMessage & { timeoutMs?: number }): void
+  on(event: 'message', listener: (message: unknown) => void): unknown
+  off(event: 'message', listener: (message: unknown) => void): unknown
+}
+
+const processChannel: GatherChannel = {
+  get isWorker() {
+    return cluster.isWorker && typeof process.send === 'function'
+  },
+  send: (message) => void process.send?.(message),
+  on: (event, listener) => process.on(event, listener),
+  off: (event, listener) => process.off(event, listener),
+}
+
+/** The worker (or single-process) side: one per kernel, listening on the channel until it is closed. */
 export class ClusterGather {
+  readonly #channel: GatherChannel
   readonly #handlers = new Map<string, GatherHandler>()
   readonly #waiting = new Map<number, (values: unknown[]) => void>()
   #nextId = 1
-  #listening = false
+  #listener: ((message: unknown) => void) | null = null
+
+  constructor(channel: GatherChannel = processChannel) {
+    this.#channel = channel
+  }
 
   get isWorker(): boolean {
-    return cluster.isWorker
+    return this.#channel.isWorker
   }
 
   onGather(topic: string, handler: GatherHandler): void {
@@ -38,7 +60,7 @@ export class ClusterGather {
 
   /** Every process's answer for `topic` (this one's included); processes that do not answer in time are left out. */
   async gather(topic: string, timeoutMs = DEFAULT_TIMEOUT_MS): Promise<unknown[]> {
-    if (!cluster.isWorker || !process.send) {
+    if (!this.#channel.isWorker) {
       const handler = this.#handlers.get(topic)
       return handler ? [await handler()] : []
     }
@@ -53,26 +75,33 @@ export class ClusterGather {
         clearTimeout(timer)
         resolve(values)
       })
-      process.send!({ robutler: 'gather', id, topic, timeoutMs } satisfies GatherMessage & { timeoutMs: number })
+      this.#channel.send({ robutler: 'gather', id, topic, timeoutMs })
     })
   }
 
+  /** Stops listening: a closed kernel leaves no listener on the process (several kernels may come and go in one). */
+  close(): void {
+    if (this.#listener) this.#channel.off('message', this.#listener)
+    this.#listener = null
+  }
+
   #listen(): void {
-    if (this.#listening || !cluster.isWorker) return
-    this.#listening = true
-    process.on('message', (message: unknown) => {
+    if (this.#listener || !this.#channel.isWorker) return
+    this.#listener = (message: unknown) => {
       if (!isGatherMessage(message)) return
       if (message.robutler === 'gathered') {
         this.#waiting.get(message.id)?.(message.values ?? [])
         this.#waiting.delete(message.id)
       } else if (message.robutler === 'collect') {
+        const reply = (value: unknown) => this.#channel.send({ robutler: 'collected', id: message.id, topic: message.topic, value })
         const handler = this.#handlers.get(message.topic)
-        Promise.resolve(handler ? handler() : undefined).then(
-          (value) => process.send?.({ robutler: 'collected', id: message.id, topic: message.topic, value } satisfies GatherMessage),
-          () => process.send?.({ robutler: 'collected', id: message.id, topic: message.topic, value: undefined } satisfies GatherMessage),
-        )
+        // A handler that throws, even synchronously, answers undefined: never an uncaught error in the worker.
+        Promise.resolve()
+          .then(() => handler?.())
+          .then(reply, () => reply(undefined))
       }
-    })
+    }
+    this.#channel.on('message', this.#listener)
   }
 }
 
