@@ -1,7 +1,7 @@
 // A `fetch` for provider SDKs (openai, @anthropic-ai/sdk take one) over node:http(s) keep-alive sockets.
 // Node's own fetch (undici) builds WHATWG Request and Headers objects and its stream plumbing for every call:
 // passing 50 held-open streams through the openai SDK cost ~23% more CPU per stream with it, and its time to
-// first byte p99 was ~1.7× this one's (bench: sdk-proxy with and without it, 2026-11-28). What the SDKs send —
+// first byte p99 was ~1.7× this one's (bench: sdk-proxy with and without it). What the SDKs send —
 // a JSON body, headers, an AbortSignal — goes over node:http here; anything else (a stream or form body, a
 // Request object) goes to the global fetch unchanged.
 import http from 'node:http'
