@@ -9,6 +9,7 @@
 // The kernel server's variants pass through the environment: BENCH_KERNEL_PROMETHEUS=1 (plugin-prometheus),
 // BENCH_KERNEL_AUTH_KEY=rbt_… (plugin-auth-keys with that key; the load then sends it as a Bearer token), and
 // PROFILE_PATH=/dyn/chat/completions with server kernel-dynamic (the cached dynamic agent; /static/… the static one).
+// BENCH_APP_DIR=<another checkout> with server kernel profiles that checkout's kernel and plugins (bench/compare.mjs).
 // Summarise an existing profile: node bench/profile.mjs --summary path/to/file.cpuprofile
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
