@@ -17,6 +17,7 @@
 // A missed budget gets one line under the table: which, and why (each benchmark's `why`, from a profile).
 //   node bench/run.mjs [filter]      filter: a case-insensitive part of a benchmark's id or name
 //   BENCH_DURATION=10                seconds each measurement lasts (warm-up: 2 s more per server)
+// The kernel of this tree against another checkout's, side by side: node bench/compare.mjs <dir> (see its header).
 // Where the kernel spends its time: node bench/profile.mjs [json|stream] [kernel|baseline|kernel-dynamic] or ttfb
 // (--cpu-prof summary; see its header for the auth and prometheus variants).
 //
