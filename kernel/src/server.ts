@@ -164,6 +164,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     }
     registerServerRoutes(kernel)
     registerChatRoutes(kernel)
+    kernel.surfaces.mount()
     registerAgentRoutes(kernel)
     await app.ready()
     for (const fn of kernel.readyFns) await fn()

@@ -84,6 +84,8 @@ export class Surfaces {
   readonly #kernel: Kernel
   /** Agent names that are routes of their own, and who serves them. */
   readonly #reserved = new Map<string, string>()
+  /** Routes added while plugins boot, mounted after the last one: a plugin's route hooks (limits) see them all. */
+  readonly #routes: RouteOptions[] = []
 
   constructor(kernel: Kernel, reserved: Iterable<string>) {
     this.#kernel = kernel
@@ -95,11 +97,10 @@ export class Surfaces {
     return this.#reserved.get(name) ?? null
   }
 
-  /** Adds a surface's routes to the server; `owner` is the plugin adding it. */
+  /** Adds a surface's routes (mounted with mount()); `owner` is the plugin adding it. */
   add(owner: string, definition: SurfaceDefinition): void {
-    const { app, settings } = this.#kernel
-    const prefix = settings.urlPrefix
-    const routes: RouteOptions[] = []
+    const prefix = this.#kernel.settings.urlPrefix
+    const routes = this.#routes
     for (const route of definition.agent ?? []) {
       const path = checkPath(owner, route.path)
       routes.push({ method: route.method, url: `${prefix}/:agent${path}`, config: { robutler: { agent: 'path' } }, handler: this.#agentRoute(route.handler) })
@@ -137,7 +138,11 @@ export class Surfaces {
         },
       })
     }
-    for (const route of routes) app.route(route)
+  }
+
+  /** Registers every added route with Fastify. */
+  mount(): void {
+    for (const route of this.#routes.splice(0)) this.#kernel.app.route(route)
   }
 
   #reserve(name: string, owner: string): void {
