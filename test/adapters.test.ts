@@ -2,7 +2,7 @@
 // the streamed (SSE) one give the same message, finish reason and usage; a disconnect aborts the work in both.
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { startFakeOpenAI, type FakeOpenAI } from './fixtures/fake-openai.js'
+import { chatChunk, chatCompletion, startFakeOpenAI, usageChunk, type FakeOpenAI } from './fixtures/fake-openai.js'
 import { record } from './fixtures/skills/probe/index.js'
 import { postJson, readSse, startServer, type TestServer } from './helpers/test-server.js'
 
@@ -13,6 +13,7 @@ const ask = (content: string, extra: Record<string, unknown> = {}) => ({ message
 
 interface Outcome {
   content: string | null
+  refusal: string | null
   toolCalls: Array<{ name: string; arguments: string }>
   finish: string
   usage: unknown
@@ -26,6 +27,7 @@ async function whole(url: string, body: Record<string, unknown>): Promise<Outcom
   const choice = res.json.choices[0]
   return {
     content: choice.message.content,
+    refusal: choice.message.refusal,
     toolCalls: (choice.message.tool_calls ?? []).map((c: any) => ({ name: c.function.name, arguments: c.function.arguments })),
     finish: choice.finish_reason,
     usage: res.json.usage,
@@ -45,6 +47,7 @@ async function streamed(url: string, body: Record<string, unknown>): Promise<Out
   expect(done).toBe(true)
   let content = ''
   let sawContent = false
+  let refusal: string | null = null
   const calls: Array<{ name: string; arguments: string }> = []
   let finish = ''
   let usage: unknown = null
@@ -57,6 +60,7 @@ async function streamed(url: string, body: Record<string, unknown>): Promise<Out
       content += choice.delta.content
       sawContent = true
     }
+    if (choice.delta.refusal) refusal = (refusal ?? '') + choice.delta.refusal
     for (const part of choice.delta.tool_calls ?? []) {
       calls[part.index] ??= { name: '', arguments: '' }
       if (part.function?.name) calls[part.index]!.name = part.function.name
@@ -64,7 +68,7 @@ async function streamed(url: string, body: Record<string, unknown>): Promise<Out
     }
     if (choice.finish_reason) finish = choice.finish_reason
   }
-  return { content: sawContent || calls.length === 0 ? content : null, toolCalls: calls, finish, usage, model: events[0].model }
+  return { content: sawContent || calls.length === 0 ? content : null, refusal, toolCalls: calls, finish, usage, model: events[0].model }
 }
 
 describe('the JSON and SSE adapters of one loop', () => {
@@ -82,6 +86,7 @@ describe('the JSON and SSE adapters of one loop', () => {
         { name: 'echo', model: 'local/echo', skills },
         { name: 'short', model: 'local/echo', maxIterations: 1, skills: probe },
         { name: 'fallback', model: 'openai/gpt-down', fallbackModels: ['local/echo'] },
+        { name: 'careful', model: 'openai/gpt-careful' },
       ],
     })
   })
@@ -124,6 +129,17 @@ describe('the JSON and SSE adapters of one loop', () => {
     expect(a).toMatchObject({ content: 'rescued by the fallback', finish: 'stop', model: 'local/echo' })
     // Each adapter: the first try and one retry on the failing model, then the fallback.
     expect(fake.requests.map((r) => r.body.stream ?? false)).toEqual([false, false, true, true])
+  })
+
+  it('a refusal: the same in both (the streamed answer carries refusal deltas)', async () => {
+    fake.script(
+      { json: chatCompletion({ content: null, refusal: 'I cannot help with that.' }) },
+      { sse: [chatChunk({ role: 'assistant', content: '' }), chatChunk({ refusal: 'I cannot ' }), chatChunk({ refusal: 'help with that.' }), chatChunk({}, { finish_reason: 'stop' }), usageChunk()] },
+    )
+    const a = await whole(chat('careful'), ask('something bad'))
+    const b = await streamed(chat('careful'), ask('something bad'))
+    expect(b).toEqual(a)
+    expect(a).toMatchObject({ content: '', refusal: 'I cannot help with that.', finish: 'stop' })
   })
 
   it.each([false, true])('a client that disconnects aborts the running tool (stream: %s)', async (stream) => {

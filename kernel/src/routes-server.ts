@@ -32,6 +32,8 @@ export function registerServerRoutes(kernel: Kernel): void {
     agents: `${prefix}/agents`,
     agent: `${prefix}/{agent}`,
     chat: `${prefix}/{agent}/chat/completions`,
+    models: `${prefix}/models`,
+    chat_completions: `${prefix}/chat/completions`,
   }
   const agentNames = () => [...kernel.agents.static.keys()]
 
