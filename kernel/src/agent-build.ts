@@ -1,7 +1,7 @@
 // Builds an agent's per-agent state once, when it is loaded: model targets, skills' tools, hooks, prompts, routes,
 // and what each caller scope sees. Nothing here runs per request.
 import FindMyWay from 'find-my-way'
-import { RESERVED_AGENT_NAMES, describeAjvErrors, validateAgentShape } from './config-schema.js'
+import { describeAjvErrors, validateAgentShape } from './config-schema.js'
 import { ERR_AGENT_INVALID, ERR_SKILL_SETUP_FAILED } from './errors.js'
 import type { ProviderRegistry, ModelTarget } from './providers.js'
 import { scopeAllows, scopeLevel } from './auth.js'
@@ -19,6 +19,7 @@ import type {
   SkillTool,
   ToolDefinition,
 } from './types.js'
+import type { AgentSummary } from './surface-types.js'
 
 const DEFAULT_PRIORITY = 50
 
@@ -80,6 +81,8 @@ export interface BuiltAgent {
   views: Record<Scope, ScopeView>
   router: FindMyWay.Instance<FindMyWay.HTTPVersion.V1> | null
   skills: string[]
+  /** What surfaces may tell a client about it. */
+  summary: AgentSummary
 }
 
 export interface BuildDeps {
@@ -88,14 +91,19 @@ export interface BuildDeps {
   validators: ToolValidators
   kernelFor: (skill: string) => KernelApi
   urlPrefix: string
+  /** Who serves a route of that name under the prefix ('the kernel' or a plugin), or null. */
+  reservedBy: (name: string) => string | null
 }
 
 /** Problems with an agent config that can be found without running any skill. */
-export function checkAgentConfig(config: unknown, deps: Pick<BuildDeps, 'providers' | 'skills'>): string[] {
+export function checkAgentConfig(config: unknown, deps: Pick<BuildDeps, 'providers' | 'skills' | 'reservedBy'>): string[] {
   if (!validateAgentShape(config)) return [describeAjvErrors(validateAgentShape.errors)]
   const agent = config as AgentConfig
   const problems: string[] = []
-  if (RESERVED_AGENT_NAMES.has(agent.name)) problems.push(`'${agent.name}' is a route of its own and cannot name an agent`)
+  const holder = deps.reservedBy(agent.name)
+  if (holder !== null) {
+    problems.push(holder === 'the kernel' ? `'${agent.name}' is a route of its own and cannot name an agent` : `'${agent.name}' is a route of ${holder} and cannot name an agent`)
+  }
   for (const model of [agent.model, ...(agent.fallbackModels ?? [])]) {
     const prefix = model.slice(0, model.indexOf('/'))
     if (!deps.providers.has(prefix)) {
@@ -195,6 +203,7 @@ export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<
     views: {} as Record<Scope, ScopeView>,
     router: null,
     skills: Object.keys(config.skills ?? {}),
+    summary: { name, description: config.description ?? '', model: config.model, owner: config.owner ?? null },
   }
   const prompts: Array<{ priority: number; scope: Scope; text: string }> = []
   const routes: BuiltRoute[] = []
@@ -210,6 +219,7 @@ export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<
       throw ERR_SKILL_SETUP_FAILED(skillName, name, error?.message ?? String(error), error)
     }
   }
+  agent.summary.owner = agent.owner
   for (const name of HOOK_NAMES) (agent.hooks[name] as Array<HookEntry<any>>).sort((a, b) => a.priority - b.priority)
   prompts.sort((a, b) => a.priority - b.priority)
   for (const scope of SCOPES) agent.views[scope] = scopeView(agent, scope, prompts, deps.urlPrefix)

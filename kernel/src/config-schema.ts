@@ -9,8 +9,8 @@ export function isAgentName(name: string): boolean {
   return AGENT_NAME.test(name) && !RESERVED_AGENT_NAMES.has(name)
 }
 
-/** Names that are routes of their own under the prefix. */
-export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['health', 'live', 'ready', 'info', 'agents', 'metrics'])
+/** Names that are the kernel's own routes under the prefix (enabled surfaces reserve theirs too). */
+export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['health', 'live', 'ready', 'info', 'agents', 'metrics', 'models', 'chat'])
 
 const scope = { enum: ['all', 'owner', 'admin'] }
 const modelString = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*/.+$', maxLength: 256 }

@@ -18,10 +18,22 @@ export { relayGathers } from './cluster-gather.js'
 export { RobutlerError, errorCatalogue, isRobutlerError } from './errors.js'
 export { isAgentName } from './config-schema.js'
 export { createProviderFetch } from './provider-fetch.js'
+export { SseStream } from './sse.js'
+export type { AgentEvent, AgentEventSink, AgentEventType, AgentInput, AgentResult } from './agent-events.js'
+export type {
+  AgentRouteHandler,
+  AgentSession,
+  AgentSummary,
+  ServerRouteHandler,
+  SurfaceCall,
+  SurfaceDefinition,
+} from './surface-types.js'
+export type { RouteAgent, RouteConfig } from './surfaces.js'
 export type { ProviderFetch } from './provider-fetch.js'
 export type {
   AgentConfig,
   AgentLoader,
+  AssistantMessage,
   AuthAnswer,
   Authenticator,
   CallOptions,

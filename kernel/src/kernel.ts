@@ -15,6 +15,8 @@ import { ToolValidators } from './tool-validators.js'
 import { WorkerPool } from './pool.js'
 import { ClusterGather } from './cluster-gather.js'
 import type { Context } from './request-context.js'
+import { RESERVED_AGENT_NAMES } from './config-schema.js'
+import { Surfaces } from './surfaces.js'
 import type { AgentConfig, HealthCheck, KernelApi } from './types.js'
 import { idSource } from './ids.js'
 
@@ -38,6 +40,9 @@ export class Kernel {
   readonly pool: WorkerPool
   readonly gatherer = new ClusterGather()
   readonly runtimeDeps: RuntimeDeps
+  readonly surfaces: Surfaces
+  /** Makes the completion ids (`chatcmpl-…`). */
+  readonly completionId = idSource(`chatcmpl-${randomBytes(6).toString('hex')}`)
   readonly startedAt = Date.now()
   readonly env: Readonly<Record<string, string | undefined>>
   /** Whether agent requests run inside AsyncLocalStorage (see ServerOptions.asyncContext). */
@@ -51,7 +56,7 @@ export class Kernel {
     this.settings = options.settings
     this.log = options.log
     this.app = options.app
-    this.agents = new AgentDirectory({ build: (config) => this.buildAgent(config) })
+    this.agents = new AgentDirectory({ build: (config) => this.buildAgent(config), reservedBy: (name) => this.surfaces.reservedBy(name) })
     this.events = new EventBus((error, event) => this.log.error({ err: error, event }, 'a kernel event listener threw'))
     const s = options.settings
     this.pool = new WorkerPool({ threads: s.workerThreads, maxQueue: s.workerQueue, resourceLimits: s.workerResourceLimits }, this.events, this.log)
@@ -60,8 +65,8 @@ export class Kernel {
       toolTimeoutMs: s.toolTimeoutMs,
       retry: { retries: s.providerRetries, baseDelayMs: 250, maxDelayMs: 8_000, timeoutMs: s.providerTimeoutMs },
       runWorker: (tool, args, signal) => this.pool.run(tool.workerPath!, tool.worker!, args, signal),
-      completionId: idSource(`chatcmpl-${randomBytes(6).toString('hex')}`),
     }
+    this.surfaces = new Surfaces(this, RESERVED_AGENT_NAMES)
   }
 
   /**
@@ -98,6 +103,7 @@ export class Kernel {
       validators: this.validators,
       kernelFor: (skill) => this.apiFor(skill),
       urlPrefix: this.settings.urlPrefix,
+      reservedBy: (name) => this.surfaces.reservedBy(name),
     })
   }
 
@@ -124,6 +130,7 @@ export class Kernel {
         emit: (event, payload) => this.events.emit(event, payload),
       },
       http: this.app,
+      surfaces: { add: (definition) => this.surfaces.add(owner, definition) },
       pool: { stats: () => this.pool.stats() },
       cluster: {
         isWorker: this.gatherer.isWorker,

@@ -13,6 +13,7 @@ import { bootPlugins, drainAndClose, runCloseHandlers } from './lifecycle.js'
 import { closeLogger, createLogger } from './logger.js'
 import { resolveSettings, type ServerOptions } from './options.js'
 import { registerAgentRoutes } from './routes-agent.js'
+import { registerChatRoutes } from './routes-chat.js'
 import { registerServerRoutes } from './routes-server.js'
 import { logRequestEnd } from './request-log.js'
 import { agentProblems, planStartup } from './startup.js'
@@ -149,7 +150,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
   try {
     if (settings.workerThreads > 0 && [...kernel.skills.values()].some((skill) => skill.workerPath)) kernel.pool.warm()
     const agents = options.agents ?? []
-    const problems = agentProblems(agents, { providers: kernel.providers, skills: kernel.skills })
+    const problems = agentProblems(agents, { providers: kernel.providers, skills: kernel.skills, reservedBy: (name) => kernel.surfaces.reservedBy(name) })
     if (problems.length > 0) throw new StartupError(problems)
     for (const config of agents) kernel.agents.static.set(config.name, await kernel.buildAgent(config))
     for (const agent of kernel.agents.static.values()) {
@@ -162,6 +163,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
       kernel.agents.addLoader(async (name) => (await dynamic(name)) ?? null, { priority: Number.MAX_SAFE_INTEGER, name: 'dynamicAgents' })
     }
     registerServerRoutes(kernel)
+    registerChatRoutes(kernel)
+    kernel.surfaces.mount()
     registerAgentRoutes(kernel)
     await app.ready()
     for (const fn of kernel.readyFns) await fn()

@@ -47,6 +47,7 @@ export function inspectionKernel(options: InspectionOptions): SetupKernel {
     pool: { stats: () => ({ threads: 0, queueSize: 0, utilization: 0, completed: 0, failed: 0 }) },
     http: serverOnly('http'),
     health: { add: noop },
+    surfaces: { add: noop },
     onReady: noop,
     onClose: noop,
     log: silentLogger(),
