@@ -1,5 +1,6 @@
 // Every error code the packages define is documented in docs/errors.md, and the doc lists no stale code.
 import { readdir, readFile } from 'node:fs/promises'
+import { CLI_PROBLEM_CODES } from '@robutler/cli'
 import { errorCatalogue } from '@robutler/kernel'
 import { PROBLEM_CODES } from '@robutler/registry'
 import { describe, expect, it } from 'vitest'
@@ -21,7 +22,7 @@ async function packageCodes(): Promise<string[]> {
   return codes
 }
 
-const defined = new Set([...errorCatalogue().keys(), ...Object.keys(PROBLEM_CODES), ...(await packageCodes())])
+const defined = new Set([...errorCatalogue().keys(), ...Object.keys(PROBLEM_CODES), ...Object.keys(CLI_PROBLEM_CODES), ...(await packageCodes())])
 
 describe('docs/errors.md', () => {
   it.each([...defined])('documents %s', (code) => {

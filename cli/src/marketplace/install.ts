@@ -3,7 +3,7 @@
 import { readFile, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { problem } from '../errors.js'
-import type { Problem } from '../types.js'
+import type { Problem } from '@robutler/registry'
 import { npmErrorSummary, runNpm } from './npm.js'
 import type { MarketplaceContext } from './types.js'
 

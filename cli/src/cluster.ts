@@ -2,7 +2,7 @@
 // SIGTERM. The primary serves nothing itself; each worker runs the whole server on the shared port.
 import cluster, { type Worker } from 'node:cluster'
 import type { Logger } from 'pino'
-import { relayGathers } from './cluster-gather.js'
+import { relayGathers } from '@robutler/kernel'
 
 export interface PrimaryOptions {
   workers: number

@@ -3,12 +3,8 @@
 // author's folder; `add` runs it (examples aside) on what npm just installed, before enabling anything.
 import { readFile, realpath } from 'node:fs/promises'
 import { join } from 'node:path'
-import { loadConfigValidator } from '../config-schema.js'
+import { kernelAccepts, loadConfigValidator, loadPackages, problem as registryProblem, validateManifest, type ConfigValidator, type PackageKind, type PlannedPackage, type Problem } from '@robutler/registry'
 import { problem } from '../errors.js'
-import { loadPackages } from '../load.js'
-import { validateManifest } from '../manifest.js'
-import type { ConfigValidator, PackageKind, PlannedPackage, Problem } from '../types.js'
-import { kernelAccepts } from './compat.js'
 import { checkParts, runExamples, setupSkill } from './inspect-skill.js'
 import { KEYWORD_OF_KIND } from './types.js'
 
@@ -44,9 +40,9 @@ async function readPackageJson(dir: string): Promise<{ json: Record<string, any>
   try {
     const json: unknown = JSON.parse(text)
     if (typeof json === 'object' && json !== null && !Array.isArray(json)) return { json: json as Record<string, any> }
-    return { problem: problem('RBT_ERR_MANIFEST_INVALID', dir, 'package.json is not a JSON object') }
+    return { problem: registryProblem('RBT_ERR_MANIFEST_INVALID', dir, 'package.json is not a JSON object') }
   } catch (error) {
-    return { problem: problem('RBT_ERR_MANIFEST_INVALID', dir, `package.json is not valid JSON (${(error as Error).message})`) }
+    return { problem: registryProblem('RBT_ERR_MANIFEST_INVALID', dir, `package.json is not valid JSON (${(error as Error).message})`) }
   }
 }
 
@@ -70,7 +66,7 @@ export async function checkPackage(folder: string, options: CheckOptions): Promi
   if (checked.problems) return { ...result, problems: checked.problems }
   const manifest = checked.manifest
   if (manifest.kind !== options.kind) return { ...result, problems: [problem('RBT_ERR_MARKETPLACE_WRONG_KIND', name, manifest.kind, options.kind)] }
-  if (!kernelAccepts(manifest.kernel, options.kernelVersion)) problems.push(problem('RBT_ERR_PLUGIN_VERSION_MISMATCH', name, manifest.kernel, options.kernelVersion))
+  if (!kernelAccepts(manifest.kernel, options.kernelVersion)) problems.push(registryProblem('RBT_ERR_PLUGIN_VERSION_MISMATCH', name, manifest.kernel, options.kernelVersion))
   const keyword = KEYWORD_OF_KIND[options.kind]
   if (options.strict && !(Array.isArray(json.keywords) && json.keywords.includes(keyword))) problems.push(problem('RBT_ERR_VALIDATE_KEYWORD_MISSING', name, keyword))
 

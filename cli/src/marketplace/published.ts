@@ -2,7 +2,7 @@
 // read through `npm view` so the user's registry, scopes and auth apply.
 import semver from 'semver'
 import { problem } from '../errors.js'
-import type { Problem } from '../types.js'
+import type { Problem } from '@robutler/registry'
 import { npmErrorCode, npmErrorSummary, parseNpmJson, runNpm, type NpmOptions } from './npm.js'
 import type { PackageSpec } from './package-spec.js'
 

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { applyEdits, insertMember, memberOf, parseJsonText, removeMember, type JsonNode, type TextEdit } from './json-text.js'
-import type { Section } from './types.js'
+import type { Section } from '@robutler/registry'
 
 type ObjectNode = Extract<JsonNode, { type: 'object' }>
 

@@ -2,9 +2,8 @@
 // dist folder or its config schema installs fine and then fails to load. `npm pack --dry-run` answers it exactly.
 import { readFile } from 'node:fs/promises'
 import { join, relative, resolve } from 'node:path'
-import { resolveEntry } from '../entry.js'
+import { resolveEntry, type Problem } from '@robutler/registry'
 import { problem } from '../errors.js'
-import type { Problem } from '../types.js'
 import { npmErrorSummary, parseNpmJson, runNpm, type NpmOptions } from './npm.js'
 
 function packagePath(dir: string, file: string): string {

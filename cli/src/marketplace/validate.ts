@@ -1,8 +1,7 @@
 // `robutler skills validate [dir]`: what an author runs before `npm publish`. Every problem is listed with its
 // code; the exit code is 1 when there is one.
 import { resolve } from 'node:path'
-import { formatReport } from '../report.js'
-import type { PackageKind } from '../types.js'
+import { formatReport, type PackageKind } from '@robutler/registry'
 import { checkPackage } from './check-package.js'
 import { checkPublishedFiles } from './packed-files.js'
 import type { MarketplaceContext } from './types.js'

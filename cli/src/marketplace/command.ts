@@ -1,14 +1,14 @@
-// `robutler skills …` and `robutler plugins …`: parses the verb and its options and runs it. The kernel's CLI
-// calls this with what only it knows (its version, the config path); the registry never imports the kernel.
+// `robutler skills …` and `robutler plugins …`: parses the verb and its options and runs it, given the installed
+// kernel's version and the config path (cli.ts), so the verbs can be run in process too.
 import { parseArgs } from 'node:util'
-import type { PackageKind } from '../types.js'
+import { SECTION_OF_KIND, type PackageKind } from '@robutler/registry'
 import { runAdd } from './add.js'
 import { runInfo } from './info.js'
 import { runList } from './list.js'
 import { runRemove } from './remove.js'
 import { runNew } from './scaffold.js'
 import { runSearch } from './search.js'
-import { SECTION_OF_KIND, KEYWORD_OF_KIND, type MarketplaceContext } from './types.js'
+import { KEYWORD_OF_KIND, type MarketplaceContext } from './types.js'
 import { runValidate } from './validate.js'
 
 const EXIT_USAGE = 2
@@ -122,7 +122,7 @@ async function dispatch(kind: PackageKind, parsed: Parsed, context: MarketplaceC
  * 2 misused (unknown verb or option). Never rejects.
  *
  * @example
- * // in the kernel's CLI, for `robutler skills add @acme/skill-weather --agent support`
+ * // what cli.ts does for `robutler skills add @acme/skill-weather --agent support`
  * process.exitCode = await runMarketplaceCommand('skill', ['add', '@acme/skill-weather', '--agent', 'support'], {
  *   kernelVersion: KERNEL_VERSION, kernelRange: '^1.0.0', cwd: process.cwd(), configPath, env: process.env,
  *   stdout: (text) => void process.stdout.write(text), stderr: (text) => void process.stderr.write(text),

@@ -1,18 +1,29 @@
 #!/usr/bin/env node
-// The `robutler` command: start, doctor, --help, --version.
+// The `robutler` command: start, doctor, the marketplace (skills, plugins), and the commands enabled plugins add.
+// It drives the kernel installed beside it (its peer), through the kernel's public entry only.
 import { existsSync } from 'node:fs'
+import cluster from 'node:cluster'
 import { resolve } from 'node:path'
 import { parseArgs } from 'node:util'
+import {
+  DEFAULT_CONFIG_FILES,
+  KERNEL_VERSION,
+  StartupError,
+  checkStartup,
+  createLogger,
+  createServer,
+  findPluginCommand,
+  flushLogger,
+  isRobutlerError,
+  loadConfigFile,
+  optionsFromConfig,
+  type Environment,
+  type ServerOptions,
+} from '@robutler/kernel'
 import { formatReport } from '@robutler/registry'
-import { DEFAULT_CONFIG_FILES, loadConfigFile, type Environment } from './config.js'
-import { checkStartup, findPluginCommand } from './doctor.js'
-import { isRobutlerError } from './errors.js'
-import { optionsFromConfig, type ServerOptions } from './options.js'
-import { createServer, KERNEL_VERSION, StartupError } from './server.js'
-import cluster from 'node:cluster'
-import { runPrimary } from './cluster.js'
-import { createLogger, flushLogger } from './logger.js'
 import { pino, type Logger } from 'pino'
+import { runPrimary } from './cluster.js'
+import { runMarketplaceCommand } from './marketplace/command.js'
 
 const HELP = `robutler ${KERNEL_VERSION} — serve AI agents over an OpenAI-compatible API
 
@@ -133,30 +144,10 @@ async function doctor(values: { config?: string }, env: Environment): Promise<vo
 const BUILT_IN = new Set(['start', 'doctor', 'help'])
 const MARKETPLACE: Record<string, 'skill' | 'plugin'> = { skills: 'skill', plugins: 'plugin' }
 
-type MarketplaceEntry = (
-  kind: 'skill' | 'plugin',
-  args: string[],
-  context: {
-    kernelVersion: string
-    kernelRange: string
-    cwd: string
-    configPath: string
-    env: NodeJS.ProcessEnv
-    stdout: (text: string) => void
-    stderr: (text: string) => void
-  },
-) => Promise<number>
-
-/** `robutler skills|plugins <verb> …`: the marketplace verbs live in @robutler/registry. */
+/** `robutler skills|plugins <verb> …`: the marketplace, run against the kernel installed beside this CLI. */
 async function marketplace(kind: 'skill' | 'plugin', args: string[], env: Environment): Promise<void> {
   const { config, rest } = splitConfigFlag(args)
-  const registry = (await import('@robutler/registry')) as unknown as { runMarketplaceCommand?: MarketplaceEntry }
-  if (typeof registry.runMarketplaceCommand !== 'function') {
-    process.stderr.write('robutler: this @robutler/registry has no marketplace commands; update it\n')
-    process.exitCode = 1
-    return
-  }
-  process.exitCode = await registry.runMarketplaceCommand(kind, rest, {
+  process.exitCode = await runMarketplaceCommand(kind, rest, {
     kernelVersion: KERNEL_VERSION,
     kernelRange: `^${KERNEL_VERSION.split('.')[0]}.0.0`,
     cwd: process.cwd(),

@@ -1,8 +1,7 @@
 // Whether a published version can run here: a valid manifest, of the kind asked for, whose robutler.kernel range
 // accepts the installed kernel. The same checks the kernel makes at startup, made before anything is installed.
 import semver from 'semver'
-import { validateManifest } from '../manifest.js'
-import type { PackageKind, Problem } from '../types.js'
+import { kernelAccepts, validateManifest, type PackageKind, type Problem } from '@robutler/registry'
 import type { PublishedVersion } from './published.js'
 
 export interface Verdict {
@@ -14,11 +13,6 @@ export interface Verdict {
   reason: string | null
   /** What is wrong with its manifest, field named; empty when the manifest is valid. */
   problems: Problem[]
-}
-
-/** True when `range` accepts `kernelVersion`; prerelease kernels (1.1.0-beta.1) count as their release line. */
-export function kernelAccepts(range: string, kernelVersion: string): boolean {
-  return semver.satisfies(kernelVersion, range, { includePrerelease: true })
 }
 
 function withoutPrefix(message: string, name: string): string {

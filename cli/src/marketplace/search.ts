@@ -1,9 +1,7 @@
 // `robutler skills search <query>`: the registry's search API through `npm search`, narrowed to packages that
 // carry the kind's keyword, each checked against the installed kernel from the manifests in its packument.
 import { problem } from '../errors.js'
-import { formatReport } from '../report.js'
-import { mapLimit } from '../map-limit.js'
-import type { PackageKind } from '../types.js'
+import { formatReport, mapLimit, type PackageKind } from '@robutler/registry'
 import { chooseVersion, judgeVersion, type Verdict } from './compat.js'
 import { npmErrorSummary, parseNpmJson, runNpm, type NpmOptions } from './npm.js'
 import { fetchPublished } from './published.js'

@@ -2,15 +2,13 @@
 // `npm uninstall` it. The config goes first: a disabled package that is still installed harms nothing, while an
 // enabled one that is gone stops the server from starting.
 import { writeFile } from 'node:fs/promises'
-import { discoverPackages } from '../discover.js'
+import { SECTION_OF_KIND, discoverPackages, formatReport, type PackageKind } from '@robutler/registry'
 import { problem } from '../errors.js'
-import { formatReport } from '../report.js'
-import type { PackageKind } from '../types.js'
 import { disableInConfig, enabledPackages, readAppConfig } from './app-config.js'
 import { snapshotApp } from './install.js'
 import { npmErrorSummary, runNpm } from './npm.js'
 import { parsePackageSpec } from './package-spec.js'
-import { SECTION_OF_KIND, type MarketplaceContext } from './types.js'
+import type { MarketplaceContext } from './types.js'
 
 /** `remove <pkg>`. */
 export async function runRemove(kind: PackageKind, specText: string, context: MarketplaceContext): Promise<number> {

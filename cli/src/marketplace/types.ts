@@ -1,5 +1,5 @@
 // What the marketplace verbs are given, and the names they share.
-import type { PackageKind } from '../types.js'
+import type { PackageKind } from '@robutler/registry'
 
 /** What the `robutler` CLI hands the marketplace: the running kernel, where the app is, and where to write. */
 export interface MarketplaceContext {
@@ -18,10 +18,6 @@ export interface MarketplaceContext {
   /** Progress, npm's output, and problems. */
   stderr(text: string): void
 }
-
-export type Section = 'plugins' | 'skills'
-
-export const SECTION_OF_KIND: Readonly<Record<PackageKind, Section>> = { plugin: 'plugins', skill: 'skills' }
 
 /** The keyword that marketplace search finds packages of a kind by. */
 export const KEYWORD_OF_KIND: Readonly<Record<PackageKind, string>> = { plugin: 'robutler-plugin', skill: 'robutler-skill' }

@@ -1,10 +1,8 @@
 // `robutler skills list`: what is installed in the app and what its config enables, in one table.
-import { discoverPackages } from '../discover.js'
-import type { DiscoveredPackage, PackageKind } from '../types.js'
+import { SECTION_OF_KIND, discoverPackages, kernelAccepts, type DiscoveredPackage, type PackageKind } from '@robutler/registry'
 import { enabledPackages, readAppConfig, type Enablement } from './app-config.js'
-import { kernelAccepts } from './compat.js'
 import { formatTable } from './table.js'
-import { SECTION_OF_KIND, type MarketplaceContext } from './types.js'
+import type { MarketplaceContext } from './types.js'
 
 export interface ListedPackage {
   name: string

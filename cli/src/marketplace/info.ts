@@ -1,13 +1,12 @@
 // `robutler skills info <pkg>`: the packument summed up — description, homepage, latest, and every version with
 // its kernel range, the ones that run on the installed kernel marked, and the one `add` would pick.
 import { problem } from '../errors.js'
-import { formatReport } from '../report.js'
-import type { PackageKind } from '../types.js'
+import { SECTION_OF_KIND, formatReport, type PackageKind } from '@robutler/registry'
 import { chooseVersion, judgeVersion } from './compat.js'
 import { parsePackageSpec } from './package-spec.js'
 import { fetchPublished } from './published.js'
 import { formatTable } from './table.js'
-import { SECTION_OF_KIND, type MarketplaceContext } from './types.js'
+import type { MarketplaceContext } from './types.js'
 
 /** `info <pkg>[@range] [--json]`. */
 export async function runInfo(kind: PackageKind, specText: string, context: MarketplaceContext, json: boolean): Promise<number> {

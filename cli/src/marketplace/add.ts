@@ -4,17 +4,15 @@
 import { access, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import semver from 'semver'
-import { discoverPackages, nodeModulesFolders } from '../discover.js'
+import { SECTION_OF_KIND, discoverPackages, formatReport, nodeModulesFolders, problem as registryProblem, type PackageKind, type Problem } from '@robutler/registry'
 import { problem } from '../errors.js'
-import { formatReport } from '../report.js'
-import type { PackageKind, Problem } from '../types.js'
 import { agentNames, enableInConfig, readAppConfig, type AppConfig } from './app-config.js'
 import { checkPackage } from './check-package.js'
 import { chooseVersion, judgeVersion, type Verdict } from './compat.js'
 import { npmInstall, rollBack, snapshotApp } from './install.js'
 import { parsePackageSpec, type PackageSpec } from './package-spec.js'
 import { fetchPublished, type Published } from './published.js'
-import { SECTION_OF_KIND, type MarketplaceContext } from './types.js'
+import type { MarketplaceContext } from './types.js'
 
 function refuse(context: MarketplaceContext, problems: readonly Problem[]): number {
   context.stderr(formatReport(problems) + '\n')
@@ -80,7 +78,7 @@ async function unmetRequirements(cwd: string, name: string): Promise<Problem[]> 
   const { packages } = await discoverPackages(cwd)
   const requires = packages.find((entry) => entry.name === name)?.manifest?.requires ?? []
   const provided = new Set(packages.flatMap((entry) => entry.manifest?.provides ?? []))
-  return requires.filter((capability) => !provided.has(capability)).map((capability) => problem('RBT_ERR_REQUIRES_MISSING', name, capability))
+  return requires.filter((capability) => !provided.has(capability)).map((capability) => registryProblem('RBT_ERR_REQUIRES_MISSING', name, capability))
 }
 
 /** `add <pkg>[@range] [--agent NAME]`. */

@@ -2,7 +2,7 @@
 import { mkdir, readdir, writeFile } from 'node:fs/promises'
 import { dirname, join, resolve } from 'node:path'
 import { problem } from '../errors.js'
-import { formatReport } from '../report.js'
+import { formatReport } from '@robutler/registry'
 import { nameProblem } from './package-spec.js'
 import { skillFiles, type SkillNames } from './skill-template.js'
 import type { MarketplaceContext } from './types.js'
