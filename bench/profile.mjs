@@ -9,17 +9,17 @@
 // The kernel server's variants pass through the environment: BENCH_KERNEL_PROMETHEUS=1 (plugin-prometheus),
 // BENCH_KERNEL_AUTH_KEY=rbt_… (plugin-auth-keys with that key; the load then sends it as a Bearer token), and
 // PROFILE_PATH=/dyn/chat/completions with server kernel-dynamic (the cached dynamic agent; /static/… the static one).
+// BENCH_APP_DIR=<another checkout> with server kernel profiles that checkout's kernel and plugins (bench/compare.mjs).
 // Summarise an existing profile: node bench/profile.mjs --summary path/to/file.cpuprofile
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
 import { join, relative } from 'node:path'
-import { BENCH_DIR, closedLoop, load, percentiles, startServer, stopServer } from './lib.mjs'
+import { JSON_BODY, JSON_HEADERS, PATH, STREAM_BODY } from './answers.mjs'
+import { closedLoop, percentiles } from './clients.mjs'
+import { BENCH_DIR, load, startServer, stopServer } from './lib.mjs'
 
 const TOP = Number(process.env.PROFILE_TOP ?? 25)
-const FIFTY_WORDS = Array.from({ length: 50 }, (_, i) => `word${i}`).join(' ')
-const BODIES = {
-  json: JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'hello world' }] }),
-  stream: JSON.stringify({ model: 'x', stream: true, messages: [{ role: 'user', content: FIFTY_WORDS }] }),
-}
+const duration = Number(process.env.BENCH_DURATION ?? 10)
+const BODIES = { json: JSON_BODY, stream: STREAM_BODY }
 
 function where(url) {
   if (!url) return ''
@@ -82,61 +82,64 @@ export function summarise(file) {
   for (const [k, t] of top(ours, TOP)) console.log(`  ${pct(t)}  ${k}`)
 }
 
+/**
+ * Runs `drive(execArgv)`, which starts the profiled server with those flags (--cpu-prof into bench/profiles/), loads
+ * it and stops it (the profile is written as it exits); then summarises the profile it wrote.
+ */
+async function profileRun(drive) {
+  const dir = join(BENCH_DIR, 'profiles')
+  mkdirSync(dir, { recursive: true })
+  const before = new Set(readdirSync(dir))
+  await drive(['--cpu-prof', `--cpu-prof-dir=${dir}`])
+  const fresh = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f))
+  if (fresh.length === 0) throw new Error(`no profile was written to ${dir}`)
+  fresh.sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs)
+  summarise(join(dir, fresh[0]))
+}
+
 if (process.argv[2] === '--summary') {
   for (const file of process.argv.slice(3)) summarise(file)
 } else if (process.argv[2] === 'ttfb') {
   const connections = Number(process.argv[3] ?? 50)
-  const duration = Number(process.env.BENCH_DURATION ?? 10)
-  const dir = join(BENCH_DIR, 'profiles')
-  mkdirSync(dir, { recursive: true })
-  const before = new Set(readdirSync(dir))
   const heldMs = Number(process.env.PROFILE_HELD_MS ?? 0)
-  const fake = await startServer('fake-openai', { env: heldMs > 0 ? { BENCH_UPSTREAM_CHUNK_DELAY_MS: String(heldMs) } : {} })
-  try {
-    const server = await startServer(process.env.PROFILE_SERVER || 'kernel-openai', { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`], env: { BENCH_UPSTREAM_URL: fake.url } })
+  await profileRun(async (execArgv) => {
+    const fake = await startServer('fake-openai', { env: heldMs > 0 ? { BENCH_UPSTREAM_CHUNK_DELAY_MS: String(heldMs) } : {} })
     try {
-      const options = {
-        url: `${server.url}/bench/chat/completions`,
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ model: 'x', stream: true, messages: [{ role: 'user', content: 'hello world' }] }),
-        connections,
-        staggerMs: heldMs * 4,
-        check: ({ status, text }) => (status === 200 && text.endsWith('data: [DONE]\n\n') ? null : `status ${status}`),
+      const server = await startServer(process.env.PROFILE_SERVER || 'kernel-openai', { execArgv, env: { BENCH_UPSTREAM_URL: fake.url } })
+      try {
+        const options = {
+          url: `${server.url}/bench/chat/completions`,
+          headers: JSON_HEADERS,
+          body: JSON.stringify({ model: 'x', stream: true, messages: [{ role: 'user', content: 'hello world' }] }),
+          connections,
+          staggerMs: heldMs * 4,
+          check: ({ status, text }) => (status === 200 && text.endsWith('data: [DONE]\n\n') ? null : `status ${status}`),
+        }
+        await closedLoop({ ...options, duration: 2 })
+        const r = await closedLoop({ ...options, duration })
+        const t = percentiles(r.ttfb)
+        console.log(`kernel-openai ttfb, ${connections} streams (profiling, slower than a real run): ${Math.round(r.rps)} streams/s, TTFB p50 ${t.p50.toFixed(2)} ms, p99 ${t.p99.toFixed(2)} ms, ${r.failures} failed`)
+      } finally {
+        await stopServer(server)
       }
-      await closedLoop({ ...options, duration: 2 })
-      const r = await closedLoop({ ...options, duration })
-      const t = percentiles(r.ttfb)
-      console.log(`kernel-openai ttfb, ${connections} streams (profiling, slower than a real run): ${Math.round(r.rps)} streams/s, TTFB p50 ${t.p50.toFixed(2)} ms, p99 ${t.p99.toFixed(2)} ms, ${r.failures} failed`)
     } finally {
-      await stopServer(server)
+      await stopServer(fake)
     }
-  } finally {
-    await stopServer(fake)
-  }
-  const fresh = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f))
-  if (fresh.length === 0) throw new Error(`no profile was written to ${dir}`)
-  fresh.sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs)
-  summarise(join(dir, fresh[0]))
+  })
 } else {
   const kind = process.argv[2] ?? 'json'
   const serverName = process.argv[3] ?? 'kernel'
   if (!BODIES[kind]) throw new Error(`unknown load '${kind}': json or stream`)
-  const duration = Number(process.env.BENCH_DURATION ?? 10)
-  const dir = join(BENCH_DIR, 'profiles')
-  mkdirSync(dir, { recursive: true })
-  const before = new Set(readdirSync(dir))
-  const server = await startServer(serverName, { execArgv: ['--cpu-prof', `--cpu-prof-dir=${dir}`] })
-  try {
-    const headers = process.env.BENCH_KERNEL_AUTH_KEY ? { authorization: `Bearer ${process.env.BENCH_KERNEL_AUTH_KEY}` } : {}
-    const options = { path: process.env.PROFILE_PATH || '/echo/chat/completions', body: BODIES[kind], connections: 50, headers }
-    await load(server, { ...options, duration: 2 })
-    const r = await load(server, { ...options, duration })
-    console.log(`${serverName} ${kind} (profiling, slower than a real run): ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`)
-  } finally {
-    await stopServer(server)
-  }
-  const fresh = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && !before.has(f))
-  if (fresh.length === 0) throw new Error(`no profile was written to ${dir}`)
-  fresh.sort((a, b) => statSync(join(dir, b)).mtimeMs - statSync(join(dir, a)).mtimeMs)
-  summarise(join(dir, fresh[0]))
+  await profileRun(async (execArgv) => {
+    const server = await startServer(serverName, { execArgv })
+    try {
+      const headers = process.env.BENCH_KERNEL_AUTH_KEY ? { authorization: `Bearer ${process.env.BENCH_KERNEL_AUTH_KEY}` } : {}
+      const options = { path: process.env.PROFILE_PATH || PATH, body: BODIES[kind], connections: 50, headers }
+      await load(server, { ...options, duration: 2 })
+      const r = await load(server, { ...options, duration })
+      console.log(`${serverName} ${kind} (profiling, slower than a real run): ${Math.round(r.rps)} req/s, p50 ${r.p50} ms, p99 ${r.p99} ms`)
+    } finally {
+      await stopServer(server)
+    }
+  })
 }

@@ -1,7 +1,8 @@
 // Every error code the packages define is documented in docs/errors.md, and the doc lists no stale code. Codes
-// are read wherever they are made: the kernel's catalogue and the registry's problem codes, and every quoted
+// are read wherever they are made: the kernel's catalogue, the registry's and the CLI's problem codes, and every quoted
 // `RBT_ERR_*` in the sources of every package (createError calls, problem codes, codes compared against).
 import { readdir, readFile } from 'node:fs/promises'
+import { CLI_PROBLEM_CODES } from '@robutler/cli'
 import { errorCatalogue } from '@robutler/kernel'
 import { PROBLEM_CODES } from '@robutler/registry'
 import { describe, expect, it } from 'vitest'
@@ -33,12 +34,17 @@ async function quotedCodes(folder: URL): Promise<Array<{ code: string; file: str
 }
 
 const inSources = (await Promise.all((await sourceFolders()).map(quotedCodes))).flat()
-const defined = new Set([...errorCatalogue().keys(), ...Object.keys(PROBLEM_CODES), ...inSources.map((found) => found.code)])
+const defined = new Set([
+  ...errorCatalogue().keys(),
+  ...Object.keys(PROBLEM_CODES),
+  ...Object.keys(CLI_PROBLEM_CODES),
+  ...inSources.map((found) => found.code),
+])
 
 describe('docs/errors.md', () => {
-  it('the source scan sees the codes of the kernel, the registry and the plugins', () => {
+  it('the source scan sees the codes of the kernel, the registry, the CLI and the plugins', () => {
     const files = new Set(inSources.map((found) => found.file.split('/src/')[0]))
-    for (const area of ['kernel', 'registry', 'plugins/rate-limit', 'plugins/auth-keys']) expect(files).toContain(area)
+    for (const area of ['kernel', 'registry', 'cli', 'plugins/rate-limit', 'plugins/auth-keys']) expect(files).toContain(area)
     expect(inSources.map((found) => found.code)).toContain('RBT_ERR_RATE_LIMITED')
   })
 

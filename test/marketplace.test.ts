@@ -1,18 +1,18 @@
 // The marketplace: `robutler skills|plugins list, search, info, add, remove, new, validate`. The end-to-end part
-// runs against a real npm registry (verdaccio 5 on 127.0.0.1, no uplink): the kernel packages are published to it,
+// runs against a real npm registry (verdaccio 5 on 127.0.0.1, no uplink): the kernel packages and the CLI are published to it,
 // a skill made by `skills new` is built, validated and published, and a fresh app installs everything from it.
 import { existsSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runMarketplaceCommand } from '@robutler/registry'
+import { runMarketplaceCommand } from '@robutler/cli'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { disableInConfig, enableInConfig } from '../registry/src/marketplace/app-config.js'
+import { disableInConfig, enableInConfig } from '../cli/src/marketplace/app-config.js'
 import { definitionSource, makeApp, type FixtureApp } from './helpers/fixture-app.js'
 import { REPO_ROOT } from './helpers/kernel-app.js'
 import { appRobutler, robutler } from './helpers/marketplace.js'
 import { startApp, writeAuthorWorkspace, writeOperatorApp } from './helpers/marketplace-app.js'
-import { startRegistry, type LocalRegistry } from './helpers/verdaccio.js'
+import { run, startRegistry, type LocalRegistry } from './helpers/verdaccio.js'
 
 const KERNEL_VERSION: string = JSON.parse(await readFile(join(REPO_ROOT, 'kernel/package.json'), 'utf8')).version
 const SKILL = 'robutler-skill-wordsmith'
@@ -21,7 +21,7 @@ async function tempDir(prefix: string): Promise<string> {
   return realpath(await mkdtemp(join(tmpdir(), prefix)))
 }
 
-/** runMarketplaceCommand from the built registry, in this process, with its output captured. */
+/** runMarketplaceCommand from the built CLI package, in this process, with its output captured. */
 async function inProcess(kind: 'skill' | 'plugin', args: string[], cwd: string): Promise<{ code: number; stdout: string; stderr: string }> {
   let stdout = ''
   let stderr = ''
@@ -261,19 +261,19 @@ describe('end to end against a local npm registry (verdaccio, no uplink)', () =>
   let env: NodeJS.ProcessEnv
   let originalConfig: string
 
-  /** What the operator runs: the app's own `robutler` (the kernel and registry it installed from the registry). */
+  /** What the operator runs: the app's own `robutler` (the CLI the kernel brought, installed from the registry). */
   const skills = (args: string[]) => appRobutler(app, ['skills', ...args], env)
   /** What the skill author runs: `npx robutler` in a folder that links the repo's kernel. */
   const authorCli = (args: string[], cwd: string) => robutler(['skills', ...args], cwd, env)
 
   beforeAll(async () => {
-    for (const built of ['registry/dist/index.js', 'kernel/dist/index.js', 'kernel/dist/cli.js', 'plugins/local/dist/index.js']) {
+    for (const built of ['registry/dist/index.js', 'kernel/dist/index.js', 'cli/dist/cli.js', 'plugins/local/dist/index.js']) {
       if (!existsSync(join(REPO_ROOT, built))) throw new Error(`${built} is missing: run npx tsc -b first`)
     }
     root = await tempDir('robutler-marketplace-')
     registry = await startRegistry()
     env = registry.env
-    const packages = ['registry', 'kernel', 'plugins/local'].map((folder) => join(REPO_ROOT, folder))
+    const packages = ['registry', 'kernel', 'cli', 'plugins/local'].map((folder) => join(REPO_ROOT, folder))
     await registry.seedDependencies(packages)
     await Promise.all(packages.map((folder) => registry.publishFolder(folder)))
     author = join(root, 'author')
@@ -330,6 +330,17 @@ describe('end to end against a local npm registry (verdaccio, no uplink)', () =>
     expect(JSON.parse(plugins.stdout)).toEqual([
       expect.objectContaining({ name: '@robutler/plugin-local', latest: '1.0.0', kernel: '^1.0.0', compatible: '1.0.0' }),
     ])
+  }, 60_000)
+
+  it('npm install @robutler/kernel alone gives the app `npx robutler`: the CLI comes with the kernel', async () => {
+    // The app asked for the kernel and plugin-local only; @robutler/cli is there because the kernel depends on it.
+    expect(Object.keys((await readJson(join(app, 'package.json'))).dependencies).sort()).toEqual(['@robutler/kernel', '@robutler/plugin-local'])
+    expect((await readJson(join(app, 'node_modules/@robutler/cli/package.json'))).bin).toEqual({ robutler: './dist/cli.js' })
+    const version = await run('npx', ['robutler', '--version'], app, env)
+    expect(version, version.stderr).toMatchObject({ code: 0, stdout: `${KERNEL_VERSION}\n` })
+    const doctor = await run('npx', ['robutler', 'doctor'], app, env)
+    expect(doctor.code, doctor.stdout + doctor.stderr).toBe(0)
+    expect(doctor.stdout).toContain(`robutler ${KERNEL_VERSION}\nenabled: @robutler/plugin-local@1.0.0 (plugin)\nagents: echo\nno problems found\n`)
   }, 60_000)
 
   it('skills add --agent installs it, enables and attaches it (formatting kept), and the app serves its tools', async () => {

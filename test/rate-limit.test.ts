@@ -87,6 +87,14 @@ describe('plugin-rate-limit in memory', () => {
     expectRateLimited(await get(`${server.url}/beta`), 2)
   })
 
+  it('counts the base URL by the agent a request names as its model: an agent\'s own counter holds there too', async () => {
+    // Both counters are spent by the tests above: beta's own (2) and the caller's global one (3).
+    expectRateLimited(await postJson(`${server.url}/chat/completions`, { ...chat(), model: 'beta' }), 2)
+    expectRateLimited(await postJson(`${server.url}/chat/completions`, { ...chat(), model: 'alpha' }), 3)
+    const models = await get(`${server.url}/models`)
+    expect([models.status, models.headers.get('x-ratelimit-limit')]).toEqual([200, null])
+  })
+
   it('keeps counters in memory when `redis` is false, even with REDIS_URL set', async () => {
     const memory = await startLimitedServer({
       env: { REDIS_URL: 'redis://127.0.0.1:1' },

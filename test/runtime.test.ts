@@ -100,9 +100,11 @@ describe('agent runtime', () => {
       ])
     })
 
-    it('a turn mixing internal and client calls runs the internal ones and returns only the client ones', async () => {
+    // DESIGN.md: such a turn runs none of its calls; the model is asked again once the client answers (an internal
+    // result the stateless client never sees would be thrown away, and its side effects repeated).
+    it('a turn mixing internal and client calls runs none of them and returns only the client ones', async () => {
       const res = await postJson(chat('echo'), ask('/tool add {"a": 4, "b": 4}\n/tool get_weather {"city": "Oslo"}', { tools: [weather] }))
-      expect(record).toContain('add:4+4')
+      expect(record.some((r) => r.startsWith('add:'))).toBe(false)
       expect(res.json.choices[0].message.tool_calls.map((c: any) => c.function.name)).toEqual(['get_weather'])
     })
 

@@ -3,14 +3,13 @@
 // plugin-local, logLevel 'info', its default log destination (stdout, which the bench points at /dev/null),
 // env {}. Over IPC, { cmd: 'stats' } answers { loads }: how often dynamicAgents was asked for `dyn`.
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
-import { fileURLToPath } from 'node:url'
 import { createServer } from '@robutler/kernel'
+import { REPO_DIR } from './app.mjs'
 import { portOf, serveChild } from './child.mjs'
 
-const appDir = fileURLToPath(new URL('../..', import.meta.url))
 let loads = 0
 const server = await createServer({
-  appDir,
+  appDir: REPO_DIR,
   plugins: { '@robutler/plugin-local': {} },
   agents: [{ name: 'static', model: 'local/echo' }],
   dynamicAgents: async (name) => {

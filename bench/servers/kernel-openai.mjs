@@ -2,16 +2,15 @@
 // { apiKey: 'sk-bench', baseURL: BENCH_UPSTREAM_URL + '/v1' } and agent `bench` on `openai/gpt-bench`,
 // logLevel 'info', its default log destination (stdout, batched), which the bench points at /dev/null.
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
-import { fileURLToPath } from 'node:url'
 import { createServer } from '@robutler/kernel'
+import { REPO_DIR } from './app.mjs'
 import { portOf, serveChild } from './child.mjs'
 
 const upstream = process.env.BENCH_UPSTREAM_URL
 if (!upstream) throw new Error('kernel-openai needs BENCH_UPSTREAM_URL (the fake upstream, http://127.0.0.1:PORT)')
 
-const appDir = fileURLToPath(new URL('../..', import.meta.url))
 const server = await createServer({
-  appDir,
+  appDir: REPO_DIR,
   plugins: { '@robutler/plugin-openai': { apiKey: 'sk-bench', baseURL: `${upstream}/v1` } },
   agents: [{ name: 'bench', model: 'openai/gpt-bench' }],
   logLevel: 'info',

@@ -1,17 +1,21 @@
 // The kernel under test: plugin-local with the echo agent, logLevel 'info', its default log destination
 // (stdout, batched) which the bench points at /dev/null, and env {} (nothing from the bench's environment, such
 // as DATABASE_URL or PROMETHEUS_ENABLED, changes what is measured).
+// BENCH_APP_DIR=<dir> serves another checkout of this repo: its @robutler/kernel and its plugins, as its own
+// node_modules resolve them (default: this repo). The ready message names the kernel file that was loaded.
 // Variants, for the benchmarks that change one thing (unset: the plain kernel):
 //   BENCH_KERNEL_AUTH_KEY=<key>         @robutler/plugin-auth-keys with that one config key (user 'bench', scope 'all')
 //   BENCH_KERNEL_PROMETHEUS=1           @robutler/plugin-prometheus {}
 //   BENCH_KERNEL_CHUNK_DELAY_MS=<ms>    plugin-local { chunkDelayMs } (slow streams that stay open)
 // BENCH_KERNEL_LOG_LEVEL overrides the level for diagnosis only (run.mjs always measures 'info').
-// Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
-import { fileURLToPath } from 'node:url'
-import { createServer } from '@robutler/kernel'
+// Listens on 127.0.0.1:0 and sends { port, kernel } to the parent over IPC; exits when the parent disconnects.
+import { pathToFileURL } from 'node:url'
+import { kernelEntry, REPO_DIR } from './app.mjs'
 import { portOf, serveChild } from './child.mjs'
 
-const appDir = fileURLToPath(new URL('../..', import.meta.url))
+const appDir = process.env.BENCH_APP_DIR || REPO_DIR
+const kernel = kernelEntry(appDir)
+const { createServer } = await import(pathToFileURL(kernel).href)
 const chunkDelayMs = Number(process.env.BENCH_KERNEL_CHUNK_DELAY_MS || 0)
 const plugins = { '@robutler/plugin-local': chunkDelayMs > 0 ? { chunkDelayMs } : {} }
 if (process.env.BENCH_KERNEL_AUTH_KEY) {
@@ -27,4 +31,4 @@ const server = await createServer({
   env: {},
 })
 const address = await server.listen({ host: '127.0.0.1', port: 0 })
-serveChild(portOf(address), () => server.close())
+serveChild(portOf(address), () => server.close(), { kernel })

@@ -5,6 +5,7 @@ import { agentConfigProblems, agentInvalid, type AgentRules } from './agent-chec
 import { ERR_SKILL_SETUP_FAILED } from './errors.js'
 import type { ProviderRegistry, ModelTarget } from './providers.js'
 import { scopeAllows, scopeLevel } from './auth.js'
+import { HOOK_NAMES, SCOPES, describeSkillPartProblems, skillPartsProblems } from './skill-rules.js'
 import type { ToolValidators, ArgsValidator } from './tool-validators.js'
 import type {
   AgentConfig,
@@ -18,20 +19,9 @@ import type {
   SkillTool,
   ToolDefinition,
 } from './types.js'
+import type { AgentSummary } from './surface-types.js'
 
-export const HOOK_NAMES: readonly HookName[] = [
-  'onConnection',
-  'beforeLlmCall',
-  'afterLlmCall',
-  'onChunk',
-  'beforeToolCall',
-  'afterToolCall',
-  'onMessage',
-  'finalizeConnection',
-]
-const SCOPES: readonly Scope[] = ['all', 'owner', 'admin']
 const DEFAULT_PRIORITY = 50
-const TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/
 
 /** A skill package as the kernel holds it after loading. */
 export interface SkillPackage {
@@ -91,6 +81,8 @@ export interface BuiltAgent {
   views: Record<Scope, ScopeView>
   router: FindMyWay.Instance<FindMyWay.HTTPVersion.V1> | null
   skills: string[]
+  /** What surfaces may tell a client about it. */
+  summary: AgentSummary
 }
 
 export interface BuildDeps {
@@ -114,10 +106,7 @@ function addParts(agent: BuiltAgent, skill: SkillPackage, parts: SkillParts, dep
     for (const admin of parts.access.admins ?? []) (agent.admins as Set<string>).add(admin)
   }
   for (const tool of parts.tools ?? []) {
-    if (!TOOL_NAME.test(tool.name)) throw new Error(`tool name '${tool.name}' must match ${TOOL_NAME}`)
     if (agent.tools.has(tool.name)) throw new Error(`tool '${tool.name}' is defined by two skills`)
-    if ((tool.run === undefined) === (tool.worker === undefined)) throw new Error(`tool '${tool.name}' needs exactly one of run or worker`)
-    if (tool.worker !== undefined && !skill.workerPath) throw new Error(`tool '${tool.name}' names worker '${tool.worker}' but the manifest has no worker module`)
     const parameters = tool.parameters ?? { type: 'object', properties: {} }
     agent.tools.set(tool.name, {
       name: tool.name,
@@ -132,10 +121,8 @@ function addParts(agent: BuiltAgent, skill: SkillPackage, parts: SkillParts, dep
     })
   }
   for (const name of Object.keys(parts.hooks ?? {}) as HookName[]) {
-    if (!HOOK_NAMES.includes(name)) throw new Error(`unknown hook '${name}'; hooks: ${HOOK_NAMES.join(', ')}`)
     const spec = parts.hooks![name] as any
-    const entry = typeof spec === 'function' ? { fn: spec, priority: DEFAULT_PRIORITY } : { fn: spec?.fn, priority: spec?.priority ?? DEFAULT_PRIORITY }
-    if (typeof entry.fn !== 'function') throw new Error(`hook '${name}' has no function`)
+    const entry = typeof spec === 'function' ? { fn: spec, priority: DEFAULT_PRIORITY } : { fn: spec.fn, priority: spec.priority ?? DEFAULT_PRIORITY }
     ;(agent.hooks[name] as Array<HookEntry<any>>).push({ ...entry, skill: skill.name })
   }
   for (const prompt of parts.prompts ?? []) {
@@ -189,6 +176,7 @@ export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<
     views: {} as Record<Scope, ScopeView>,
     router: null,
     skills: Object.keys(config.skills ?? {}),
+    summary: { name, description: config.description ?? '', model: config.model, owner: config.owner ?? null },
   }
   const prompts: Array<{ priority: number; scope: Scope; text: string }> = []
   const routes: BuiltRoute[] = []
@@ -197,11 +185,14 @@ export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<
     const checked = skill.validateConfig({ ...skill.defaults, ...overrides })
     try {
       const parts = await skill.definition.setup((checked as { value: Record<string, unknown> }).value, deps.kernelFor(skillName))
-      addParts(agent, skill, parts ?? {}, deps, prompts, routes)
+      const problems = skillPartsProblems(parts, { workerPath: skill.workerPath })
+      if (problems.length > 0) throw new Error(describeSkillPartProblems(problems))
+      addParts(agent, skill, parts, deps, prompts, routes)
     } catch (error: any) {
       throw ERR_SKILL_SETUP_FAILED(skillName, name, error?.message ?? String(error), error)
     }
   }
+  agent.summary.owner = agent.owner
   for (const name of HOOK_NAMES) (agent.hooks[name] as Array<HookEntry<any>>).sort((a, b) => a.priority - b.priority)
   prompts.sort((a, b) => a.priority - b.priority)
   for (const scope of SCOPES) agent.views[scope] = scopeView(agent, scope, prompts, deps.urlPrefix)

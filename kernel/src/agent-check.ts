@@ -3,7 +3,7 @@
 // agent it builds, static or loaded. Each problem carries the code it is reported under.
 import type { Problem } from '@robutler/registry'
 import type { SkillPackage } from './agent-build.js'
-import { agentNameProblem, describeAjvErrors, validateAgentShape } from './config-schema.js'
+import { describeAjvErrors, reservedNameProblem, validateAgentShape } from './config-schema.js'
 import { ERR_AGENT_INVALID, ERR_MODEL_PROVIDER_UNKNOWN, type RobutlerError } from './errors.js'
 import { splitModel } from './providers.js'
 import type { AgentConfig } from './types.js'
@@ -12,6 +12,8 @@ import type { AgentConfig } from './types.js'
 export interface AgentRules {
   /** Whether an enabled plugin serves models of this prefix. */
   hasProvider: (prefix: string) => boolean
+  /** Who serves a route of that name under the prefix ('the kernel', or a surface's plugin), or null. */
+  reservedBy: (name: string) => string | null
   /** The enabled skills. */
   skills: ReadonlyMap<string, SkillPackage>
   /**
@@ -34,15 +36,16 @@ function invalid(detail: string, hint?: string): AgentProblem {
 }
 
 /**
- * Everything wrong with an agent config that can be found without running a skill: its shape, its name, its
- * models' providers, its skills and their configs. Empty when the agent can be built.
+ * Everything wrong with an agent config that can be found without running a skill: its shape, a name another
+ * route has, its models' providers, its skills and their configs. Empty when the agent can be built.
  */
 export function agentConfigProblems(config: unknown, rules: AgentRules): AgentProblem[] {
   if (!validateAgentShape(config)) return [invalid(describeAjvErrors(validateAgentShape.errors))]
   const agent = config as AgentConfig
   const problems: AgentProblem[] = []
-  const name = agentNameProblem(agent.name)
-  if (name !== null) problems.push(invalid(name))
+  // The schema has checked the name's pattern.
+  const holder = rules.reservedBy(agent.name)
+  if (holder !== null) problems.push(invalid(reservedNameProblem(agent.name, holder)))
   for (const model of new Set([agent.model, ...(agent.fallbackModels ?? [])])) {
     const { prefix } = splitModel(model)
     if (!rules.hasProvider(prefix)) {

@@ -1,12 +1,14 @@
 // Agent resolution: static agents, then loader plugins by priority, then the dynamicAgents function.
 // Loaded agents are cached (LRU with TTL), unknown names briefly, and each name loads once at a time.
-import { isAgentName } from './config-schema.js'
+import { AGENT_NAME } from './config-schema.js'
 import { ERR_AGENT_UNAVAILABLE, isRobutlerError } from './errors.js'
 import type { BuiltAgent } from './agent-build.js'
 import type { AgentConfig, AgentLoader } from './types.js'
 
 export interface DirectoryOptions {
   build: (config: AgentConfig) => Promise<BuiltAgent>
+  /** Who serves a route of that name under the prefix, or null: such names are no agents'. */
+  reservedBy: (name: string) => string | null
   maxEntries?: number
   ttlMs?: number
   negativeTtlMs?: number
@@ -32,6 +34,7 @@ export class AgentDirectory {
   readonly #cache = new Map<string, Entry>()
   readonly #loading = new Map<string, Promise<BuiltAgent | null>>()
   readonly #build: DirectoryOptions['build']
+  readonly #reservedBy: DirectoryOptions['reservedBy']
   readonly #maxEntries: number
   readonly #ttlMs: number
   readonly #negativeTtlMs: number
@@ -46,6 +49,7 @@ export class AgentDirectory {
 
   constructor(options: DirectoryOptions) {
     this.#build = options.build
+    this.#reservedBy = options.reservedBy
     this.#maxEntries = options.maxEntries ?? 10_000
     this.#ttlMs = options.ttlMs ?? 60_000
     this.#negativeTtlMs = options.negativeTtlMs ?? 5_000
@@ -85,7 +89,7 @@ export class AgentDirectory {
   resolve(name: string): BuiltAgent | null | Promise<BuiltAgent | null> {
     const found = this.static.get(name)
     if (found) return found
-    if (this.#loaders.length === 0 || !isAgentName(name)) return null
+    if (this.#loaders.length === 0 || !AGENT_NAME.test(name) || this.#reservedBy(name) !== null) return null
     const entry = this.#cache.get(name)
     if (entry) {
       if (entry.expires > Date.now()) {

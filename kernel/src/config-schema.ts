@@ -6,19 +6,24 @@ import { serverSectionSchema } from './options.js'
 export const AGENT_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
 export const AGENT_NAME = new RegExp(AGENT_NAME_PATTERN)
 
-/** Names that are routes of their own under the prefix. */
-export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['health', 'live', 'ready', 'info', 'agents', 'metrics'])
+/** Names that are the kernel's own routes under the prefix (enabled surfaces reserve theirs too). */
+export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['health', 'live', 'ready', 'info', 'agents', 'metrics', 'models', 'chat'])
 
 /**
- * Why `name` cannot name an agent (it fails the pattern, or it is one of the server's own routes), or null when
- * it can.
+ * Why `name` cannot name an agent (it fails the pattern, or it is one of the kernel's own routes; an enabled
+ * surface's route names are refused too, by the server that has them), or null when it can.
  * @example
  * agentNameProblem('health') // "'health' is a route of its own and cannot name an agent"
  */
 export function agentNameProblem(name: string): string | null {
   if (!AGENT_NAME.test(name)) return `agent names match ${AGENT_NAME_PATTERN}`
-  if (RESERVED_AGENT_NAMES.has(name)) return `'${name}' is a route of its own and cannot name an agent`
+  if (RESERVED_AGENT_NAMES.has(name)) return reservedNameProblem(name, 'the kernel')
   return null
+}
+
+/** Why an agent cannot be named after a route that `holder` serves ('the kernel', or a surface's plugin). */
+export function reservedNameProblem(name: string, holder: string): string {
+  return `'${name}' is a route of ${holder === 'the kernel' ? 'its own' : holder} and cannot name an agent`
 }
 
 /** True for a name an agent may have: the pattern, and not one of the server's own routes. */

@@ -92,6 +92,13 @@ export const ERR_BODY_TOO_LARGE = kernelError(
 )
 export const ERR_ROUTE_NOT_FOUND = kernelError('RBT_ERR_ROUTE_NOT_FOUND', 'No route %s %s', 404, 'not_found_error')
 export const ERR_AGENT_NOT_FOUND = kernelError('RBT_ERR_AGENT_NOT_FOUND', "Agent '%s' not found", 404, 'not_found_error')
+/** An agent named as a request's `model` (OpenAI's model_not_found). */
+export const ERR_MODEL_NOT_FOUND = kernelError(
+  'RBT_ERR_MODEL_NOT_FOUND',
+  "The model '%s' does not exist or you do not have access to it",
+  404,
+  'invalid_request_error',
+)
 export const ERR_REQUEST_TIMEOUT = kernelError(
   'RBT_ERR_REQUEST_TIMEOUT',
   'The request took longer than the limit of %s seconds',
@@ -184,6 +191,7 @@ export const ERR_SKILL_SETUP_FAILED = kernelError(
   500,
   'configuration_error',
 )
+export const ERR_SURFACE_INVALID = kernelError('RBT_ERR_SURFACE_INVALID', "The surface that '%s' adds is invalid: %s", 500, 'configuration_error')
 export const ERR_PROVIDER_DUPLICATE = kernelError(
   'RBT_ERR_PROVIDER_DUPLICATE',
   "Provider prefix '%s' is registered twice",

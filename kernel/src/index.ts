@@ -8,8 +8,13 @@ export { loadConfigFile, interpolate, DEFAULT_CONFIG_FILES } from './config.js'
 export type { ConfigFile, Environment } from './config.js'
 export { optionsFromConfig, parseSize } from './options.js'
 export type { ServerOptions } from './options.js'
-export { checkStartup } from './doctor.js'
-export type { DoctorReport } from './doctor.js'
+export { checkStartup, findPluginCommand } from './doctor.js'
+export type { DoctorReport, FoundCommand } from './doctor.js'
+export { HOOK_NAMES, SCOPES, TOOL_NAME, ROUTE_METHODS, skillPartsProblems } from './skill-rules.js'
+export type { SkillPartProblem, SkillRuleOptions } from './skill-rules.js'
+export { createLogger, flushLogger } from './logger.js'
+export type { LoggerOptions } from './logger.js'
+export { relayGathers } from './cluster-gather.js'
 export { RobutlerError, createError, errorCatalogue, isRobutlerError, ERR_AGENT_INVALID, ERR_INVALID_REQUEST } from './errors.js'
 export type { ErrorFactory, ErrorOptions, ErrorType } from './errors.js'
 export { ProviderError, isProviderError, retryAfterMs } from './provider-errors.js'
@@ -17,10 +22,22 @@ export type { ProviderErrorOptions, ProviderFailureKind } from './provider-error
 export { agentNameProblem, isAgentName, isModelString } from './config-schema.js'
 export { createProviderFetch } from './provider-fetch.js'
 export { describeConnection, describeConnectionError } from './connection-text.js'
+export { SseStream } from './sse.js'
+export type { AgentEvent, AgentEventSink, AgentEventType, AgentInput, AgentResult } from './agent-events.js'
+export type {
+  AgentRouteHandler,
+  AgentSession,
+  AgentSummary,
+  ServerRouteHandler,
+  SurfaceCall,
+  SurfaceDefinition,
+} from './surface-types.js'
+export type { RouteAgent, RouteConfig } from './surfaces.js'
 export type { ProviderFetch } from './provider-fetch.js'
 export type {
   AgentConfig,
   AgentLoader,
+  AssistantMessage,
   AuthAnswer,
   Authenticator,
   CallOptions,

@@ -16,6 +16,8 @@ import { ToolValidators } from './tool-validators.js'
 import { WorkerPool } from './pool.js'
 import { ClusterGather } from './cluster-gather.js'
 import type { Context } from './request-context.js'
+import { RESERVED_AGENT_NAMES } from './config-schema.js'
+import { Surfaces } from './surfaces.js'
 import type { AgentConfig, HealthCheck, KernelApi } from './types.js'
 import { idSource } from './ids.js'
 
@@ -30,7 +32,12 @@ export class Kernel {
   readonly validators = new ToolValidators()
   readonly skills = new Map<string, SkillPackage>()
   /** What every agent config is checked against once plugins have registered their providers. */
-  readonly agentRules: AgentRules = { hasProvider: (prefix) => this.providers.has(prefix), skills: this.skills, unknownSkills: 'problem' }
+  readonly agentRules: AgentRules = {
+    hasProvider: (prefix) => this.providers.has(prefix),
+    reservedBy: (name) => this.surfaces.reservedBy(name),
+    skills: this.skills,
+    unknownSkills: 'problem',
+  }
   readonly healthChecks = new Map<string, HealthCheck>()
   readonly readyFns: Array<() => void | Promise<void>> = []
   readonly closeFns: Array<{ owner: string; fn: () => void | Promise<void> }> = []
@@ -41,6 +48,9 @@ export class Kernel {
   readonly pool: WorkerPool
   readonly gatherer = new ClusterGather()
   readonly runtimeDeps: RuntimeDeps
+  readonly surfaces: Surfaces
+  /** Makes the completion ids (`chatcmpl-…`). */
+  readonly completionId = idSource(`chatcmpl-${randomBytes(6).toString('hex')}`)
   readonly startedAt = Date.now()
   readonly env: Readonly<Record<string, string | undefined>>
   /** Whether agent requests run inside AsyncLocalStorage (see ServerOptions.asyncContext). */
@@ -54,7 +64,7 @@ export class Kernel {
     this.settings = options.settings
     this.log = options.log
     this.app = options.app
-    this.agents = new AgentDirectory({ build: (config) => this.buildAgent(config) })
+    this.agents = new AgentDirectory({ build: (config) => this.buildAgent(config), reservedBy: (name) => this.surfaces.reservedBy(name) })
     this.events = new EventBus((error, event) => this.log.error({ err: error, event }, 'a kernel event listener threw'))
     const s = options.settings
     this.pool = new WorkerPool({ threads: s.workerThreads, maxQueue: s.workerQueue, resourceLimits: s.workerResourceLimits }, this.events, this.log)
@@ -63,8 +73,8 @@ export class Kernel {
       toolTimeoutMs: s.toolTimeoutMs,
       retry: { retries: s.providerRetries, baseDelayMs: 250, maxDelayMs: 8_000, timeoutMs: s.providerTimeoutMs },
       runWorker: (tool, args, signal) => this.pool.run(tool.workerPath!, tool.worker!, args, signal),
-      completionId: idSource(`chatcmpl-${randomBytes(6).toString('hex')}`),
     }
+    this.surfaces = new Surfaces(this, RESERVED_AGENT_NAMES)
   }
 
   /**
@@ -128,6 +138,7 @@ export class Kernel {
         emit: (event, payload) => this.events.emit(event, payload),
       },
       http: this.app,
+      surfaces: { add: (definition) => this.surfaces.add(owner, definition) },
       pool: { stats: () => this.pool.stats() },
       cluster: {
         isWorker: this.gatherer.isWorker,

@@ -1,7 +1,7 @@
-// Calls an agent's model — the one retry and fallback layer (provider SDKs run with retries off):
-// each target (the model, then fallbackModels in order) gets retries with exponential backoff and jitter on
-// 429, 5xx and connection errors, honouring Retry-After; a per-call timer turns a stalled upstream into 504.
-// A stream is never retried once a delta has come out of it.
+// Calls an agent's model — the one retry and fallback layer, streamed and whole alike (provider SDKs run with
+// retries off): each target (the model, then fallbackModels in order) gets retries with exponential backoff and
+// jitter on 429, 5xx and connection errors, honouring Retry-After; a deadline turns a stalled upstream into 504.
+// A call is never retried once a delta has come out of it.
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { BuiltAgent } from './agent-build.js'
 import type { EventBus } from './events.js'
@@ -111,46 +111,33 @@ async function wait(ms: number, ctx: Context): Promise<void> {
   }
 }
 
-/** One whole model turn. */
-export async function completeTurn(agent: BuiltAgent, ctx: Context, request: ModelRequest, deps: ModelCallDeps): Promise<{ response: ModelResponse; target: ModelTarget }> {
-  let lastError: unknown
-  let lastTarget = agent.targets[0]!
-  for (const target of agent.targets) {
-    for (let attempt = 0; ; attempt++) {
-      const started = performance.now()
-      emitStart(deps, ctx, agent, target, false)
-      const call = new CallSignal(ctx, deps.retry.timeoutMs)
-      let error: unknown
-      try {
-        request.model = target.model
-        const response = await target.provider.complete(request, call)
-        emitEnd(deps, ctx, agent, target, false, started, null, response.usage, null)
-        return { response, target }
-      } catch (thrown) {
-        error = call.reason(thrown)
-      } finally {
-        call.done()
-      }
-      emitEnd(deps, ctx, agent, target, false, started, null, undefined, error)
-      if (ctx.aborted) throw ctx.abortReason
-      lastError = error
-      lastTarget = target
-      const delay = retryDelay(ctx, target, attempt, error, deps.retry)
-      if (delay === null) break
-      await wait(delay, ctx)
-    }
+/** A whole answer as the one delta a stream of it would add up to. */
+function wholeDelta(response: ModelResponse): ModelDelta {
+  const { message } = response
+  const delta: ModelDelta = { finish_reason: response.finish_reason }
+  if (message.content) delta.content = message.content
+  if (message.refusal) delta.refusal = message.refusal
+  if (message.reasoning) delta.reasoning = message.reasoning
+  if (message.tool_calls && message.tool_calls.length > 0) {
+    delta.tool_calls = message.tool_calls.map((call, index) => ({ index, id: call.id, type: 'function', function: { name: call.function.name, arguments: call.function.arguments } }))
   }
-  throw publicProviderError(lastError, lastTarget)
+  if (response.usage) delta.usage = response.usage
+  return delta
 }
 
-/** One streamed model turn; yields deltas, returns the target that answered. */
-export async function* streamTurn(
+/**
+ * One model call of the loop, streamed or whole: yields its deltas (a whole answer as one delta) while
+ * `answering.target` names the model being tried. Each target gets its retries, then the next fallback; a call
+ * is never retried once a delta came out of it (output may have reached the client).
+ */
+export async function* callModel(
   agent: BuiltAgent,
   ctx: Context,
   request: ModelRequest,
   deps: ModelCallDeps,
-  answering: { target: ModelTarget | null },
-): AsyncGenerator<ModelDelta, ModelTarget> {
+  stream: boolean,
+  answering: { target: ModelTarget },
+): AsyncGenerator<ModelDelta, void> {
   let lastError: unknown
   let lastTarget = agent.targets[0]!
   for (const target of agent.targets) {
@@ -158,31 +145,42 @@ export async function* streamTurn(
       const started = performance.now()
       let ttft: number | null = null
       let usage: Usage | undefined
-      emitStart(deps, ctx, agent, target, true)
+      let yielded = false
+      emitStart(deps, ctx, agent, target, stream)
       const call = new CallSignal(ctx, deps.retry.timeoutMs)
       let error: unknown
       answering.target = target
       try {
         request.model = target.model
-        for await (const delta of target.provider.stream(request, call)) {
-          call.reset()
-          if (ttft === null) ttft = performance.now() - started
-          if (delta.usage) usage = delta.usage
-          yield delta
+        if (stream) {
+          for await (const delta of target.provider.stream(request, call)) {
+            call.reset()
+            if (ttft === null) ttft = performance.now() - started
+            if (delta.usage) usage = delta.usage
+            yielded = true
+            yield delta
+          }
+          // Some SDK streams end quietly when their signal aborts: an aborted call did not finish.
+          if (call.aborted) throw call.reason(new Error('the stream was aborted'))
+        } else {
+          const response = await target.provider.complete(request, call)
+          call.done()
+          usage = response.usage
+          emitEnd(deps, ctx, agent, target, false, started, null, usage, null)
+          yielded = true
+          yield wholeDelta(response)
+          return
         }
-        // Some SDK streams end quietly when their signal aborts: an aborted call did not finish.
-        if (call.aborted) throw call.reason(new Error('the stream was aborted'))
         emitEnd(deps, ctx, agent, target, true, started, ttft, usage, null)
-        return target
+        return
       } catch (thrown) {
         error = call.reason(thrown)
       } finally {
         call.done()
       }
-      emitEnd(deps, ctx, agent, target, true, started, ttft, usage, error)
+      emitEnd(deps, ctx, agent, target, stream, started, ttft, usage, error)
       if (ctx.aborted) throw ctx.abortReason
-      // Output has gone on towards the client: a retry would repeat it.
-      if (ttft !== null) throw publicProviderError(error, target)
+      if (yielded) throw publicProviderError(error, target)
       lastError = error
       lastTarget = target
       const delay = retryDelay(ctx, target, attempt, error, deps.retry)

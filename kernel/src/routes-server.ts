@@ -1,7 +1,9 @@
-// Server-level routes under the prefix: index, health, liveness, readiness, info, agent listing.
+// Server-level routes under the prefix: index, health, liveness, readiness, info, agent listing, and the agents
+// as OpenAI models (`GET /models`, `GET /models/{agent}`) for clients given one base URL.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { callerScope, mayUseAgent } from './auth.js'
+import { identify, mayList, resolveAgent } from './admission.js'
 import type { Kernel } from './kernel.js'
+import type { AgentSummary } from './surface-types.js'
 
 const READY_CHECK_TIMEOUT_MS = 2_000
 
@@ -30,6 +32,8 @@ export function registerServerRoutes(kernel: Kernel): void {
     agents: `${prefix}/agents`,
     agent: `${prefix}/{agent}`,
     chat: `${prefix}/{agent}/chat/completions`,
+    models: `${prefix}/models`,
+    chat_completions: `${prefix}/chat/completions`,
   }
   const agentNames = () => [...kernel.agents.static.keys()]
 
@@ -80,8 +84,7 @@ export function registerServerRoutes(kernel: Kernel): void {
     const identity = kernel.auth.enabled ? await kernel.auth.identify(request) : null
     const list = []
     for (const agent of kernel.agents.static.values()) {
-      if (!mayUseAgent(identity, callerScope(identity, agent), agent)) continue
-      if (agent.requireIdentity && !identity) continue
+      if (!mayList(agent, identity)) continue
       list.push({
         name: agent.name,
         description: agent.config.description ?? '',
@@ -91,5 +94,22 @@ export function registerServerRoutes(kernel: Kernel): void {
       })
     }
     return { object: 'list', data: list, total: list.length, dynamic_agents_enabled: kernel.agents.dynamicEnabled }
+  })
+
+  // OpenAI's model objects: `created` is when this server started (an agent has no creation date of its own).
+  const created = Math.floor(kernel.startedAt / 1000)
+  const model = (agent: AgentSummary) => ({ id: agent.name, object: 'model', created, owned_by: agent.owner ?? 'robutler' })
+
+  app.get(`${prefix}/models`, async function models(request: FastifyRequest) {
+    const identity = await identify(kernel, request)
+    const data = []
+    for (const agent of kernel.agents.static.values()) if (mayList(agent, identity)) data.push(model(agent.summary))
+    return { object: 'list', data }
+  })
+
+  app.get(`${prefix}/models/:agent`, async function oneModel(request: FastifyRequest<{ Params: { agent: string } }>) {
+    const identity = await identify(kernel, request)
+    const { agent } = await resolveAgent(kernel, request, request.params.agent, 'model', identity)
+    return model(agent.summary)
   })
 }

@@ -13,6 +13,7 @@ import { bootPlugins, closeUnstarted, drainAndClose } from './lifecycle.js'
 import { closeLogger, createLogger } from './logger.js'
 import { resolveSettings, type ServerOptions } from './options.js'
 import { registerAgentRoutes } from './routes-agent.js'
+import { registerChatRoutes } from './routes-chat.js'
 import { registerServerRoutes } from './routes-server.js'
 import { logRequestEnd } from './request-log.js'
 import { staticAgentProblems } from './agent-check.js'
@@ -162,6 +163,8 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
       kernel.agents.addLoader(async (name) => (await dynamic(name)) ?? null, { priority: Number.MAX_SAFE_INTEGER, name: 'dynamicAgents' })
     }
     registerServerRoutes(kernel)
+    registerChatRoutes(kernel)
+    kernel.surfaces.mount()
     registerAgentRoutes(kernel)
     await app.ready()
     for (const fn of kernel.readyFns) await fn()

@@ -1,34 +1,28 @@
-// Server-sent events for chat streams. Headers go out with the first chunk, so anything that fails before
-// it (provider down, pool full, timeout) is still a normal HTTP error. Chunks share one id/created/model, so
-// their JSON head is serialised once per stream and each chunk serialises only its choice.
+// Server-sent events on a Fastify reply, for every streamed surface. Headers go out with the first frame, so
+// anything that fails before it (provider down, pool full, timeout) is still a normal HTTP error. Writes wait
+// for a client that reads slower than the server writes, rather than buffer without bound.
 import { once } from 'node:events'
 import type { FastifyReply } from 'fastify'
-import { errorBody, type RobutlerError } from './errors.js'
 import type { Context } from './request-context.js'
 
-const DONE = 'data: [DONE]\n\n'
-
-export interface ChunkHead {
-  id: string
-  object: 'chat.completion.chunk'
-  created: number
-  model: string
-}
-
-export class SseSink {
+export class SseStream {
   readonly #reply: FastifyReply
-  readonly #ctx: Context
-  #prefix = ''
+  readonly #signal: Pick<Context, 'signal'>
   #started = false
   #ended = false
 
-  constructor(reply: FastifyReply, ctx: Context) {
+  constructor(reply: FastifyReply, ctx: Pick<Context, 'signal'>) {
     this.#reply = reply
-    this.#ctx = ctx
+    this.#signal = ctx
   }
 
+  /** The headers (and so the status, 200) have gone out. */
   get started(): boolean {
     return this.#started
+  }
+
+  get ended(): boolean {
+    return this.#ended
   }
 
   #start(): void {
@@ -44,45 +38,33 @@ export class SseSink {
     })
   }
 
-  #write(text: string): Promise<void> | undefined {
+  /** Writes frames already in SSE form (`data: …\n\n`); a promise only when the client must catch up. */
+  write(frames: string): Promise<void> | undefined {
     if (this.#ended) return undefined
-    if (!this.#started) this.#start()
     const raw = this.#reply.raw
-    // Back-pressure: wait for the client to read (or leave) rather than buffer without bound.
-    if (!raw.write(text) && !raw.destroyed) return once(raw, 'drain', { signal: this.#ctx.signal }).then(() => undefined)
+    // A client that left: nothing more to write (its request is being aborted).
+    if (raw.destroyed) {
+      this.#ended = true
+      return undefined
+    }
+    if (!this.#started) this.#start()
+    if (!raw.write(frames) && !raw.destroyed) return once(raw, 'drain', { signal: this.#signal.signal }).then(() => undefined)
     return undefined
   }
 
-  /** Writes `{...head, choices: [choice]}`; a promise only when the client reads slower than we write. */
-  choice(head: ChunkHead, choice: object): Promise<void> | undefined {
-    return this.choiceJson(head, JSON.stringify(choice))
+  /** One event: `event: NAME` (when given), then `data: JSON`. */
+  send(data: unknown, event?: string): Promise<void> | undefined {
+    const json = JSON.stringify(data)
+    return this.write(event === undefined ? `data: ${json}\n\n` : `event: ${event}\ndata: ${json}\n\n`)
   }
 
-  /** The same, with the choice already serialised. */
-  choiceJson(head: ChunkHead, choice: string): Promise<void> | undefined {
-    if (this.#prefix === '') this.#prefix = `data: ${JSON.stringify(head).slice(0, -1)},"choices":[`
-    return this.#write(`${this.#prefix}${choice}]}\n\n`)
-  }
-
-  /** Writes a whole chunk object (used when onChunk hooks may have changed it). */
-  chunk(chunk: object): Promise<void> | undefined {
-    return this.#write(`data: ${JSON.stringify(chunk)}\n\n`)
-  }
-
-  /** An error after the first byte: an error event, then [DONE]. */
-  fail(error: RobutlerError): void {
-    if (this.#ended) return
-    if (this.#reply.raw.destroyed) {
-      this.#ended = true
-      return
-    }
-    this.#write(`data: ${JSON.stringify(errorBody(error))}\n\n`)
-    this.done()
-  }
-
-  done(): void {
+  /** Ends the stream, after a last piece when given. */
+  end(last?: string): void {
     if (this.#ended) return
     this.#ended = true
-    if (!this.#reply.raw.destroyed) this.#reply.raw.end(DONE)
+    const raw = this.#reply.raw
+    if (raw.destroyed) return
+    if (!this.#started && last !== undefined) this.#start()
+    if (this.#started) raw.end(last)
   }
 }

@@ -3,6 +3,7 @@
 import { resolvePackages, type LoadReport, type Problem } from '@robutler/registry'
 import type { SkillPackage } from './agent-build.js'
 import { staticAgentProblems, type AgentRules } from './agent-check.js'
+import { RESERVED_AGENT_NAMES } from './config-schema.js'
 import { PROMETHEUS_PLUGIN, type ServerOptions, type Settings } from './options.js'
 import type { BootablePlugin } from './lifecycle.js'
 import { splitModel } from './providers.js'
@@ -52,6 +53,8 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
   const provided = new Set(report.packages.flatMap((p) => p.manifest.provides))
   const rules: AgentRules = {
     hasProvider: (prefix) => provided.has('llm:*') || provided.has(`llm:${prefix}`),
+    // Surfaces reserve their route names as their plugins boot: after boot, the check runs with those too.
+    reservedBy: (name) => (RESERVED_AGENT_NAMES.has(name) ? 'the kernel' : null),
     skills: skillMap,
     unknownSkills: 'ignore',
   }

@@ -15,7 +15,7 @@ import {
 import type { EventBus } from './events.js'
 import { runHooks } from './hooks.js'
 import type { Context } from './request-context.js'
-import type { ChatMessage, ToolCall, ToolCallInfo, ToolResult } from './types.js'
+import type { ToolCall, ToolCallInfo, ToolResult } from './types.js'
 
 /** Runs a pool-backed tool: `(tool, args, signal)` → its JSON result. */
 export type WorkerRunner = (tool: BuiltTool, args: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>
@@ -101,8 +101,8 @@ async function execute(agent: BuiltAgent, ctx: Context, call: ToolCall, deps: To
   return { result, status }
 }
 
-/** Runs the calls side by side and answers one `tool` message per call, in call order. */
-export async function runToolCalls(agent: BuiltAgent, ctx: Context, calls: ToolCall[], deps: ToolDeps): Promise<ChatMessage[]> {
+/** Runs the calls side by side and answers one result per call, in call order. */
+export async function runToolCalls(agent: BuiltAgent, ctx: Context, calls: ToolCall[], deps: ToolDeps): Promise<ToolResult[]> {
   return Promise.all(
     calls.map(async (call) => {
       const started = performance.now()
@@ -113,7 +113,7 @@ export async function runToolCalls(agent: BuiltAgent, ctx: Context, calls: ToolC
         'tool:end',
         { requestId: ctx.id, agent: agent.name, skill, tool: call.function.name, durationMs: performance.now() - started, status }
       )
-      return { role: 'tool', tool_call_id: call.id, content: result.content } satisfies ChatMessage
+      return result
     }),
   )
 }

@@ -2,6 +2,7 @@
 // OpenAI wire names (snake_case) are kept where a value crosses the wire unchanged.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
+import type { SurfaceDefinition } from './surface-types.js'
 
 /** Caller scopes, weakest first: `admin` ⊃ `owner` ⊃ `all`. */
 export type Scope = 'all' | 'owner' | 'admin'
@@ -74,9 +75,19 @@ export interface ModelRequest {
   params: SamplingParams
 }
 
+/** The assistant message of one model turn, or of a whole answer. */
+export interface AssistantMessage {
+  role: 'assistant'
+  content: string | null
+  tool_calls?: ToolCall[]
+  refusal?: string | null
+  /** The model's reasoning text, where the provider gives it (Anthropic thinking, `reasoning_content`). */
+  reasoning?: string
+}
+
 /** One whole model turn. */
 export interface ModelResponse {
-  message: { role: 'assistant'; content: string | null; tool_calls?: ToolCall[]; refusal?: string | null }
+  message: AssistantMessage
   finish_reason: FinishReason
   usage?: Usage
 }
@@ -88,14 +99,15 @@ export interface ToolCallDelta {
   function?: { name?: string; arguments?: string }
 }
 
-/** One streamed piece of a model turn (an OpenAI chunk's first choice, flattened). */
 /**
- * A piece of a streamed answer. An empty delta (`{}`) says the model has started answering (OpenAI's role chunk,
+ * One streamed piece of a model turn (an OpenAI chunk's first choice, flattened). An empty delta (`{}`) says the model has started answering (OpenAI's role chunk,
  * Anthropic's message_start): the kernel then sends the client its first chunk, so time to first byte follows the
  * upstream's, not its first token.
  */
 export interface ModelDelta {
   content?: string
+  refusal?: string
+  reasoning?: string
   tool_calls?: ToolCallDelta[]
   finish_reason?: FinishReason | null
   usage?: Usage
@@ -226,7 +238,7 @@ export interface HookMap {
   onChunk: (ctx: RequestContext, chunk: Record<string, unknown>) => void | Promise<void>
   beforeToolCall: (ctx: RequestContext, call: ToolCallInfo) => void | Promise<void>
   afterToolCall: (ctx: RequestContext, call: ToolCallInfo, result: ToolResult) => void | Promise<void>
-  onMessage: (ctx: RequestContext, message: ModelResponse['message']) => void | Promise<void>
+  onMessage: (ctx: RequestContext, message: AssistantMessage) => void | Promise<void>
   finalizeConnection: (ctx: RequestContext, info: FinalizeInfo) => void | Promise<void>
 }
 
@@ -403,6 +415,8 @@ export interface KernelApi {
   pool: { stats(): { threads: number; queueSize: number; utilization: number; completed: number; failed: number } }
   /** The Fastify instance: add routes such as `/metrics` here. */
   http: FastifyInstance
+  /** Protocol surfaces over the agent loop (the Responses API, Anthropic Messages, MCP): see SurfaceDefinition. */
+  surfaces: { add(definition: SurfaceDefinition): void }
   health: { add(name: string, check: HealthCheck): void }
   onReady(fn: () => void | Promise<void>): void
   onClose(fn: () => void | Promise<void>): void

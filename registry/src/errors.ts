@@ -1,17 +1,16 @@
 // Every problem the registry reports, in one place: code, what it means, and how its message and hint read.
 // Messages name the package and the values involved so a report line is enough to act on.
-import type { PackageKind, Problem } from './types.js'
+import { SECTION_OF_KIND } from './kinds.js'
+import type { PackageKind, Problem, Section } from './types.js'
 
 /** Where an enabled package was asked for: a config section, or an environment variable such as `PROMETHEUS_ENABLED=true`. */
-export type Asker = { section: 'plugins' | 'skills' } | { variable: string }
+export type Asker = { section: Section } | { variable: string }
 
 /** An installed package that is not enabled but would satisfy a requirement. */
 export interface CandidateProvider {
   name: string
   kind: PackageKind
 }
-
-const SECTION_OF_KIND: Record<PackageKind, string> = { plugin: 'plugins', skill: 'skills' }
 
 function describeAsker(asker: Asker): string {
   return 'section' in asker ? `the config's \`${asker.section}\` section` : asker.variable
@@ -58,7 +57,7 @@ const DEFINITIONS = {
   },
   RBT_ERR_PACKAGE_KIND_MISMATCH: {
     description: 'The config lists a skill under `plugins`, or a plugin under `skills`.',
-    message: (pkg: string, kind: PackageKind, section: 'plugins' | 'skills') =>
+    message: (pkg: string, kind: PackageKind, section: Section) =>
       `${pkg} is a ${kind} but the config lists it under \`${section}\``,
     hint: (pkg: string, kind: PackageKind) => `move ${pkg} to the config's \`${SECTION_OF_KIND[kind]}\` section`,
   },
@@ -96,154 +95,53 @@ const DEFINITIONS = {
     hint: (_pkg: string, kind: PackageKind) =>
       `export default ${kind === 'plugin' ? 'definePlugin' : 'defineSkill'}({ … }) from @robutler/kernel`,
   },
-  // ---- marketplace verbs (`robutler skills …`, `robutler plugins …`)
-  RBT_ERR_MARKETPLACE_NPM_FAILED: {
-    description: 'An npm command the marketplace runs (view, search, uninstall) failed: registry unreachable, auth, or npm missing.',
-    message: (pkg: string, command: string, detail: string) => `npm ${command} failed for ${pkg}: ${detail}`,
-    hint: () => 'check the registry npm uses (npm config get registry), the network, and your login (npm whoami)',
-  },
-  RBT_ERR_MARKETPLACE_PACKAGE_NOT_FOUND: {
-    description: 'The npm registry has no such package, or no version of it matches the range asked for.',
-    message: (pkg: string, range: string | undefined, versions: readonly string[]) =>
-      range === undefined
-        ? `${pkg} is not in the npm registry`
-        : `no version of ${pkg} matches ${range}${versions.length > 0 ? ` (published: ${versions.join(', ')})` : ''}`,
-    hint: (pkg: string, range: string | undefined) =>
-      range === undefined ? `check the name (npm view ${pkg}), or the registry npm uses (npm config get registry)` : `robutler skills info ${pkg} lists its versions`,
-  },
-  RBT_ERR_MARKETPLACE_NO_COMPATIBLE_VERSION: {
-    description: "No published version (in the range asked for) has a robutler.kernel range that accepts the installed kernel.",
-    message: (pkg: string, range: string | undefined, reasons: readonly string[], kernelVersion: string, _fits?: string, _verb?: string) =>
-      `no version of ${pkg}${range === undefined ? '' : ` in range ${range}`} runs on this kernel: ${reasons.join('; ')}; the installed kernel is ${kernelVersion}`,
-    hint: (pkg: string, _range: string | undefined, _reasons: readonly string[], kernelVersion: string, fits?: string, verb?: string) =>
-      fits !== undefined
-        ? `${pkg}@${fits} runs on kernel ${kernelVersion}: robutler ${verb ?? 'skills'} add ${pkg}@${fits}`
-        : `ask ${pkg}'s authors for a release whose robutler.kernel accepts ${kernelVersion}, or use a kernel its ranges accept`,
-  },
-  RBT_ERR_MARKETPLACE_WRONG_KIND: {
-    description: '`skills` was asked to handle a plugin, or `plugins` a skill.',
-    message: (pkg: string, kind: string, expected: PackageKind) => `${pkg} is a ${kind}, not a ${expected}`,
-    hint: (pkg: string, kind: string) =>
-      kind === 'plugin' || kind === 'skill' ? `use robutler ${kind}s … ${pkg}` : `${pkg} is not a Robutler package of either kind`,
-  },
-  RBT_ERR_MARKETPLACE_INSTALL_FAILED: {
-    description: '`npm install` of the chosen version failed; package.json and package-lock.json are left as they were.',
-    message: (pkg: string, version: string, detail: string) => `npm install ${pkg}@${version} failed: ${detail}`,
-    hint: () => "npm's output above says why; nothing was enabled",
-  },
-  RBT_ERR_MARKETPLACE_ROLLED_BACK: {
-    description: 'A package installed but failed its checks (manifest, default export, worker module, tool schemas), so the install was undone.',
-    message: (pkg: string, version: string) =>
-      `${pkg}@${version} installed but fails the checks above, so the install was rolled back (package.json and package-lock.json restored)`,
-    hint: (pkg: string) => `nothing was enabled; report the problems above to ${pkg}'s authors`,
-  },
-  RBT_ERR_MARKETPLACE_ROLLBACK_FAILED: {
-    description: 'Undoing a failed install did not finish; the message says what is left.',
-    message: (pkg: string, detail: string) => `rolling back ${pkg} failed: ${detail}`,
-    hint: (pkg: string) => `run npm uninstall ${pkg}, and restore package.json and package-lock.json from version control`,
-  },
-  RBT_ERR_MARKETPLACE_AGENT_NOT_FOUND: {
-    description: '`--agent NAME` names no agent of the config; nothing was installed.',
-    message: (pkg: string, agent: string, configPath: string, agents: readonly string[]) =>
-      `cannot attach ${pkg} to agent '${agent}': ${configPath} has no such agent (agents: ${agents.join(', ') || 'none'})`,
-    hint: () => "pass the name of an agent in the config's `agents` list",
-  },
-  RBT_ERR_MARKETPLACE_CONFIG_UNEDITABLE: {
-    description: 'The config file cannot be edited (not JSON, a .mjs file, or not an object); checked before anything is installed.',
-    message: (pkg: string, configPath: string, detail: string, _section: string) => `cannot edit ${configPath} for ${pkg}: ${detail}`,
-    hint: (pkg: string, _configPath: string, _detail: string, section: string) =>
-      `fix the file, or edit "${pkg}" in its \`${section}\` section by hand`,
-  },
-  RBT_ERR_MARKETPLACE_NOT_INSTALLED: {
-    description: '`remove` names a package that is neither installed nor named in the config.',
-    message: (pkg: string, dir: string, configPath: string, _verb?: string) => `${pkg} is not installed in ${dir} and not named in ${configPath}`,
-    hint: (_pkg: string, _dir: string, _configPath: string, verb?: string) => `robutler ${verb ?? 'skills'} list shows what is installed and enabled`,
-  },
-  RBT_ERR_MARKETPLACE_NAME_INVALID: {
-    description: 'A package name (or name@range) given to a marketplace verb is not a valid npm name or semver range.',
-    message: (pkg: string, detail: string) => `${JSON.stringify(pkg)} is not a valid package: ${detail}`,
-    hint: () => 'npm names are lower case, as weather, robutler-skill-weather or @acme/skill-weather; a range follows @ (x@^1.2.0)',
-  },
-  RBT_ERR_MARKETPLACE_FOLDER_EXISTS: {
-    description: '`skills new` would write into a folder that already has files.',
-    message: (pkg: string, dir: string) => `cannot scaffold ${pkg}: ${dir} already exists and is not empty`,
-    hint: () => 'pick another name, or remove the folder',
-  },
-  RBT_ERR_MARKETPLACE_NO_PACKAGE_JSON: {
-    description: 'The folder has no package.json: `add`/`remove` need the app folder, `validate` a package folder.',
-    message: (pkg: string, dir: string, _forApp?: boolean) => `${dir} has no package.json${pkg === dir ? '' : ` (for ${pkg})`}`,
-    hint: (_pkg: string, _dir: string, forApp?: boolean) =>
-      forApp ? "run robutler in your app's folder (npm init -y makes a package.json)" : 'pass the folder of the package to validate',
-  },
-  // ---- `skills validate`: what a skill's author must fix before publishing
-  RBT_ERR_VALIDATE_KEYWORD_MISSING: {
-    description: "The package's keywords lack robutler-skill (or robutler-plugin), so marketplace search will not find it.",
-    message: (pkg: string, keyword: string) => `${pkg}'s package.json keywords do not include ${keyword}, so \`search\` will not find it`,
-    hint: (_pkg: string, keyword: string) => `add "${keyword}" to keywords in package.json`,
-  },
-  RBT_ERR_VALIDATE_FILE_NOT_PUBLISHED: {
-    description: 'A file the manifest needs (entry module, worker module, config schema) would not be in the published package (`files` in package.json).',
-    message: (pkg: string, file: string, role: string) => `${pkg}'s ${role} ${file} would not be published: npm pack leaves it out`,
-    hint: (_pkg: string, file: string) => `list it (or its folder) in package.json \`files\`, and build before publishing (${file})`,
-  },
-  RBT_ERR_VALIDATE_CONFIG_NEEDED: {
-    description: "The skill's config schema refuses an empty config, so validate cannot run setup without `--skill-config`.",
-    message: (pkg: string, detail: string) => `${pkg} cannot be set up with the default config: ${detail}`,
-    hint: () => `pass a config to validate with: --skill-config '{"key": "value"}', or give the schema defaults`,
-  },
-  RBT_ERR_VALIDATE_SETUP_FAILED: {
-    description: "The skill's setup(config, kernel) threw, or returned something that is not an object of parts.",
-    message: (pkg: string, detail: string) => `${pkg}'s setup failed: ${detail}`,
-    hint: () => 'setup must return { tools, hooks, prompts, http }; it runs once per agent the skill is attached to',
-  },
-  RBT_ERR_VALIDATE_TOOL_INVALID: {
-    description: 'A tool (or hook) that setup returns would be refused by the kernel: bad name, both or neither of run/worker, duplicate, unknown hook.',
-    message: (pkg: string, what: string, detail: string) => `${pkg} ${what}: ${detail}`,
-    hint: () => 'tool names match ^[a-zA-Z0-9_-]{1,64}$ and each tool has exactly one of run or worker (see docs/skills.md)',
-  },
-  RBT_ERR_VALIDATE_TOOL_SCHEMA_INVALID: {
-    description: "A tool's parameters are not valid JSON Schema (ajv cannot compile them).",
-    message: (pkg: string, tool: string, detail: string) => `${pkg} tool ${tool}: parameters is not valid JSON Schema: ${detail}`,
-    hint: () => 'parameters is a JSON Schema object, as { type: "object", properties: { … }, required: [ … ] }',
-  },
-  RBT_ERR_VALIDATE_WORKER_EXPORT_MISSING: {
-    description: "A worker tool names an export that the manifest's worker module does not have as a function (or the module does not load).",
-    message: (pkg: string, tool: string, detail: string) => `${pkg} tool ${tool}: ${detail}`,
-    hint: () => 'export the function by that name from the module robutler.worker points to, and build the package',
-  },
-  RBT_ERR_VALIDATE_EXAMPLE_INVALID: {
-    description: "A tool example's arguments fail the tool's own parameters schema.",
-    message: (pkg: string, tool: string, index: number, detail: string) => `${pkg} tool ${tool} example ${index + 1}: ${detail}`,
-    hint: () => "fix the example's arguments, or the schema",
-  },
-  RBT_ERR_VALIDATE_EXAMPLE_FAILED: {
-    description: 'A tool example threw or timed out when run.',
-    message: (pkg: string, tool: string, index: number, detail: string) => `${pkg} tool ${tool} example ${index + 1} failed: ${detail}`,
-    hint: () => 'run the tool with those arguments in a test to see why',
-  },
-  RBT_ERR_VALIDATE_EXAMPLE_MISMATCH: {
-    description: "A tool example returned something other than its declared `result`.",
-    message: (pkg: string, tool: string, index: number, expected: string, actual: string) =>
-      `${pkg} tool ${tool} example ${index + 1} returned ${actual}, expected ${expected}`,
-    hint: () => "fix the tool, or the example's result",
-  },
 } as const
+
+/** How one problem code reads: what it means (docs/errors.md), its message, and its hint, from the package and values. */
+export interface ProblemDefinition {
+  description: string
+  message: (pkg: string, ...values: any[]) => string
+  hint?: (pkg: string, ...values: any[]) => string
+}
+
+type ProblemValues<D extends ProblemDefinition> = D['message'] extends (pkg: string, ...values: infer V) => string ? V : never
+
+/** A package's problem codes: their descriptions, and the function that makes a Problem of one. */
+export interface ProblemCatalogue<D extends Record<string, ProblemDefinition>> {
+  /** Every code with a one-line description (docs/errors.md is checked against this). */
+  codes: { readonly [C in keyof D]: string }
+  /** Makes a Problem: the message and hint come from the code's templates, filled with the package and values. */
+  problem<C extends keyof D & string>(code: C, pkg: string, ...values: ProblemValues<D[C]>): Problem
+}
+
+/**
+ * The problem codes of one package, in one place. The registry's are below; the CLI defines its own the same way.
+ *
+ * @example
+ * const { codes, problem } = defineProblems({
+ *   RBT_ERR_MARKETPLACE_FOLDER_EXISTS: { description: '…', message: (pkg: string, dir: string) => `cannot scaffold ${pkg}: ${dir} exists` },
+ * })
+ */
+export function defineProblems<D extends Record<string, ProblemDefinition>>(definitions: D): ProblemCatalogue<D> {
+  const codes = Object.freeze(Object.fromEntries(Object.entries(definitions).map(([code, definition]) => [code, definition.description])))
+  return {
+    codes: codes as ProblemCatalogue<D>['codes'],
+    problem(code, pkg, ...values) {
+      const definition = definitions[code]!
+      const made: Problem = { code, package: pkg, message: definition.message(pkg, ...values) }
+      const hint = definition.hint?.(pkg, ...values)
+      if (hint) made.hint = hint
+      return made
+    },
+  }
+}
+
+const REGISTRY_PROBLEMS = defineProblems(DEFINITIONS)
 
 export type ProblemCode = keyof typeof DEFINITIONS
 
-type ProblemValues<C extends ProblemCode> = (typeof DEFINITIONS)[C]['message'] extends (
-  pkg: string,
-  ...values: infer V
-) => string
-  ? V
-  : never
-
-/** Every problem code with a one-line description (docs/errors.md is checked against this). */
-export const PROBLEM_CODES: { readonly [C in ProblemCode]: string } = Object.freeze(
-  Object.fromEntries(Object.entries(DEFINITIONS).map(([code, definition]) => [code, definition.description])) as {
-    [C in ProblemCode]: string
-  },
-)
+/** Every problem code of the registry with a one-line description (docs/errors.md is checked against this). */
+export const PROBLEM_CODES: { readonly [C in ProblemCode]: string } = REGISTRY_PROBLEMS.codes
 
 /**
  * Makes a Problem: the message and hint come from the code's templates, filled with the package and values.
@@ -252,13 +150,4 @@ export const PROBLEM_CODES: { readonly [C in ProblemCode]: string } = Object.fre
  * problem('RBT_ERR_PACKAGE_NOT_INSTALLED', '@acme/skill-weather', { section: 'skills' })
  * // → { code, package: '@acme/skill-weather', message: "the config's `skills` section needs …", hint: 'npm install @acme/skill-weather' }
  */
-export function problem<C extends ProblemCode>(code: C, pkg: string, ...values: ProblemValues<C>): Problem {
-  const definition = DEFINITIONS[code] as {
-    message: (pkg: string, ...values: unknown[]) => string
-    hint?: (pkg: string, ...values: unknown[]) => string
-  }
-  const made: Problem = { code, package: pkg, message: definition.message(pkg, ...values) }
-  const hint = definition.hint?.(pkg, ...values)
-  if (hint) made.hint = hint
-  return made
-}
+export const problem: ProblemCatalogue<typeof DEFINITIONS>['problem'] = REGISTRY_PROBLEMS.problem

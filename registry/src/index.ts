@@ -8,16 +8,18 @@ export type { PlanResult } from './plan.js'
 export { loadPackages } from './load.js'
 export type { LoadResult } from './load.js'
 export { resolveEntry } from './entry.js'
-export { validateManifest, MANIFEST_SCHEMA, CAPABILITY_PATTERN } from './manifest.js'
+export { validateManifest, kernelAccepts, MANIFEST_SCHEMA, CAPABILITY_PATTERN } from './manifest.js'
+export { SECTION_OF_KIND } from './kinds.js'
 export type { ManifestResult } from './manifest.js'
 export { loadConfigValidator } from './config-schema.js'
 export { PACKAGE_BRAND, isBranded } from './brand.js'
-export { problem, PROBLEM_CODES } from './errors.js'
-export { runMarketplaceCommand } from './marketplace/command.js'
-export type { MarketplaceContext } from './marketplace/types.js'
-export type { ProblemCode, Asker, CandidateProvider } from './errors.js'
+export { problem, PROBLEM_CODES, defineProblems } from './errors.js'
+export type { ProblemCode, ProblemDefinition, ProblemCatalogue, Asker, CandidateProvider } from './errors.js'
+export { describeAjvErrors } from './ajv-message.js'
+export { mapLimit } from './map-limit.js'
 export type {
   PackageKind,
+  Section,
   Manifest,
   Problem,
   DiscoveredPackage,

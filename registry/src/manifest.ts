@@ -5,6 +5,11 @@ import { describeAjvError, pointerToPath } from './ajv-message.js'
 import { problem } from './errors.js'
 import type { Manifest, Problem } from './types.js'
 
+/** True when a manifest's kernel `range` accepts `kernelVersion`; prerelease kernels (1.1.0-beta.1) count as their release line. */
+export function kernelAccepts(range: string, kernelVersion: string): boolean {
+  return semver.satisfies(kernelVersion, range, { includePrerelease: true })
+}
+
 /** `area:name`; `llm:*` declares model prefixes that come from config (named endpoints). */
 export const CAPABILITY_PATTERN = /^[\w.-]+:(?:[\w.-]+|\*)$/
 

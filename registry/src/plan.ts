@@ -1,14 +1,11 @@
 // Decides what loads: which installed packages the config and environment enable, whether each can run here
 // (manifest, kernel range, section, config), whether their requirements are met, and the boot order.
-import semver from 'semver'
 import { loadConfigValidator } from './config-schema.js'
 import { problem, type Asker, type CandidateProvider } from './errors.js'
 import { orderGraph } from './graph.js'
-import type { DiscoveredPackage, Manifest, PackageKind, PlanInput, PlannedPackage, Problem } from './types.js'
-
-type Section = 'plugins' | 'skills'
-
-const SECTION_OF_KIND: Record<PackageKind, Section> = { plugin: 'plugins', skill: 'skills' }
+import { SECTION_OF_KIND } from './kinds.js'
+import { kernelAccepts } from './manifest.js'
+import type { DiscoveredPackage, Manifest, PackageKind, PlanInput, PlannedPackage, Problem, Section } from './types.js'
 
 export interface PlanResult {
   /** Enabled packages that passed every check, in boot order (each after the packages it requires). */
@@ -87,7 +84,7 @@ async function checkPackage(
   for (const section of sections) {
     if (section !== SECTION_OF_KIND[manifest.kind]) problems.push(problem('RBT_ERR_PACKAGE_KIND_MISMATCH', name, manifest.kind, section))
   }
-  if (!semver.satisfies(input.kernelVersion, manifest.kernel, { includePrerelease: true })) {
+  if (!kernelAccepts(manifest.kernel, input.kernelVersion)) {
     problems.push(problem('RBT_ERR_PLUGIN_VERSION_MISMATCH', name, manifest.kernel, input.kernelVersion))
   }
   const schema = await loadConfigValidator(name, found.dir, manifest)

@@ -2,6 +2,9 @@
 
 export type PackageKind = 'plugin' | 'skill'
 
+/** The config section that enables packages of a kind. */
+export type Section = 'plugins' | 'skills'
+
 /** The `robutler` field of a package.json, after validation. */
 export interface Manifest {
   kind: PackageKind

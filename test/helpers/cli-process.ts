@@ -1,4 +1,4 @@
-// Runs the real `robutler` bin (kernel/dist/cli.js) as a child process: one-shot commands, or a server started
+// Runs the real `robutler` bin (cli/dist/cli.js) as a child process: one-shot commands, or a server started
 // with `start` whose address is read from its "listening on" log line; and ES module scripts in a child node.
 import { execFile, spawn, type ChildProcess } from 'node:child_process'
 import { tmpdir } from 'node:os'
@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { promisify } from 'node:util'
 import { REPO_ROOT } from './kernel-app.js'
 
-export const CLI = join(REPO_ROOT, 'kernel/dist/cli.js')
+export const CLI = join(REPO_ROOT, 'cli/dist/cli.js')
 
 /** process.env without the variables that would change what the CLI does (ROBUTLER_*, PROMETHEUS_ENABLED), plus `extra`. */
 export function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

@@ -1,4 +1,4 @@
-// Runs `robutler skills|plugins …` as a process: the repo's CLI (kernel/dist/cli.js, what `npx robutler` runs in a
+// Runs `robutler skills|plugins …` as a process: the repo's CLI (cli/dist/cli.js, what `npx robutler` runs in a
 // skill author's folder that links the kernel), or an app's own installed bin (what an operator runs).
 import { join } from 'node:path'
 import { CLI, cleanEnv } from './cli-process.js'
@@ -9,7 +9,7 @@ export function robutler(args: string[], cwd: string, env: NodeJS.ProcessEnv = c
   return run(process.execPath, [CLI, ...args], cwd, env)
 }
 
-/** `<app>/node_modules/.bin/robutler <args>`: the kernel the app installed from the registry. */
+/** `<app>/node_modules/.bin/robutler <args>`: the CLI that came with the kernel the app installed from the registry. */
 export function appRobutler(app: string, args: string[], env: NodeJS.ProcessEnv): Promise<NpmResult> {
   return run(join(app, 'node_modules/.bin/robutler'), args, app, env)
 }

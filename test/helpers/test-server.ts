@@ -18,6 +18,7 @@ export const PACKAGES = {
   keys: ['robutler-plugin-keys', 'test/fixtures/plugins/keys'],
   chain: ['robutler-plugin-chain', 'test/fixtures/plugins/chain'],
   events: ['robutler-plugin-events', 'test/fixtures/plugins/events'],
+  shout: ['robutler-plugin-shout', 'test/fixtures/plugins/shout'],
   openai: ['@robutler/plugin-openai', 'plugins/openai'],
   anthropic: ['@robutler/plugin-anthropic', 'plugins/anthropic'],
   authKeys: ['@robutler/plugin-auth-keys', 'plugins/auth-keys'],

@@ -12,6 +12,7 @@ const weather = {
 }
 const rules = (unknownSkills: AgentRules['unknownSkills'] = 'problem'): AgentRules => ({
   hasProvider: (prefix) => prefix === 'local',
+  reservedBy: (name) => (name === 'health' ? 'the kernel' : name === 'responses' ? '@robutler/plugin-responses' : null),
   skills: new Map([[weather.name, weather]]),
   unknownSkills,
 })
@@ -40,6 +41,9 @@ describe('agentConfigProblems', () => {
       { code: 'RBT_ERR_MODEL_PROVIDER_UNKNOWN', detail: "model 'other/b' names provider 'other', which no enabled plugin provides", hint: 'npm install @robutler/plugin-other' },
       { code: 'RBT_ERR_AGENT_INVALID', detail: `config of skill '${weather.name}': /units must be metric or imperial`, hint: undefined },
       { code: 'RBT_ERR_AGENT_INVALID', detail: "skill '@acme/skill-nope' is not installed or not enabled", hint: 'npm install @acme/skill-nope, then name it in the config' },
+    ])
+    expect(agentConfigProblems({ name: 'responses', model: 'local/echo' }, rules())).toEqual([
+      { code: 'RBT_ERR_AGENT_INVALID', detail: "'responses' is a route of @robutler/plugin-responses and cannot name an agent", hint: undefined },
     ])
     // Before boot, a skill the registry could not load is the registry's problem to report.
     expect(agentConfigProblems({ name: 'a', model: 'local/echo', skills: { '@acme/skill-nope': {} } }, rules('ignore'))).toEqual([])

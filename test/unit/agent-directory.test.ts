@@ -2,6 +2,10 @@
 // time, and invalidation that a load already under way cannot undo.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 import { AgentDirectory } from '../../kernel/dist/agents.js'
+import { RESERVED_AGENT_NAMES } from '../../kernel/dist/config-schema.js'
+
+/** As the kernel's: its own route names (a surface would add its own). */
+const reservedBy = (name: string) => (RESERVED_AGENT_NAMES.has(name) ? 'the kernel' : null)
 
 type Config = { name: string; model: string; bad?: boolean }
 
@@ -11,6 +15,7 @@ function directory(options: { maxEntries?: number; ttlMs?: number; negativeTtlMs
   const builds: string[] = []
   const agents = new AgentDirectory({
     ...options,
+    reservedBy,
     build: async (config: Config) => {
       builds.push(config.name)
       if (config.bad) throw Object.assign(new Error(`Agent '${config.name}' is misconfigured`), { code: 'RBT_ERR_AGENT_INVALID' })
@@ -27,7 +32,7 @@ function directory(options: { maxEntries?: number; ttlMs?: number; negativeTtlMs
 /** A loader whose answers the test releases one at a time. */
 function gatedDirectory() {
   const gates: Array<{ name: string; open: () => void }> = []
-  const agents = new AgentDirectory({ build: async (config: Config) => ({ name: config.name, config }) as never })
+  const agents = new AgentDirectory({ reservedBy, build: async (config: Config) => ({ name: config.name, config }) as never })
   agents.addLoader(
     (name: string) =>
       new Promise((resolve) => {
@@ -55,7 +60,7 @@ describe('AgentDirectory', () => {
     expect(agents.resolve('echo')).toBe(echo)
     for (const name of ['health', 'UPPER', 'x'.repeat(65), '../etc']) expect(agents.resolve(name)).toBeNull()
     expect(loads).toEqual([])
-    expect(new AgentDirectory({ build: async () => ({}) as never }).resolve('a')).toBeNull() // no loader: nothing dynamic
+    expect(new AgentDirectory({ reservedBy, build: async () => ({}) as never }).resolve('a')).toBeNull() // no loader: nothing dynamic
   })
 
   it('caches a loaded agent and answers it synchronously until its TTL passes', async () => {
@@ -142,7 +147,7 @@ describe('AgentDirectory', () => {
 
   it('a loader that throws: RBT_ERR_AGENT_UNAVAILABLE with Retry-After, never cached; its own RobutlerError as it is', async () => {
     let failure: Error | null = new Error('store down')
-    const agents = new AgentDirectory({ build: async (config: Config) => ({ name: config.name }) as never })
+    const agents = new AgentDirectory({ reservedBy, build: async (config: Config) => ({ name: config.name }) as never })
     agents.addLoader(
       async () => {
         if (failure) throw failure
@@ -163,7 +168,7 @@ describe('AgentDirectory', () => {
 
   it('asks loaders by priority, lower first, until one knows the name', async () => {
     const asked: string[] = []
-    const agents = new AgentDirectory({ build: async (config: Config) => ({ name: config.name, config }) as never })
+    const agents = new AgentDirectory({ reservedBy, build: async (config: Config) => ({ name: config.name, config }) as never })
     agents.addLoader(async () => (asked.push('late'), { name: 'z', model: 'late/m' }), { priority: 200 })
     agents.addLoader(async () => (asked.push('early'), null), { priority: 10 })
     agents.addLoader(async () => (asked.push('middle'), { name: 'z', model: 'middle/m' }), { priority: 100 })

@@ -34,6 +34,7 @@ export function toDelta(chunk: ChatCompletionChunk): ModelDelta | null {
   if (choice !== undefined) {
     const part = choice.delta
     if (part?.content) delta = { content: part.content }
+    if (part?.refusal) (delta ??= {}).refusal = part.refusal
     if (part?.tool_calls && part.tool_calls.length > 0) (delta ??= {}).tool_calls = toolCallDeltas(part.tool_calls)
     if (choice.finish_reason) (delta ??= {}).finish_reason = choice.finish_reason as FinishReason
     // The role chunk: the model has started answering.

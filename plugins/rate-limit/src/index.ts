@@ -7,7 +7,7 @@ import { resolveSettings, type AgentLimitConfig, type RateLimitConfig, type Time
 import { createLimitHook, decorateRequests, storeOptions } from './limiter.js'
 import { ParallelCap } from './parallel.js'
 import { closeRedis, connectRedis, OutageLog, redisLocation, STORE_DOWN } from './redis.js'
-import { appendOnRequest, isAgentRoute } from './routes.js'
+import { appendHook, countingHook } from './routes.js'
 
 /**
  * The plugin. Enable it in the config's `plugins` section.
@@ -45,7 +45,8 @@ export default definePlugin<RateLimitConfig>({
     })
     const prefix = kernel.urlPrefix
     kernel.http.addHook('onRoute', function limitAgentRoutes(route) {
-      if (isAgentRoute(route.url, prefix)) appendOnRequest(route, hook)
+      const when = countingHook(route, prefix)
+      if (when !== null) appendHook(route, when, hook)
     })
 
     kernel.log.info(

@@ -1,5 +1,7 @@
-// Which routes count: the kernel's agent routes under its prefix, except the public `/{agent}/health`.
-import type { onRequestHookHandler, RouteOptions } from 'fastify'
+// Which routes count: the routes that serve agents (the kernel marks them in `config.robutler.agent`), except the
+// public `/{agent}/health`; and when a route's agent is known, so its own counter can apply.
+import type { RouteOptions } from 'fastify'
+import type { RouteConfig } from '@robutler/kernel'
 
 /**
  * True for `<prefix>/:agent`, `<prefix>/:agent/chat/completions` and `<prefix>/:agent/*` (skill routes); false for
@@ -10,10 +12,23 @@ export function isAgentRoute(url: string, urlPrefix: string): boolean {
   return url === base || (url.startsWith(`${base}/`) && url !== `${base}/health`)
 }
 
-/** Appends an onRequest hook to a route being declared, after any it has (as @fastify/rate-limit does). */
-export function appendOnRequest(route: RouteOptions, hook: onRequestHookHandler): void {
-  const current = route.onRequest
-  if (Array.isArray(current)) route.onRequest = [...current, hook]
-  else if (typeof current === 'function') route.onRequest = [current, hook]
-  else route.onRequest = [hook]
+/**
+ * The hook a counted route gets: `onRequest` where the agent is in the path (or there is none: the global
+ * counter), `preHandler` where the request names it as the `model` of its body (`POST /chat/completions`): the
+ * kernel reads it into `request.params.agent` before any other preHandler. Null for routes that do not count.
+ */
+export function countingHook(route: RouteOptions, urlPrefix: string): 'onRequest' | 'preHandler' | null {
+  const agent = (route.config as RouteConfig | undefined)?.robutler?.agent
+  if (agent === 'model') return 'preHandler'
+  if (agent === 'path' || agent === 'none') return 'onRequest'
+  return isAgentRoute(route.url, urlPrefix) ? 'onRequest' : null
+}
+
+type Hook = (...args: any[]) => unknown
+
+/** Appends a hook to a route being declared, after any it has (as @fastify/rate-limit does). */
+export function appendHook(route: RouteOptions, name: 'onRequest' | 'preHandler', hook: Hook): void {
+  const current = route[name] as Hook | Hook[] | undefined
+  const hooks = Array.isArray(current) ? [...current, hook] : typeof current === 'function' ? [current, hook] : [hook]
+  ;(route as unknown as Record<string, Hook[]>)[name] = hooks
 }

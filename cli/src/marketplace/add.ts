@@ -1,0 +1,119 @@
+// `robutler skills add <pkg>[@range] [--agent NAME]`: pick the newest version that runs on the installed kernel,
+// install it with npm, check it as the kernel will load it (rolling the install back when it fails), then enable
+// it in the config. Every refusal that can be known before installing is made before installing.
+import { access, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import semver from 'semver'
+import { SECTION_OF_KIND, discoverPackages, formatReport, nodeModulesFolders, problem as registryProblem, type PackageKind, type Problem } from '@robutler/registry'
+import { problem } from '../errors.js'
+import { agentNames, enableInConfig, readAppConfig, type AppConfig } from './app-config.js'
+import { checkPackage } from './check-package.js'
+import { chooseVersion, judgeVersion, type Verdict } from './compat.js'
+import { npmInstall, rollBack, snapshotApp } from './install.js'
+import { parsePackageSpec, type PackageSpec } from './package-spec.js'
+import { fetchPublished, type Published } from './published.js'
+import type { MarketplaceContext } from './types.js'
+
+function refuse(context: MarketplaceContext, problems: readonly Problem[]): number {
+  context.stderr(formatReport(problems) + '\n')
+  return 1
+}
+
+/** The manifest problems of the versions that were refused for them, each said once. */
+function manifestProblems(verdicts: readonly Verdict[]): Problem[] {
+  const seen = new Set<string>()
+  return verdicts.flatMap((verdict) => verdict.problems).filter((entry) => !seen.has(entry.message) && seen.add(entry.message))
+}
+
+/** Why no version could be chosen: the refusal, with a version outside the range that would run, if one does. */
+function noCompatibleVersion(kind: PackageKind, spec: PackageSpec, published: Published, verdicts: readonly Verdict[], context: MarketplaceContext): Problem[] {
+  const outside = published.versions
+    .filter((entry) => !verdicts.some((verdict) => verdict.version === entry.version))
+    .map((entry) => judgeVersion(spec.name, entry, kind, context.kernelVersion))
+  const fits = chooseVersion(outside, undefined, true).chosen?.version
+  const reasons = verdicts.map((verdict) => verdict.reason!)
+  return [
+    ...manifestProblems(verdicts),
+    problem('RBT_ERR_MARKETPLACE_NO_COMPATIBLE_VERSION', spec.name, spec.range, reasons, context.kernelVersion, fits, SECTION_OF_KIND[kind]),
+  ]
+}
+
+/** Refusals known before installing: no package.json, a config that cannot be edited, an unknown agent. */
+function appProblems(name: string, kind: PackageKind, config: AppConfig, agent: string | undefined, context: MarketplaceContext, hasPackageJson: boolean): Problem[] {
+  const section = SECTION_OF_KIND[kind]
+  if (!hasPackageJson) return [problem('RBT_ERR_MARKETPLACE_NO_PACKAGE_JSON', name, context.cwd, true)]
+  if (config.uneditable !== undefined) return [problem('RBT_ERR_MARKETPLACE_CONFIG_UNEDITABLE', name, config.path, config.uneditable, section)]
+  if (agent !== undefined && !agentNames(config.data).includes(agent)) {
+    return [problem('RBT_ERR_MARKETPLACE_AGENT_NOT_FOUND', name, agent, config.path, agentNames(config.data))]
+  }
+  return []
+}
+
+/** Pins the exact version when a later one that `^version` would let npm update to does not run on this kernel. */
+function needsExactSave(chosen: Verdict, verdicts: readonly Verdict[]): boolean {
+  return verdicts.some((verdict) => !verdict.runs && semver.gt(verdict.version, chosen.version, true) && semver.satisfies(verdict.version, `^${chosen.version}`, true))
+}
+
+function choiceLine(name: string, chosen: Verdict, passedOver: readonly Verdict[], kernelVersion: string): string {
+  if (passedOver.length === 0) return `robutler: choosing ${name}@${chosen.version} (kernel ${chosen.kernel}, the installed kernel is ${kernelVersion})\n`
+  const why = passedOver.map((verdict) => verdict.reason).join('; ')
+  return `robutler: choosing ${name}@${chosen.version}, the newest version that runs on the installed kernel ${kernelVersion}: ${why}\n`
+}
+
+/** Where Node resolves `name` from the app: npm may have put it in a workspace root's node_modules. */
+async function installedDir(cwd: string, name: string): Promise<string> {
+  for (const folder of nodeModulesFolders(cwd)) {
+    try {
+      await access(join(folder, name, 'package.json'))
+      return join(folder, name)
+    } catch {
+      // Not in this node_modules: try the next one up, as Node would.
+    }
+  }
+  return join(cwd, 'node_modules', name)
+}
+
+/** Capabilities the installed package requires that nothing installed provides: startup would refuse them. */
+async function unmetRequirements(cwd: string, name: string): Promise<Problem[]> {
+  const { packages } = await discoverPackages(cwd)
+  const requires = packages.find((entry) => entry.name === name)?.manifest?.requires ?? []
+  const provided = new Set(packages.flatMap((entry) => entry.manifest?.provides ?? []))
+  return requires.filter((capability) => !provided.has(capability)).map((capability) => registryProblem('RBT_ERR_REQUIRES_MISSING', name, capability))
+}
+
+/** `add <pkg>[@range] [--agent NAME]`. */
+export async function runAdd(kind: PackageKind, specText: string, agent: string | undefined, context: MarketplaceContext): Promise<number> {
+  const parsed = parsePackageSpec(specText)
+  if ('invalid' in parsed) return refuse(context, [problem('RBT_ERR_MARKETPLACE_NAME_INVALID', specText, parsed.invalid)])
+  const { spec } = parsed
+  const section = SECTION_OF_KIND[kind]
+  const [config, snapshot] = await Promise.all([readAppConfig(context.configPath), snapshotApp(context.cwd, spec.name)])
+  const early = appProblems(spec.name, kind, config, agent, context, snapshot !== null)
+  if (early.length > 0) return refuse(context, early)
+
+  const found = await fetchPublished(spec, { cwd: context.cwd, env: context.env })
+  if ('problem' in found) return refuse(context, [found.problem])
+  const { published } = found
+  if (published.inRange.length === 0) return refuse(context, [problem('RBT_ERR_MARKETPLACE_PACKAGE_NOT_FOUND', spec.name, spec.range, published.all)])
+  const verdicts = published.inRange.map((entry) => judgeVersion(spec.name, entry, kind, context.kernelVersion))
+  const { chosen, passedOver } = chooseVersion(verdicts, published.distTags.latest, spec.range !== undefined)
+  if (!chosen) return refuse(context, noCompatibleVersion(kind, spec, published, verdicts, context))
+  context.stderr(choiceLine(spec.name, chosen, passedOver, context.kernelVersion))
+
+  const installFailed = await npmInstall(spec.name, chosen.version, needsExactSave(chosen, verdicts), context)
+  if (installFailed) return refuse(context, [installFailed])
+  const check = await checkPackage(await installedDir(context.cwd, spec.name), { kind, kernelVersion: context.kernelVersion, env: context.env, strict: false })
+  if (check.problems.length > 0) {
+    const rollbackFailed = await rollBack(spec.name, snapshot!, context)
+    const rolledBack = problem('RBT_ERR_MARKETPLACE_ROLLED_BACK', spec.name, chosen.version)
+    return refuse(context, [...check.problems, rollbackFailed ?? rolledBack])
+  }
+
+  const edit = enableInConfig(config.text, section, spec.name, agent)
+  if (edit.changes.length > 0) await writeFile(context.configPath, edit.text)
+  const warnings = [...check.warnings, ...(await unmetRequirements(context.cwd, spec.name))]
+  if (warnings.length > 0) context.stderr(`robutler: warning:\n${formatReport(warnings)}\n`)
+  const where = edit.changes.length > 0 ? edit.changes.join(', ') : `already enabled in ${config.path}`
+  context.stdout(`added ${spec.name}@${check.version}: ${where}\n`)
+  return 0
+}

@@ -1,0 +1,109 @@
+// One admitted request to one agent, as every surface runs it: onConnection, the loop, finalizeConnection (on
+// error too), with the request's abort, and the failure path written once: an error before the response started
+// is thrown for Fastify to answer; after it, the surface's sink writes it in its protocol's terms.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { ClientClosedError } from './admission.js'
+import type { AgentEvent, AgentEventSink, AgentInput, AgentResult } from './agent-events.js'
+import type { BuiltAgent } from './agent-build.js'
+import { contextStorage } from './context.js'
+import { isRobutlerError } from './errors.js'
+import { runHooks } from './hooks.js'
+import type { Kernel } from './kernel.js'
+import type { Context } from './request-context.js'
+import { runAgent } from './runtime.js'
+import { SseStream } from './sse.js'
+import type { AgentSession, AgentSummary } from './surface-types.js'
+
+function ignore(_event: AgentEvent): undefined {
+  return undefined
+}
+
+function runInStorage(session: Session, input: AgentInput, sink: AgentEventSink): Promise<AgentResult | null> {
+  return session.runHere(input, sink)
+}
+
+export class Session implements AgentSession {
+  readonly #kernel: Kernel
+  readonly #agent: BuiltAgent
+  readonly #reply: FastifyReply
+  readonly context: Context
+  #sse: SseStream | null = null
+
+  constructor(kernel: Kernel, agent: BuiltAgent, context: Context, reply: FastifyReply) {
+    this.#kernel = kernel
+    this.#agent = agent
+    this.context = context
+    this.#reply = reply
+  }
+
+  get agent(): AgentSummary {
+    return this.#agent.summary
+  }
+
+  /** The kernel's own state of the agent (for the kernel's surfaces). */
+  get built(): BuiltAgent {
+    return this.#agent
+  }
+
+  sse(): SseStream {
+    return (this.#sse ??= new SseStream(this.#reply, this.context))
+  }
+
+  run(input: AgentInput, sink: AgentEventSink = ignore): Promise<AgentResult | null> {
+    // AsyncLocalStorage only when an enabled package reads getContext(): it costs every request throughput.
+    return this.#kernel.asyncContext ? contextStorage.run(this.context, runInStorage, this, input, sink) : this.runHere(input, sink)
+  }
+
+  /** run() without AsyncLocalStorage. */
+  async runHere(input: AgentInput, sink: AgentEventSink): Promise<AgentResult | null> {
+    const agent = this.#agent
+    const ctx = this.context
+    let error: unknown
+    try {
+      if (agent.hooks.onConnection.length > 0) await runHooks(agent.hooks.onConnection, ctx)
+      return await runAgent(agent, ctx, input, sink, this.#kernel.runtimeDeps)
+    } catch (thrown) {
+      error = this.#failure(thrown)
+      if (!this.#reply.raw.headersSent) throw error
+      await this.#failAfterStart(error, sink)
+      return null
+    } finally {
+      if (agent.hooks.finalizeConnection.length > 0) {
+        const status = error ? (isRobutlerError(error) ? error.statusCode : 500) : 200
+        try {
+          await runHooks(agent.hooks.finalizeConnection, ctx, { error, status })
+        } catch (hookError) {
+          ctx.log.error({ err: hookError }, 'finalizeConnection hook failed')
+        }
+      }
+    }
+  }
+
+  /** The error a client gets for an aborted or failed run. */
+  #failure(error: unknown): unknown {
+    const ctx = this.context
+    // The abort's own reason, not whatever the aborted work threw (a Node AbortError from a drain wait, say).
+    if (ctx.aborted && (isRobutlerError(ctx.abortReason) || ctx.abortReason instanceof ClientClosedError)) return ctx.abortReason
+    return error
+  }
+
+  async #failAfterStart(error: unknown, sink: AgentEventSink): Promise<void> {
+    const request: FastifyRequest = this.#reply.request
+    const raw = this.#reply.raw
+    if (error instanceof ClientClosedError) {
+      request.robutlerError = null
+      // A client that left may have half-closed the socket: end it, or the connection never turns idle and a
+      // later close() waits for it forever.
+      raw.destroy()
+      return
+    }
+    const pub = isRobutlerError(error) ? error : this.#kernel.publicError(error, request)
+    request.robutlerError = pub.code
+    if (pub.statusCode >= 500 && !isRobutlerError(error)) this.context.log.error({ err: error }, 'stream failed')
+    try {
+      await sink({ type: 'error', error: pub })
+    } finally {
+      if (!raw.writableEnded && !raw.destroyed) raw.end()
+    }
+  }
+}

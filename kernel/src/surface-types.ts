@@ -1,0 +1,72 @@
+// The surfaces API: how a plugin adds a protocol (the Responses API, Anthropic Messages, MCP) over the agent loop,
+// with what the chat route has without writing it again: the auth chain and identity, agent resolution and access
+// rules, rate limits, request ids, draining, the request log line, metrics events, and the loop itself.
+import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
+import type { AgentEventSink, AgentInput, AgentResult } from './agent-events.js'
+import type { SseStream } from './sse.js'
+import type { Identity, RequestContext } from './types.js'
+
+/** What a surface may tell a client about an agent. */
+export interface AgentSummary {
+  name: string
+  description: string
+  /** The model string the agent runs on. */
+  model: string
+  /** The user id that owns it, or null. */
+  owner: string | null
+}
+
+/** One admitted request to one agent: its context, and a handle to run the loop with the request's abort. */
+export interface AgentSession {
+  readonly agent: AgentSummary
+  /** The request's context: id, identity, the caller's scope on this agent, deadline, abort signal, usage, log. */
+  readonly context: RequestContext
+  /**
+   * Runs the agent (onConnection and finalizeConnection hooks around the loop), telling `sink` each event.
+   * Resolves to the answer. When it fails before the response has started, it rejects: Fastify answers the error
+   * (OpenAI-shaped, with its status). When it fails after (a stream under way), the sink gets an `error` event to
+   * write in its protocol's terms, the response is ended, and it resolves to null.
+   */
+  run(input: AgentInput, sink?: AgentEventSink): Promise<AgentResult | null>
+  /** Server-sent events on this request's reply: headers go out with the first frame. */
+  sse(): SseStream
+}
+
+/** A request to a server route of a surface that names no agent in its path or body (a stored object, a list). */
+export interface SurfaceCall {
+  readonly identity: Identity | null
+  /** Admits the caller to an agent (404/401/403 as for its own routes); once per request. */
+  open(agent: string): Promise<AgentSession>
+  /** The configured agents this caller may use. */
+  agents(): AgentSummary[]
+}
+
+export type AgentRouteHandler = (session: AgentSession, request: FastifyRequest, reply: FastifyReply) => unknown
+export type ServerRouteHandler = (call: SurfaceCall, request: FastifyRequest, reply: FastifyReply) => unknown
+
+interface RouteShape {
+  method: HTTPMethods | HTTPMethods[]
+  /** Starts with `/`; find-my-way syntax (`/responses/:id`). */
+  path: string
+}
+
+/**
+ * A protocol surface. Its `model` and `server` paths' first segments are reserved while it is enabled: an agent
+ * with such a name is refused at load, naming the plugin.
+ * @example
+ * kernel.surfaces.add({
+ *   agent: [{ method: 'POST', path: '/responses', handler: (session, request) => answer(session, request.body) }],
+ *   model: [{ method: 'POST', path: '/responses', agentOf: (request) => (request.body as any)?.model, handler: … }],
+ * })
+ */
+export interface SurfaceDefinition {
+  /** Routes under `{urlPrefix}/{agent}`: the caller is admitted to the agent of the path before the handler runs. */
+  agent?: Array<RouteShape & { handler: AgentRouteHandler }>
+  /**
+   * Routes under `{urlPrefix}` for the agent a request names as its model: `agentOf` reads it (after the body is
+   * parsed; anything but a string is a 400 naming `model`), an unknown one is 404 RBT_ERR_MODEL_NOT_FOUND.
+   */
+  model?: Array<RouteShape & { agentOf: (request: FastifyRequest) => unknown; handler: AgentRouteHandler }>
+  /** Routes under `{urlPrefix}` that serve no one agent; the handler may open one. */
+  server?: Array<RouteShape & { handler: ServerRouteHandler }>
+}
