@@ -17,6 +17,7 @@ import {
   isRobutlerError,
   loadConfigFile,
   optionsFromConfig,
+  resolveSettings,
   type Environment,
   type ServerOptions,
 } from '@robutler/kernel'
@@ -90,8 +91,9 @@ async function start(values: { config?: string; host?: string; port?: string; wo
     const report = await checkStartup(options, env)
     if (report.problems.length > 0) throw new StartupError(report.problems)
     // The primary logs little and must not lose a line when it exits: written synchronously.
-    const log = createLogger({ level: options.logLevel ?? 'info', destination: pino.destination({ dest: 1, sync: true }) })
-    const code = await runPrimary({ workers, log, stopTimeoutSeconds: (options.drainTimeout ?? 30) + 10 })
+    const settings = resolveSettings(options, env)
+    const log = createLogger({ level: settings.logLevel, destination: pino.destination({ dest: 1, sync: true }) })
+    const code = await runPrimary({ workers, log, stopTimeoutSeconds: settings.drainTimeoutMs / 1000 + 10 })
     flushLogger(log)
     process.exit(code)
   }

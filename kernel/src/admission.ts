@@ -35,10 +35,7 @@ function clip(name: string): string {
 }
 
 export function notFound(name: string, by: NamedBy): RobutlerError {
-  if (by === 'path') return ERR_AGENT_NOT_FOUND(clip(name))
-  const error = ERR_MODEL_NOT_FOUND(clip(name))
-  error.param = 'model'
-  return error
+  return by === 'path' ? ERR_AGENT_NOT_FOUND(clip(name)) : ERR_MODEL_NOT_FOUND(clip(name))
 }
 
 function resolved(kernel: Kernel, request: FastifyRequest, agent: string, source: 'static' | 'cache' | 'loader', started: number): void {
@@ -49,11 +46,7 @@ function resolved(kernel: Kernel, request: FastifyRequest, agent: string, source
 
 /** 503 while draining; else the caller's identity (null: anonymous), or a 401 for a bad credential. */
 export function identify(kernel: Kernel, request: FastifyRequest): Identity | null | Promise<Identity | null> {
-  if (kernel.draining) {
-    const error = ERR_DRAINING()
-    error.retryAfter = 5
-    throw error
-  }
+  if (kernel.draining) throw ERR_DRAINING()
   return kernel.auth.enabled ? kernel.auth.identify(request) : null
 }
 

@@ -39,6 +39,8 @@ export interface ErrorOptions {
    * whose wait differs each time, as a rate limit's).
    */
   retryAfter?: number | ((...values: any[]) => number)
+  /** The request parameter every error of this code is about (OpenAI's `param`), such as `model`. */
+  param?: string
 }
 
 export interface ErrorFactory {
@@ -56,13 +58,15 @@ export interface ErrorFactory {
  * throw ERR_RATE_LIMITED(60, '1 minute', 42)   // 429 with Retry-After: 42
  */
 export function createError(code: string, message: string, statusCode: number, type: ErrorType, options: ErrorOptions = {}): ErrorFactory {
-  const { retryAfter } = options
+  const { retryAfter, param } = options
   const factory = (...values: unknown[]) => {
     const last = values[values.length - 1]
     const cause = last instanceof Error ? last : undefined
     const args = cause ? values.slice(0, -1) : values
     const seconds = typeof retryAfter === 'function' ? retryAfter(...args) : retryAfter
-    return new RobutlerError(code, format(message, ...args), statusCode, type, { cause, retryAfter: seconds })
+    const error = new RobutlerError(code, format(message, ...args), statusCode, type, { cause, retryAfter: seconds })
+    if (param !== undefined) error.param = param
+    return error
   }
   return Object.assign(factory, { code, statusCode })
 }
@@ -98,6 +102,7 @@ export const ERR_MODEL_NOT_FOUND = kernelError(
   "The model '%s' does not exist or you do not have access to it",
   404,
   'invalid_request_error',
+  { param: 'model' },
 )
 export const ERR_REQUEST_TIMEOUT = kernelError(
   'RBT_ERR_REQUEST_TIMEOUT',
