@@ -21,7 +21,7 @@ export function registerChatRoutes(kernel: Kernel): void {
     const session = agentSession as Session
     if (!body.stream) return chatCompletion((await session.run(body))!, kernel.completionId())
     const chunks = new ChatChunks(session.built, session.context, session.sse(), kernel.completionId(), body.includeUsage)
-    await session.run(body, chunks.sink)
+    await session.run(body, (event) => chunks.event(event))
     return reply
   }
 
