@@ -22,6 +22,8 @@ export type { ProviderErrorOptions, ProviderFailureKind } from './provider-error
 export { agentNameProblem, isAgentName, isModelString } from './config-schema.js'
 export { createProviderFetch } from './provider-fetch.js'
 export { describeConnection, describeConnectionError } from './connection-text.js'
+export { describeDatabase, postgresPoolOptions } from './postgres-options.js'
+export type { PostgresPoolOptions } from './postgres-options.js'
 export { SseStream } from './sse.js'
 export type { AgentEvent, AgentEventSink, AgentEventType, AgentInput, AgentResult } from './agent-events.js'
 export type {

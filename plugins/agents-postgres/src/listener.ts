@@ -3,7 +3,8 @@
 // gone, the owner is told to resynchronise (drop every agent it has handed out).
 import pg from 'pg'
 import { describeConnectionError, type KernelApi } from '@robutler/kernel'
-import { APPLICATION_NAME, CONNECT_TIMEOUT_MS } from './database.js'
+import { postgresPoolOptions } from '@robutler/kernel'
+import { APPLICATION_NAME } from './database.js'
 import { CHANNEL } from './migrate.js'
 
 export interface ListenerOptions {
@@ -69,13 +70,9 @@ export class AgentListener {
   }
 
   async #connect(): Promise<pg.Client> {
-    const client = new pg.Client({
-      connectionString: this.#options.connectionString,
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      keepAlive: true,
-      keepAliveInitialDelayMillis: 10_000,
-      application_name: `${APPLICATION_NAME}-listen`,
-    })
+    // The pool's connect timeout and naming; no query timeout: LISTEN waits on its connection for as long as it lives.
+    const { connectionString, connectionTimeoutMillis, application_name } = postgresPoolOptions(this.#options.connectionString, `${APPLICATION_NAME}-listen`)
+    const client = new pg.Client({ connectionString, connectionTimeoutMillis, application_name, keepAlive: true, keepAliveInitialDelayMillis: 10_000 })
     // Both may fire for one loss (an error, then the end); #lost acts on the first and only for the current client.
     client.on('error', (error) => this.#lost(client, error))
     client.on('end', () => this.#lost(client, new Error('connection ended')))
