@@ -14,7 +14,8 @@ import type { AssistantMessage, ChatMessage, FinishReason, SamplingParams, ToolC
  * - `usage`: what this turn's model call cost.
  * - `turn-end`: the turn's whole message and finish reason.
  * - `tool-result`: an internal call's result, after it ran.
- * - `final`: the answer: the message, why it ended, the usage of every call added up.
+ * - `final`: the answer: the message, why it ended (and the stop sequence that ended it, where the provider
+ *   says), the usage of every call added up.
  * - `error`: the run failed (after the surface may have started answering); the run's promise rejects too.
  */
 export type AgentEvent =
@@ -28,7 +29,7 @@ export type AgentEvent =
   | { type: 'usage'; turn: number; model: string; usage: Usage }
   | { type: 'turn-end'; turn: number; model: string; message: AssistantMessage; finishReason: FinishReason }
   | { type: 'tool-result'; callId: string; name: string; content: string; error: boolean }
-  | { type: 'final'; message: AssistantMessage; finishReason: FinishReason; usage: Usage; model: string }
+  | { type: 'final'; message: AssistantMessage; finishReason: FinishReason; usage: Usage; model: string; stopSequence?: string }
   | { type: 'error'; error: import('./errors.js').RobutlerError }
 
 export type AgentEventType = AgentEvent['type']
@@ -57,4 +58,6 @@ export interface AgentResult {
   usage: Usage
   /** The model string that gave the last answer. */
   model: string
+  /** The stop sequence that ended the answer (`finishReason` "stop"), where the provider said which one did. */
+  stopSequence?: string
 }

@@ -11,6 +11,7 @@ import {
   isRobutlerError,
   type RobutlerError,
 } from './errors.js'
+import type { ErrorAnswer } from './surface-types.js'
 
 export function publicError(error: unknown, request: FastifyRequest, bodyLimit: number): RobutlerError {
   if (isRobutlerError(error)) return error
@@ -33,9 +34,11 @@ export function publicError(error: unknown, request: FastifyRequest, bodyLimit: 
   return ERR_INTERNAL(request.id)
 }
 
-export function sendError(reply: FastifyReply, error: RobutlerError): FastifyReply {
+/** Sends an error: OpenAI-shaped, or as `answer` says (a surface's own shape, see SurfaceDefinition.errors). */
+export function sendError(reply: FastifyReply, error: RobutlerError, answer?: ErrorAnswer): FastifyReply {
   if (error.retryAfter !== undefined) reply.header('retry-after', String(error.retryAfter))
   // A draining server sends keep-alive clients elsewhere rather than answering them 503 again and again.
   if (error.code === 'RBT_ERR_DRAINING') reply.header('connection', 'close')
-  return reply.code(error.statusCode).type('application/json; charset=utf-8').send(errorBody(error))
+  const type = reply.type('application/json; charset=utf-8')
+  return answer ? type.code(answer.status).send(answer.body) : type.code(error.statusCode).send(errorBody(error))
 }

@@ -30,9 +30,12 @@ export type {
   AgentRouteHandler,
   AgentSession,
   AgentSummary,
+  ErrorAnswer,
+  ErrorRenderer,
   ServerRouteHandler,
   SurfaceCall,
   SurfaceDefinition,
+  TokenCount,
 } from './surface-types.js'
 export type { RouteAgent, RouteConfig } from './surfaces.js'
 export type { ProviderFetch } from './provider-fetch.js'

@@ -115,6 +115,7 @@ async function wait(ms: number, ctx: Context): Promise<void> {
 function wholeDelta(response: ModelResponse): ModelDelta {
   const { message } = response
   const delta: ModelDelta = { finish_reason: response.finish_reason }
+  if (response.stop_sequence !== undefined) delta.stop_sequence = response.stop_sequence
   if (message.content) delta.content = message.content
   if (message.refusal) delta.refusal = message.refusal
   if (message.reasoning) delta.reasoning = message.reasoning

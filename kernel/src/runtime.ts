@@ -32,6 +32,12 @@ function prepare(agent: BuiltAgent, ctx: Context, input: AgentInput): Conversati
   return { messages, tools, external }
 }
 
+/** The model request the loop's first turn would send for `input` (before hooks): for counting its tokens. */
+export function firstModelRequest(agent: BuiltAgent, ctx: Context, input: AgentInput): ModelRequest {
+  const conversation = prepare(agent, ctx, input)
+  return { model: agent.targets[0]!.model, messages: conversation.messages, tools: conversation.tools, params: input.params }
+}
+
 function addUsage(total: Usage, usage: Usage | undefined): void {
   if (!usage) return
   total.prompt_tokens += usage.prompt_tokens ?? 0
@@ -50,6 +56,7 @@ class TurnAnswer {
   reasoning = ''
   readonly calls: ToolCall[] = []
   finish: FinishReason | null = null
+  stopSequence: string | undefined = undefined
   usage: Usage | undefined = undefined
   /** The model-start event went out. */
   #started = false
@@ -68,11 +75,16 @@ class TurnAnswer {
     // The hot path of a stream: a piece of text, once the model has started.
     if (this.#started && delta.content && delta.tool_calls === undefined && !delta.refusal && !delta.reasoning) {
       this.content += delta.content
-      if (delta.finish_reason) this.finish = delta.finish_reason
+      if (delta.finish_reason) this.#finish(delta)
       if (delta.usage) this.usage = delta.usage
       return this.#sink({ type: 'text-delta', text: delta.content })
     }
     return this.#takeAll(delta, target)
+  }
+
+  #finish(delta: ModelDelta): void {
+    this.finish = delta.finish_reason!
+    if (delta.stop_sequence !== undefined) this.stopSequence = delta.stop_sequence
   }
 
   #emit(event: AgentEvent): void {
@@ -99,7 +111,7 @@ class TurnAnswer {
       this.#emit({ type: 'refusal-delta', text: delta.refusal })
     }
     if (delta.tool_calls) for (const part of delta.tool_calls) this.#takeCall(part)
-    if (delta.finish_reason) this.finish = delta.finish_reason
+    if (delta.finish_reason) this.#finish(delta)
     if (delta.usage) this.usage = delta.usage
     const waits = this.#waits
     if (waits === null) return undefined
@@ -165,7 +177,7 @@ function splitCalls(calls: ToolCall[], external: Set<string> | null): { internal
 export async function runAgent(agent: BuiltAgent, ctx: Context, input: AgentInput, sink: AgentEventSink, deps: RuntimeDeps): Promise<AgentResult> {
   const conversation = prepare(agent, ctx, input)
   const answering = { target: agent.targets[0]! }
-  let final: { message: AssistantMessage; finish: FinishReason } | null = null
+  let final: { message: AssistantMessage; finish: FinishReason; stopSequence?: string } | null = null
   for (let turn = 0; turn < agent.maxIterations && final === null; turn++) {
     const request: ModelRequest = { model: '', messages: conversation.messages, tools: conversation.tools, params: input.params }
     if (agent.hooks.beforeLlmCall.length > 0) await runHooks(agent.hooks.beforeLlmCall, ctx, request)
@@ -196,6 +208,7 @@ export async function runAgent(agent: BuiltAgent, ctx: Context, input: AgentInpu
     if (wait) await wait
     if (made.length === 0) {
       final = { message: textAnswer(message), finish: response.finish_reason === 'tool_calls' ? 'stop' : response.finish_reason }
+      if (answer.stopSequence !== undefined && final.finish === 'stop') final.stopSequence = answer.stopSequence
       break
     }
     const { internal, outside } = splitCalls(made, conversation.external)
@@ -218,6 +231,7 @@ export async function runAgent(agent: BuiltAgent, ctx: Context, input: AgentInpu
   }
   if (agent.hooks.onMessage.length > 0) await runHooks(agent.hooks.onMessage, ctx, final.message)
   const result: AgentResult = { message: final.message, finishReason: final.finish, usage: ctx.usage, model: answering.target.id }
+  if (final.stopSequence !== undefined) result.stopSequence = final.stopSequence
   const wait = sink({ type: 'final', ...result })
   if (wait) await wait
   return result

@@ -3,7 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import cors from '@fastify/cors'
 import { formatReport, type Problem } from '@robutler/registry'
-import Fastify, { LogController, type FastifyInstance } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify'
 import { ERR_ROUTE_NOT_FOUND, ERR_STARTUP, ERR_INVALID_REQUEST, type RobutlerError } from './errors.js'
 import { sendError } from './http-errors.js'
 import { Kernel } from './kernel.js'
@@ -17,6 +17,8 @@ import { registerChatRoutes } from './routes-chat.js'
 import { registerServerRoutes } from './routes-server.js'
 import { logRequestEnd } from './request-log.js'
 import { staticAgentProblems } from './agent-check.js'
+import type { ErrorAnswer } from './surface-types.js'
+import type { RouteConfig } from './surfaces.js'
 import { planStartup } from './startup.js'
 
 export const KERNEL_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
@@ -63,6 +65,18 @@ export interface RobutlerServer {
   readonly draining: boolean
 }
 
+/** The error in the shape of the surface whose route failed, when it renders its own (SurfaceDefinition.errors). */
+function surfaceAnswer(request: FastifyRequest, error: RobutlerError): ErrorAnswer | undefined {
+  const render = (request.routeOptions.config as RouteConfig | undefined)?.robutler?.errors
+  if (render === undefined) return undefined
+  try {
+    return render(error, request)
+  } catch (renderError) {
+    request.log.error({ err: renderError }, "a surface's error renderer threw; answering OpenAI-shaped")
+    return undefined
+  }
+}
+
 function installHttpBasics(kernel: Kernel): void {
   const { app } = kernel
   app.decorateRequest('robutler', null)
@@ -86,7 +100,7 @@ function installHttpBasics(kernel: Kernel): void {
     if (pub.statusCode >= 500) request.log.error({ err: error, code: pub.code }, 'request failed')
     else request.log.debug({ code: pub.code, msg: pub.message }, 'request refused')
     if (reply.raw.destroyed) return
-    return sendError(reply, pub)
+    return sendError(reply, pub, surfaceAnswer(request, pub))
   })
   app.setNotFoundHandler(function notFound(request, reply) {
     return sendError(reply, ERR_ROUTE_NOT_FOUND(request.method, request.url.slice(0, 200)))

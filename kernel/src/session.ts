@@ -10,9 +10,11 @@ import { isRobutlerError } from './errors.js'
 import { runHooks } from './hooks.js'
 import type { Kernel } from './kernel.js'
 import type { Context } from './request-context.js'
-import { runAgent } from './runtime.js'
+import { publicProviderError } from './provider-errors.js'
+import { firstModelRequest, runAgent } from './runtime.js'
 import { SseStream } from './sse.js'
-import type { AgentSession, AgentSummary } from './surface-types.js'
+import type { AgentSession, AgentSummary, TokenCount } from './surface-types.js'
+import { estimateTokens } from './token-estimate.js'
 
 function ignore(_event: AgentEvent): undefined {
   return undefined
@@ -52,6 +54,18 @@ export class Session implements AgentSession {
   run(input: AgentInput, sink: AgentEventSink = ignore): Promise<AgentResult | null> {
     // AsyncLocalStorage only when an enabled package reads getContext(): it costs every request throughput.
     return this.#kernel.asyncContext ? contextStorage.run(this.context, runInStorage, this, input, sink) : this.runHere(input, sink)
+  }
+
+  async countTokens(input: AgentInput): Promise<TokenCount> {
+    const request = firstModelRequest(this.#agent, this.context, input)
+    const target = this.#agent.targets[0]!
+    if (typeof target.provider.countTokens !== 'function') return { tokens: estimateTokens(request), exact: false }
+    try {
+      return { tokens: await target.provider.countTokens(request, { signal: this.context.signal }), exact: true }
+    } catch (error) {
+      if (this.context.aborted) throw this.#failure(error)
+      throw publicProviderError(error, target)
+    }
   }
 
   /** run() without AsyncLocalStorage. */

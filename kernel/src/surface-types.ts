@@ -3,6 +3,7 @@
 // rules, rate limits, request ids, draining, the request log line, metrics events, and the loop itself.
 import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import type { AgentEventSink, AgentInput, AgentResult } from './agent-events.js'
+import type { RobutlerError } from './errors.js'
 import type { SseStream } from './sse.js'
 import type { Identity, RequestContext } from './types.js'
 
@@ -28,9 +29,35 @@ export interface AgentSession {
    * write in its protocol's terms, the response is ended, and it resolves to null.
    */
   run(input: AgentInput, sink?: AgentEventSink): Promise<AgentResult | null>
+  /**
+   * The input tokens the agent's model would be sent for `input` on its first turn: the agent's system prompt and
+   * the tools the caller's scope sees, with the client's messages and tools. Exact (`exact: true`) when the model's
+   * provider can count them (`Provider.countTokens`); otherwise an estimate from the text's length (about four
+   * characters a token). Runs no hooks and calls no model; a provider's failure rejects as a model call's would.
+   */
+  countTokens(input: AgentInput): Promise<TokenCount>
   /** Server-sent events on this request's reply: headers go out with the first frame. */
   sse(): SseStream
 }
+
+/** What `AgentSession.countTokens` answers. */
+export interface TokenCount {
+  tokens: number
+  /** True when the provider counted them; false for the kernel's estimate. */
+  exact: boolean
+}
+
+/** An error as a surface's protocol answers it: the status, and the body in its own shape. */
+export interface ErrorAnswer {
+  status: number
+  body: unknown
+}
+
+/**
+ * Renders an error (always a RobutlerError: the kernel has made any other error a public one) for a client of a
+ * surface's routes. Keep the error's `code` somewhere in the body, so operators can match what clients report.
+ */
+export type ErrorRenderer = (error: RobutlerError, request: FastifyRequest) => ErrorAnswer
 
 /** A request to a server route of a surface that names no agent in its path or body (a stored object, a list). */
 export interface SurfaceCall {
@@ -69,4 +96,12 @@ export interface SurfaceDefinition {
   model?: Array<RouteShape & { agentOf: (request: FastifyRequest) => unknown; handler: AgentRouteHandler }>
   /** Routes under `{urlPrefix}` that serve no one agent; the handler may open one. */
   server?: Array<RouteShape & { handler: ServerRouteHandler }>
+  /**
+   * How this surface's routes answer errors, in its protocol's shape (default: OpenAI's
+   * `{"error": {message, type, code, param}}` with the error's status). It serves every error of these routes:
+   * admission (draining, 401, 403, 404), limits (429), bodies (400, 413, 415) and failures before the response
+   * started. The kernel still sets `Retry-After` (and `Connection: close` while draining) and logs the code.
+   * Errors after a stream started reach the run's sink as an `error` event instead.
+   */
+  errors?: ErrorRenderer
 }

@@ -6,14 +6,15 @@ import { admit, identify, mayList, newContext, resolveAgent, type Admission } fr
 import { ERR_INVALID_REQUEST, ERR_SURFACE_INVALID, ERR_UNSUPPORTED_MEDIA_TYPE, type RobutlerError } from './errors.js'
 import type { Kernel } from './kernel.js'
 import { Session } from './session.js'
-import type { AgentRouteHandler, AgentSession, AgentSummary, SurfaceCall, SurfaceDefinition } from './surface-types.js'
+import type { AgentRouteHandler, AgentSession, AgentSummary, ErrorRenderer, SurfaceCall, SurfaceDefinition } from './surface-types.js'
 import type { Identity } from './types.js'
 
 /** How a route names the agent it serves, as plugins (rate limits) read it from `routeOptions.config.robutler`. */
 export type RouteAgent = 'path' | 'model' | 'none'
 
 export interface RouteConfig {
-  robutler?: { agent: RouteAgent }
+  /** `errors`: the surface's error renderer, when it has one (the kernel's error handler uses it). */
+  robutler?: { agent: RouteAgent; errors?: ErrorRenderer }
 }
 
 type AgentParams = { agent?: string }
@@ -101,9 +102,12 @@ export class Surfaces {
   add(owner: string, definition: SurfaceDefinition): void {
     const prefix = this.#kernel.settings.urlPrefix
     const routes = this.#routes
+    const errors = definition.errors
+    if (errors !== undefined && typeof errors !== 'function') throw ERR_SURFACE_INVALID(owner, 'errors must be a function (error, request) => { status, body }')
+    const config = (agent: RouteAgent): RouteConfig => ({ robutler: errors ? { agent, errors } : { agent } })
     for (const route of definition.agent ?? []) {
       const path = checkPath(owner, route.path)
-      routes.push({ method: route.method, url: `${prefix}/:agent${path}`, config: { robutler: { agent: 'path' } }, handler: this.#agentRoute(route.handler) })
+      routes.push({ method: route.method, url: `${prefix}/:agent${path}`, config: config('path'), handler: this.#agentRoute(route.handler) })
     }
     for (const route of definition.model ?? []) {
       const path = checkPath(owner, route.path)
@@ -113,7 +117,7 @@ export class Surfaces {
       routes.push({
         method: route.method,
         url: `${prefix}${path}`,
-        config: { robutler: { agent: 'model' } },
+        config: config('model'),
         // Before other preHandlers (rate limits): from here on the request's agent is known, as in `/{agent}/…`.
         preHandler: function agentOfBody(request, _reply, done) {
           const name = typeof request.body === 'object' && request.body !== null ? agentOf(request) : undefined
@@ -131,7 +135,7 @@ export class Surfaces {
       routes.push({
         method: route.method,
         url: `${prefix}${path}`,
-        config: { robutler: { agent: 'none' } },
+        config: config('none'),
         handler: async function surfaceServerRoute(request, reply) {
           const identity = await identify(kernel, request)
           return handler(new Call(kernel, request, reply, identity), request, reply)

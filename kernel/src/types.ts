@@ -89,6 +89,8 @@ export interface AssistantMessage {
 export interface ModelResponse {
   message: AssistantMessage
   finish_reason: FinishReason
+  /** The stop sequence that ended the answer, where the provider says which one did (Anthropic, local). */
+  stop_sequence?: string
   usage?: Usage
 }
 
@@ -110,6 +112,8 @@ export interface ModelDelta {
   reasoning?: string
   tool_calls?: ToolCallDelta[]
   finish_reason?: FinishReason | null
+  /** With the finish reason: the stop sequence that ended the answer, where the provider says which one did. */
+  stop_sequence?: string
   usage?: Usage
 }
 
@@ -122,6 +126,12 @@ export interface CallOptions {
 export interface Provider {
   complete(request: ModelRequest, options: CallOptions): Promise<ModelResponse>
   stream(request: ModelRequest, options: CallOptions): AsyncIterable<ModelDelta>
+  /**
+   * Optional: the exact number of input tokens the model would be billed for this request (its messages, tools
+   * and params as `complete` would send them), where the upstream can count them. Without it, surfaces that
+   * count tokens (`session.countTokens`) give an estimate.
+   */
+  countTokens?(request: ModelRequest, options: CallOptions): Promise<number>
 }
 
 // ---------------------------------------------------------------- identity and auth
