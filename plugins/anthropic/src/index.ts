@@ -2,9 +2,15 @@
 // OpenAI chat completions.
 import { createProviderFetch, definePlugin } from '@robutler/kernel'
 import { createAnthropicProvider, DEFAULT_MAX_TOKENS, MISSING_KEY_MESSAGE, type AnthropicConfig } from './provider.js'
-import { fromAnthropicMessage, fromAnthropicUsage, mapStopReason, type AnthropicUsage } from './from-anthropic.js'
+import {
+  fromAnthropicMessage,
+  fromAnthropicUsage,
+  mapStopReason,
+  toAnthropicRequest,
+  type AnthropicUsage,
+  type ToAnthropicOptions,
+} from '@robutler/anthropic-mapping'
 import { fromAnthropicStream } from './stream.js'
-import { toAnthropicRequest, type ToAnthropicOptions } from './to-anthropic.js'
 
 export default definePlugin<AnthropicConfig>({
   name: 'anthropic',
@@ -18,6 +24,7 @@ export default definePlugin<AnthropicConfig>({
   },
 })
 
+// The mapping functions live in @robutler/anthropic-mapping (shared with plugin-messages); re-exported here as before.
 export {
   createAnthropicProvider,
   toAnthropicRequest,

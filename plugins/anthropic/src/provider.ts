@@ -1,10 +1,9 @@
 // The `anthropic` provider: one SDK client (no SDK retries: the kernel retries), whole and streamed turns.
 import Anthropic from '@anthropic-ai/sdk'
 import type { KernelApi, ModelDelta, ModelResponse, Provider } from '@robutler/kernel'
+import { fromAnthropicMessage, toAnthropicRequest } from '@robutler/anthropic-mapping'
 import { toProviderError } from './errors.js'
-import { fromAnthropicMessage } from './from-anthropic.js'
 import { fromAnthropicStream } from './stream.js'
-import { toAnthropicRequest } from './to-anthropic.js'
 
 export interface AnthropicConfig {
   /** The API key. The plugin falls back to ANTHROPIC_API_KEY; `createAnthropicProvider` takes it as given. */
@@ -81,6 +80,17 @@ export function createAnthropicProvider(config: AnthropicConfig = {}, deps: { lo
       const anthropic = ready()
       try {
         return fromAnthropicMessage(await anthropic.messages.create(toAnthropicRequest(request, { maxTokens }), { signal }))
+      } catch (error) {
+        throw toProviderError(error)
+      }
+    },
+
+    // Anthropic's own count (POST /v1/messages/count_tokens) of the body `complete` would send.
+    async countTokens(request, { signal }): Promise<number> {
+      const anthropic = ready()
+      const { max_tokens: _max, metadata: _metadata, stop_sequences: _stop, ...body } = toAnthropicRequest(request, { maxTokens })
+      try {
+        return (await anthropic.messages.countTokens(body, { signal })).input_tokens
       } catch (error) {
         throw toProviderError(error)
       }

@@ -1,6 +1,11 @@
-// OpenAI chat messages, tools and sampling fields → one Anthropic Messages API request body.
+// OpenAI chat messages, tools and sampling fields → one Anthropic Messages API request body (what a provider
+// sends Anthropic). The reverse, for a surface that receives Messages API requests, is from-anthropic-request.ts.
 import type Anthropic from '@anthropic-ai/sdk'
-import { ERR_INVALID_REQUEST, type RobutlerError, type ChatMessage, type ContentPart, type ModelRequest, type SamplingParams, type ToolDefinition } from '@robutler/kernel'
+import type { ChatMessage, ModelRequest, SamplingParams } from '@robutler/kernel'
+import { toImageBlock, toToolInput } from './content.js'
+import { invalidWith } from './invalid.js'
+import { toThinking } from './reasoning.js'
+import { toAnthropicTool, toAnthropicToolChoice } from './tools.js'
 
 type Block = Anthropic.ContentBlockParam
 type Role = 'user' | 'assistant'
@@ -10,16 +15,8 @@ export interface ToAnthropicOptions {
   maxTokens: number
 }
 
-/** Media types the Messages API accepts for base64 images. */
-const IMAGE_TYPES = new Set(['image/jpeg', 'image/png', 'image/gif', 'image/webp'])
-const DATA_URL = /^data:([^;,]+);base64,(.*)$/s
-
-/** A 400 for input this provider cannot express; the kernel passes RobutlerErrors through as they are. */
-function invalid(message: string, param: string): RobutlerError {
-  const error = ERR_INVALID_REQUEST(`anthropic: ${message}`)
-  error.param = param
-  return error
-}
+/** A 400 for input the provider cannot express; the kernel passes RobutlerErrors through as they are. */
+const invalid = invalidWith('anthropic: ')
 
 /** The text of a string or of text (and refusal) parts; anything else in `at` is refused. */
 function textOf(content: ChatMessage['content'], at: string): string {
@@ -34,20 +31,6 @@ function textOf(content: ChatMessage['content'], at: string): string {
   return text
 }
 
-function imageBlock(part: ContentPart, at: string): Anthropic.ImageBlockParam {
-  const field = part.image_url as string | { url?: unknown } | undefined
-  const url = typeof field === 'string' ? field : field?.url
-  if (typeof url !== 'string') throw invalid('image_url needs a url', `${at}.image_url.url`)
-  const data = DATA_URL.exec(url)
-  if (data) {
-    const mediaType = data[1]!.toLowerCase()
-    if (!IMAGE_TYPES.has(mediaType)) throw invalid(`image type '${mediaType}' is not supported (jpeg, png, gif, webp)`, `${at}.image_url.url`)
-    return { type: 'image', source: { type: 'base64', media_type: mediaType as Anthropic.Base64ImageSource['media_type'], data: data[2]! } }
-  }
-  if (/^https?:\/\//i.test(url)) return { type: 'image', source: { type: 'url', url } }
-  throw invalid('an image_url must be an http(s) URL or a base64 data: URL', `${at}.image_url.url`)
-}
-
 function userBlocks(content: ChatMessage['content'], at: string): Block[] {
   if (content == null) return []
   if (typeof content === 'string') return content ? [{ type: 'text', text: content }] : []
@@ -56,7 +39,7 @@ function userBlocks(content: ChatMessage['content'], at: string): Block[] {
     if (part.type === 'text') {
       if (part.text) blocks.push({ type: 'text', text: part.text })
     } else if (part.type === 'image_url') {
-      blocks.push(imageBlock(part, `${at}[${j}]`))
+      blocks.push(toImageBlock(part, `${at}[${j}]`, invalid))
     } else {
       throw invalid(`content part type '${part.type}' is not supported`, `${at}[${j}].type`)
     }
@@ -64,27 +47,12 @@ function userBlocks(content: ChatMessage['content'], at: string): Block[] {
   return blocks
 }
 
-/**
- * Tool-call arguments as the `input` object the API requires. Arguments that are not a JSON object (invalid
- * JSON, an array, '') become `{}`: the API refuses anything else, and the tool result that followed the call
- * already told the model what went wrong with it.
- */
-function inputOf(args: string | undefined): Record<string, unknown> {
-  if (!args) return {}
-  try {
-    const value: unknown = JSON.parse(args)
-    return value !== null && typeof value === 'object' && !Array.isArray(value) ? (value as Record<string, unknown>) : {}
-  } catch {
-    return {}
-  }
-}
-
 function assistantBlocks(message: ChatMessage, at: string): Block[] {
   const blocks: Block[] = []
   const text = textOf(message.content, `${at}.content`)
   if (text) blocks.push({ type: 'text', text })
   for (const call of message.tool_calls ?? []) {
-    blocks.push({ type: 'tool_use', id: call.id, name: call.function.name, input: inputOf(call.function.arguments) })
+    blocks.push({ type: 'tool_use', id: call.id, name: call.function.name, input: toToolInput(call.function.arguments) })
   }
   return blocks
 }
@@ -103,26 +71,6 @@ function push(turns: Array<{ role: Role; blocks: Block[] }>, role: Role, blocks:
   else turns.push({ role, blocks })
 }
 
-function toolOf(tool: ToolDefinition): Anthropic.Tool {
-  const { name, description, parameters, strict } = tool.function
-  const schema = (parameters ?? {}) as Record<string, unknown>
-  const out: Anthropic.Tool = { name, input_schema: { ...schema, type: 'object' } }
-  if (description) out.description = description
-  if (strict === true) out.strict = true
-  return out
-}
-
-function toolChoiceOf(choice: unknown, parallel: unknown): Anthropic.ToolChoice | undefined {
-  const single = parallel === false ? { disable_parallel_tool_use: true } : {}
-  if (choice == null) return parallel === false ? { type: 'auto', disable_parallel_tool_use: true } : undefined
-  if (choice === 'auto') return { type: 'auto', ...single }
-  if (choice === 'required') return { type: 'any', ...single }
-  if (choice === 'none') return { type: 'none' }
-  const named = (choice as { type?: unknown; function?: { name?: unknown } }).function?.name
-  if (typeof named === 'string') return { type: 'tool', name: named, ...single }
-  throw invalid('tool_choice must be auto, required, none or {"type":"function","function":{"name"}}', 'tool_choice')
-}
-
 function stopOf(stop: SamplingParams['stop']): string[] | undefined {
   if (stop == null) return undefined
   const list = (Array.isArray(stop) ? stop : [stop]).filter((s) => typeof s === 'string' && s.length > 0)
@@ -137,7 +85,9 @@ function maxTokensOf(params: SamplingParams, fallback: number): number {
 
 /**
  * Maps one model call to a Messages API body. System and developer messages join (blank line between) into the
- * top-level `system`; tool messages become `tool_result` blocks of a user turn; same-role turns merge. Sampling
+ * top-level `system`; tool messages become `tool_result` blocks of a user turn; same-role turns merge;
+ * `reasoning_effort` asks for thinking (THINKING_BUDGETS, within max_tokens). An assistant message's `reasoning`
+ * is not sent back: thinking blocks need Anthropic's signature, which the kernel's messages do not keep. Sampling
  * fields the API has no equivalent for are left out (see the README): `temperature` and `top_p` among them,
  * since API version 2026-10-21 (what @anthropic-ai/sdk 1.x sends) answers 400 to them.
  * @example
@@ -182,13 +132,15 @@ export function toAnthropicRequest(request: ModelRequest, options: ToAnthropicOp
   }
   if (system.length > 0) body.system = system.join('\n\n')
   if (request.tools && request.tools.length > 0) {
-    body.tools = request.tools.map(toolOf)
-    const choice = toolChoiceOf(params.tool_choice, params.parallel_tool_calls)
+    body.tools = request.tools.map(toAnthropicTool)
+    const choice = toAnthropicToolChoice(params.tool_choice, params.parallel_tool_calls, invalid)
     if (choice) body.tool_choice = choice
   }
   const stop = stopOf(params.stop)
   if (stop) body.stop_sequences = stop
   const userId = params.safety_identifier ?? params.user
   if (typeof userId === 'string' && userId) body.metadata = { user_id: userId }
+  const thinking = toThinking(params.reasoning_effort, body.max_tokens)
+  if (thinking) body.thinking = thinking
   return body
 }
