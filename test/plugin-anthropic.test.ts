@@ -281,7 +281,7 @@ describe('Anthropic → OpenAI response mapping', () => {
     expect(fromAnthropicUsage({ input_tokens: 3, output_tokens: 1, cache_creation_input_tokens: null, cache_read_input_tokens: null }).total_tokens).toBe(4)
   })
 
-  it('a Message: text blocks joined, tool_use blocks as tool_calls with JSON arguments', () => {
+  it('a Message: text blocks joined, thinking as reasoning, tool_use blocks as tool_calls with JSON arguments', () => {
     const response = fromAnthropicMessage({
       content: [
         { type: 'text', text: 'Let me ', citations: null },
@@ -297,6 +297,7 @@ describe('Anthropic → OpenAI response mapping', () => {
         role: 'assistant',
         content: 'Let me check.',
         tool_calls: [{ id: 'toolu_1', type: 'function', function: { name: 'get_weather', arguments: '{"city":"Paris"}' } }],
+        reasoning: 'hidden',
       },
       finish_reason: 'tool_calls',
       usage: { prompt_tokens: 7, completion_tokens: 3, total_tokens: 10 },
@@ -351,6 +352,29 @@ describe('Anthropic stream events → deltas', () => {
     expect(deltas).toEqual([{}, { content: 'a ' }, { content: 'b' }, { finish_reason: 'length', usage: { prompt_tokens: 4, completion_tokens: 2, total_tokens: 6 } }])
   })
 
+  it('thinking deltas as reasoning; the stop sequence that stopped it with the finish reason', async () => {
+    const events = [
+      messageStart(),
+      { type: 'content_block_start', index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'Hmm, ' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'thinking_delta', thinking: 'easy.' } },
+      { type: 'content_block_delta', index: 0, delta: { type: 'signature_delta', signature: 'sig' } },
+      { type: 'content_block_stop', index: 0 },
+      { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '', citations: null } },
+      { type: 'content_block_delta', index: 1, delta: { type: 'text_delta', text: 'one two' } },
+      { type: 'content_block_stop', index: 1 },
+      { type: 'message_delta', delta: { stop_reason: 'stop_sequence', stop_sequence: 'three' }, usage: { output_tokens: 6 } },
+      { type: 'message_stop' },
+    ] as any[]
+    expect(await collect(fromAnthropicStream(iterate(events)))).toEqual([
+      {},
+      { reasoning: 'Hmm, ' },
+      { reasoning: 'easy.' },
+      { content: 'one two' },
+      { finish_reason: 'stop', stop_sequence: 'three', usage: { prompt_tokens: 10, completion_tokens: 6, total_tokens: 16 } },
+    ])
+  })
+
   it('an error event throws; a stream that ends before message_stop throws; an aborted one throws its reason', async () => {
     await expect(collect(fromAnthropicStream(iterate([messageStart(), errorEvent('overloaded_error')] as any[])))).rejects.toThrow(/overloaded_error/)
     const truncated = textEvents(['a']).slice(0, -2) as any[]
@@ -383,6 +407,37 @@ describe('the provider: @anthropic-ai/sdk over HTTP', () => {
     expect(seen!.headers['anthropic-version']).toBeTruthy()
     expect(seen!.headers['anthropic-beta']).toBe('test-beta')
     expect(seen!.body).toEqual({ model: 'claude-sonnet-4-6', max_tokens: 4096, messages: [{ role: 'user', content: 'hello' }] })
+  })
+
+  it('reasoning_effort asks for thinking within max_tokens; a whole answer keeps its thinking and stop sequence', async () => {
+    fake.script({ message: { content: [{ type: 'thinking', thinking: 'Let me see.', signature: 'sig' }, { type: 'text', text: 'one', citations: null }], stop_reason: 'stop_sequence', stop_sequence: 'two' } })
+    const ask = request([{ role: 'user', content: 'count' }], { params: { reasoning_effort: 'medium', max_tokens: 20000, stop: ['two'] } })
+    const response = await provider().complete(ask, { signal: signal() })
+    expect(response.message).toEqual({ role: 'assistant', content: 'one', reasoning: 'Let me see.' })
+    expect([response.finish_reason, response.stop_sequence]).toEqual(['stop', 'two'])
+    expect(fake.requests[0]!.body.thinking).toEqual({ type: 'enabled', budget_tokens: 8192 })
+    // The budget stays below max_tokens; below the API's smallest budget, no thinking at all.
+    const capped = (effort: string, max: number) => toAnthropicRequest(request([{ role: 'user', content: 'x' }], { params: { reasoning_effort: effort, max_tokens: max } }), { maxTokens: 4096 }).thinking
+    expect(capped('high', 5000)).toEqual({ type: 'enabled', budget_tokens: 4999 })
+    expect(capped('low', 1000)).toBeUndefined()
+    expect(capped('minimal', 8000)).toBeUndefined()
+  })
+
+  it("countTokens asks Anthropic's count_tokens endpoint for the body complete would send", async () => {
+    fake.script({ json: { input_tokens: 1234 } })
+    const tools = [{ type: 'function' as const, function: { name: 'get_time', parameters: { type: 'object' } } }]
+    const ask = request([{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'hello' }], { tools, params: { max_tokens: 50, stop: ['x'], user: 'u' } })
+    expect(await provider().countTokens!(ask, { signal: signal() })).toBe(1234)
+    const [seen] = fake.requests
+    expect(seen!.path).toBe('/v1/messages/count_tokens')
+    expect(seen!.body).toEqual({
+      model: 'claude-sonnet-4-6',
+      system: 'Be brief.',
+      messages: [{ role: 'user', content: 'hello' }],
+      tools: [{ name: 'get_time', input_schema: { type: 'object' } }],
+    })
+    fake.script({ error: 500 })
+    expect(await provider().countTokens!(ask, { signal: signal() }).catch((e) => e)).toBeInstanceOf(ProviderError)
   })
 
   it('errors leave as classified ProviderErrors, the SDK error (status, headers) as cause, with no SDK retries', async () => {

@@ -193,6 +193,31 @@ describe('plugin-local', () => {
     })
   })
 
+  describe('echo with stop and max_tokens', () => {
+    const ask = (params: Record<string, unknown>) => request([{ role: 'user', content: 'one two three four five' }], { params })
+
+    it('cuts before the first stop sequence it contains and says which, whole and streamed', async () => {
+      const provider = await registerLocal()
+      const whole = await provider.complete(ask({ stop: ['five', 'three'] }), options())
+      expect([whole.message.content, whole.finish_reason, whole.stop_sequence]).toEqual(['one two ', 'stop', 'three'])
+      const deltas = await collect(provider.stream(ask({ stop: 'four' }), options()))
+      expect(deltas.map((d) => d.content ?? '').join('')).toBe('one two three ')
+      expect(deltas.at(-1)).toMatchObject({ finish_reason: 'stop', stop_sequence: 'four' })
+      const missed = await provider.complete(ask({ stop: ['six'] }), options())
+      expect([missed.message.content, missed.stop_sequence]).toEqual(['one two three four five', undefined])
+    })
+
+    it('keeps max_completion_tokens (else max_tokens) words and finishes with length', async () => {
+      const provider = await registerLocal()
+      const whole = await provider.complete(ask({ max_tokens: 2 }), options())
+      expect([whole.message.content, whole.finish_reason, whole.usage?.completion_tokens]).toEqual(['one two', 'length', 2])
+      const deltas = await collect(provider.stream(ask({ max_tokens: 9, max_completion_tokens: 3 }), options()))
+      expect(deltas.map((d) => d.content ?? '').join('')).toBe('one two three')
+      expect(deltas.at(-1)?.finish_reason).toBe('length')
+      expect((await provider.complete(ask({ max_tokens: 5 }), options())).finish_reason).toBe('stop')
+    })
+  })
+
   describe('inspect', () => {
     it('answers with one line of JSON: model, messages, tool names and params', async () => {
       const provider = await registerLocal()

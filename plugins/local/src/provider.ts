@@ -35,7 +35,9 @@ function* deltasOf(turn: Turn, usage: Usage): Generator<ModelDelta> {
   } else if (turn.content !== null) {
     for (const chunk of wordChunks(turn.content)) yield { content: chunk }
   }
-  yield { finish_reason: turn.finishReason, usage }
+  const end: ModelDelta = { finish_reason: turn.finishReason, usage }
+  if (turn.stopSequence !== undefined) end.stop_sequence = turn.stopSequence
+  yield end
 }
 
 /**
@@ -58,7 +60,9 @@ export function createLocalProvider(config: LocalConfig = {}): Provider {
       const turn = model(request)
       const message: ModelResponse['message'] = { role: 'assistant', content: turn.content }
       if (turn.toolCalls !== null) message.tool_calls = turn.toolCalls
-      return { message, finish_reason: turn.finishReason, usage: usageOf(request, turn) }
+      const response: ModelResponse = { message, finish_reason: turn.finishReason, usage: usageOf(request, turn) }
+      if (turn.stopSequence !== undefined) response.stop_sequence = turn.stopSequence
+      return response
     },
 
     async *stream(request, options): AsyncGenerator<ModelDelta> {

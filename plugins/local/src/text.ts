@@ -68,3 +68,18 @@ export function wordChunks(text: string): string[] {
   if (start < text.length) chunks.push(text.slice(start))
   return chunks
 }
+
+/** The text up to the end of its `count`-th word (whitespace-separated, as countWords counts). */
+export function firstWords(text: string, count: number): string {
+  let words = 0
+  let inWord = false
+  for (let i = 0; i < text.length; i++) {
+    const space = isSpace(text.charCodeAt(i))
+    if (!space && !inWord) {
+      if (words === count) return text.slice(0, i).trimEnd()
+      words++
+    }
+    inWord = !space
+  }
+  return text
+}
