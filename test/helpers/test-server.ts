@@ -21,6 +21,7 @@ export const PACKAGES = {
   shout: ['robutler-plugin-shout', 'test/fixtures/plugins/shout'],
   openai: ['@robutler/plugin-openai', 'plugins/openai'],
   anthropic: ['@robutler/plugin-anthropic', 'plugins/anthropic'],
+  messages: ['@robutler/plugin-messages', 'plugins/messages'],
   authKeys: ['@robutler/plugin-auth-keys', 'plugins/auth-keys'],
   skillAuth: ['@robutler/skill-auth', 'skills/auth'],
   rateLimit: ['@robutler/plugin-rate-limit', 'plugins/rate-limit'],
