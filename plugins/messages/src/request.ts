@@ -47,7 +47,8 @@ const properties = {
   inference_geo: { type: ['string', 'null'] },
   speed: { type: ['string', 'null'] },
   diagnostics: { type: ['object', 'null'] },
-  output_config: { type: 'object', properties: { effort: { type: ['string', 'null'] } } },
+  // Only its effort (which `thinking` already says for this server); `format` (structured output) is refused.
+  output_config: { type: 'object', properties: { effort: { type: ['string', 'null'] } }, additionalProperties: false },
 } as const
 
 /** Server-side features of Anthropic's that no other model has: refused by name. */
