@@ -10,6 +10,8 @@
 //   auth-overhead                kernel-json with plugin-auth-keys: Bearer key against no credential, same server
 //   prometheus-overhead          kernel-json with plugin-prometheus against the same kernel without it
 //   dynamic-agents               kernel-json on a cached dynamic agent against a static one, same server
+//   messages-surface             POST /v1/messages (plugin-messages) against POST /chat/completions on the same kernel
+//                                and echo agent: req/s of whole answers, and added TTFB p50 of streamed ones
 //   startup                      createServer → listening with 20 plugins and 100 agents (fresh processes, median
 //                                of 5) against bare Fastify; info
 //   discovery                    discoverPackages over 1,000 installed packages against a readdir walk; info
@@ -28,6 +30,7 @@ import { authOverhead } from './benchmarks/auth-overhead.mjs'
 import { discovery } from './benchmarks/discovery.mjs'
 import { dynamicAgents } from './benchmarks/dynamic-agents.mjs'
 import { kernelJson, kernelStream } from './benchmarks/kernel-overhead.mjs'
+import { messagesSurface } from './benchmarks/messages-surface.mjs'
 import { prometheusOverhead } from './benchmarks/prometheus-overhead.mjs'
 import { providerTtfb } from './benchmarks/provider-ttfb.mjs'
 import { rss } from './benchmarks/rss.mjs'
@@ -36,7 +39,7 @@ import { workerOffload } from './benchmarks/worker-offload.mjs'
 import { writeReport } from './report.mjs'
 import { prepare, runEach } from './suite.mjs'
 
-const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, dynamicAgents, startup, discovery, rss]
+const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, dynamicAgents, messagesSurface, startup, discovery, rss]
 
 async function main([filter]) {
   const prepared = prepare(BENCHMARKS, filter)
