@@ -45,6 +45,18 @@ describe('the Messages API surface', () => {
   let upstream: FakeAnthropic
   let client: Anthropic
   const url = () => `${t.url}/v1/messages`
+  /** A client tool round trip's second turn: the question, the model's tool_use turn, the tool's result. */
+  const answerTool = (model: string, question: string, first: Anthropic.Message, id: string, result: Anthropic.ToolResultBlockParam['content']) =>
+    client.messages.create({
+      model,
+      max_tokens: 300,
+      tools: [weather],
+      messages: [
+        { role: 'user', content: question },
+        { role: 'assistant', content: first.content },
+        { role: 'user', content: [{ type: 'tool_result', tool_use_id: id, content: result }] },
+      ],
+    })
 
   beforeAll(async () => {
     openai = await startFakeOpenAI()
@@ -146,16 +158,7 @@ describe('the Messages API surface', () => {
       expect(first.stop_reason).toBe('tool_use')
       const call = first.content.find((block) => block.type === 'tool_use') as Anthropic.ToolUseBlock
       expect(call).toMatchObject({ type: 'tool_use', name: 'get_weather', input: { city: 'Paris' } })
-      const second = await client.messages.create({
-        model: 'echo',
-        max_tokens: 100,
-        tools: [weather],
-        messages: [
-          { role: 'user', content: '/tool get_weather {"city": "Paris"}' },
-          { role: 'assistant', content: first.content },
-          { role: 'user', content: [{ type: 'tool_result', tool_use_id: call.id, content: [{ type: 'text', text: '18°C and sunny' }] }] },
-        ],
-      })
+      const second = await answerTool('echo', '/tool get_weather {"city": "Paris"}', first, call.id, [{ type: 'text', text: '18°C and sunny' }])
       expect([textOf(second), second.stop_reason]).toEqual(['18°C and sunny', 'end_turn'])
       const failed = await client.messages.create({
         model: 'echo',
@@ -261,16 +264,7 @@ describe('the Messages API surface', () => {
       expect(sent.max_tokens).toBe(300)
 
       openai.script({ json: chatCompletion({ content: 'Sunny in Rome.' }) })
-      const second = await client.messages.create({
-        model: 'gpt',
-        max_tokens: 300,
-        tools: [weather],
-        messages: [
-          { role: 'user', content: 'Weather in Rome?' },
-          { role: 'assistant', content: first.content },
-          { role: 'user', content: [{ type: 'tool_result', tool_use_id: 'call_w1', content: '24°C' }] },
-        ],
-      })
+      const second = await answerTool('gpt', 'Weather in Rome?', first, 'call_w1', '24°C')
       expect(textOf(second)).toBe('Sunny in Rome.')
       expect(openai.requests[1]!.body.messages).toEqual([
         { role: 'user', content: 'Weather in Rome?' },
@@ -428,6 +422,14 @@ describe('the Messages API surface', () => {
       const lines = t.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request' && l.status === 404)
       expect(lines.at(-1)).toMatchObject({ error: 'RBT_ERR_MODEL_NOT_FOUND' })
     })
+  })
+})
+
+describe('reserved names', () => {
+  it("refuses at load an agent named 'v1' while the plugin is enabled, naming it", async () => {
+    await expect(
+      startServer(['local', 'messages'], { plugins: { '@robutler/plugin-local': {}, '@robutler/plugin-messages': {} }, agents: [{ name: 'v1', model: 'local/echo' }] }),
+    ).rejects.toThrow(/'v1' is a route of @robutler\/plugin-messages/)
   })
 })
 
