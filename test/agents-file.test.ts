@@ -124,7 +124,7 @@ describe('plugin-agents-file', () => {
     const ignored = (name: string) => warnings().filter((entry) => entry.file === join(agents, `${name}.json`))
     await within(1000, () => ignored('live').length > 0 && ignored('Upper').length > 0, 'warnings about both files')
     expect(ignored('live')[0].msg).toContain("is ignored: 'live' is a route of its own")
-    expect(ignored('Upper')[0].msg).toContain('is ignored: agent names match')
+    expect(ignored('Upper')[0].msg).toContain('is ignored: agent names are')
     await write('live', { model: 'local/echo', description: 'again' })
     await new Promise((resolve) => setTimeout(resolve, 150))
     expect(ignored('live')).toHaveLength(1)

@@ -4,6 +4,30 @@ import { defineProblems, type PackageKind } from '@robutler/registry'
 import { TOOL_NAME } from '@robutler/kernel'
 
 const DEFINITIONS = {
+  // ---- the robutler command itself
+  RBT_ERR_CLI_USAGE: {
+    description: 'The command was misused: an unknown option, a value out of range (`--port 99999`, `--workers 0`), a missing argument. Exit code 2.',
+    message: (command: string, detail: string) => `robutler ${command}: ${detail}`,
+    hint: () => 'robutler --help shows the usage',
+  },
+  RBT_ERR_CLI_UNKNOWN_COMMAND: {
+    description: 'The command is not built in and no enabled plugin provides it (`keys` needs @robutler/plugin-auth-keys enabled). Exit code 2.',
+    message: (command: string, why: string, _plugin?: string) => `unknown command '${command}': ${why}`,
+    hint: (_command: string, _why: string, plugin?: string) =>
+      plugin === undefined
+        ? 'robutler --help lists the built-in commands'
+        : `it comes with ${plugin}: npm install ${plugin}, enable it in the config's \`plugins\` section, and run robutler doctor`,
+  },
+  RBT_ERR_CLI_CONFIG_EXISTS: {
+    description: '`robutler init` would overwrite a config file that exists.',
+    message: (path: string) => `${path} exists already; robutler init writes a new config only`,
+    hint: () => 'edit it, remove it first, or pass --config with another path',
+  },
+  RBT_ERR_CLI_WORKERS_FAILED: {
+    description: '`robutler start --workers N`: the serving processes die before they listen (a port in use, a database that refuses), so the primary stops instead of replacing them forever. Exit code 1.',
+    message: (detail: string) => `the workers cannot start: ${detail}`,
+    hint: () => 'the report above says why; robutler doctor checks the config without serving',
+  },
   // ---- marketplace verbs (`robutler skills …`, `robutler plugins …`)
   RBT_ERR_MARKETPLACE_NPM_FAILED: {
     description: 'An npm command the marketplace runs (view, search, uninstall) failed: registry unreachable, auth, or npm missing.',
