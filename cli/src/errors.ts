@@ -54,9 +54,9 @@ const DEFINITIONS = {
   },
   RBT_ERR_MARKETPLACE_WRONG_KIND: {
     description: '`skills` was asked to handle a plugin, or `plugins` a skill.',
-    message: (pkg: string, kind: string, expected: PackageKind) => `${pkg} is a ${kind}, not a ${expected}`,
-    hint: (pkg: string, kind: string) =>
-      kind === 'plugin' || kind === 'skill' ? `use robutler ${kind}s … ${pkg}` : `${pkg} is not a Robutler package of either kind`,
+    message: (pkg: string, kind: string, expected: PackageKind, _verb?: string) => `${pkg} is a ${kind}, not a ${expected}`,
+    hint: (pkg: string, kind: string, _expected: PackageKind, verb?: string) =>
+      kind === 'plugin' || kind === 'skill' ? `use robutler ${kind}s ${verb ?? '…'} ${pkg}` : `${pkg} is not a Robutler package of either kind`,
   },
   RBT_ERR_MARKETPLACE_INSTALL_FAILED: {
     description: '`npm install` of the chosen version failed; package.json and package-lock.json are left as they were.',
@@ -85,6 +85,13 @@ const DEFINITIONS = {
     message: (pkg: string, configPath: string, detail: string, _section: string) => `cannot edit ${configPath} for ${pkg}: ${detail}`,
     hint: (pkg: string, _configPath: string, _detail: string, section: string) =>
       `fix the file, or edit "${pkg}" in its \`${section}\` section by hand`,
+  },
+  RBT_ERR_MARKETPLACE_TOOL_CLASH: {
+    description: '`skills add --agent NAME`: a tool of the new skill has the name of a tool another skill of that agent defines, so the agent would not start (a warning: the skill is added).',
+    message: (pkg: string, tools: readonly string[], other: string, agent: string) =>
+      `${pkg} and ${other}, both attached to agent '${agent}', define the tool(s) ${tools.map((tool) => `'${tool}'`).join(', ')}: the agent would not start`,
+    hint: (pkg: string, _tools: readonly string[], other: string, agent: string) =>
+      `attach only one of them to ${agent} (robutler skills remove ${pkg}, or take ${other} out of the agent's \`skills\` map)`,
   },
   RBT_ERR_MARKETPLACE_NOT_INSTALLED: {
     description: '`remove` names a package that is neither installed nor named in the config.',
