@@ -1,4 +1,6 @@
 // The `robutler` bin as an operator runs it: --version, --help, doctor and start, on temp apps with configs.
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { makeApp, type FixturePackage } from './helpers/fixture-app.js'
 import { cleanEnv, killIfAlive, runCli, startServer, type RunningServer } from './helpers/cli-process.js'
@@ -46,8 +48,10 @@ describe('robutler --version and --help', () => {
   it('lists the start and doctor commands', async () => {
     const result = await runCli(['--help'])
     expect(result.code).toBe(0)
-    expect(result.stdout).toContain('robutler start [--config FILE] [--host HOST] [--port PORT]')
-    expect(result.stdout).toContain('robutler doctor [--config FILE]')
+    expect(result.stdout).toContain('robutler start [--config FILE] [--app-dir DIR] [--host HOST] [--port PORT] [--workers N]')
+    expect(result.stdout).toContain('robutler doctor [--config FILE] [--app-dir DIR]')
+    expect(result.stdout).toContain('robutler init [--config FILE]')
+    expect(result.stdout).toContain('Exit codes: 0 done, 1 refused or failed, 2 misused.')
     expect(result.stdout).toMatch(/^\s+start\s+/m)
     expect(result.stdout).toMatch(/^\s+doctor\s+/m)
   })
@@ -61,16 +65,18 @@ describe('robutler --version and --help', () => {
 })
 
 describe('robutler doctor', () => {
-  it('exits 0 and says so on a good config, booting nothing', async () => {
+  it('exits 0 on a good config after doing all that start does short of listening: plugins boot and close', async () => {
     const { dir, config } = await goodApp()
     const result = await runCli(['doctor', '--config', config])
     expect(result.stderr).toBe('')
     expect(result.code).toBe(0)
-    expect(result.stdout).toContain('no problems found')
+    expect(result.stdout).toContain('no problems found (plugins booted and agents built, then closed)')
     expect(result.stdout).toContain(`${LOCAL_PLUGIN}@1.0.0 (plugin)`)
     expect(result.stdout).toContain(`${RECORDER}@1.0.0 (plugin)`)
     expect(result.stdout).toMatch(/agents: echo\b/)
-    expect(registeredWith(dir, RECORDER)).toBeNull()
+    expect(result.stdout).not.toContain('listening')
+    expect(registeredWith(dir, RECORDER)).toEqual({ config: { color: 'teal' }, version: '1.0.0' })
+    expect(pluginEvents(dir)).toEqual([`register ${RECORDER}`, `close ${RECORDER}`])
   })
 
   it('prints every problem of a broken app in one run, exits 1 and starts nothing', async () => {
@@ -81,19 +87,26 @@ describe('robutler doctor', () => {
     expect(result.code).toBe(1)
     for (const code of broken.codes) expect(result.stdout).toContain(code)
     expect(result.stdout).toContain('^9.0.0')
-    expect(result.stdout).toContain('npm install @robutler/plugin-nosuch')
+    // No package is named after an unknown prefix: the hint is the marketplace search, not a made-up name.
+    expect(result.stdout).toContain('npx robutler plugins search nosuch')
+    expect(result.stdout).not.toContain('@robutler/plugin-nosuch')
     expect(result.stdout).not.toContain(IDLE)
     expect(result.stdout).not.toContain('listening')
     expect(registeredWith(dir, BYSTANDER)).toBeNull()
     expect(pluginEvents(dir)).toEqual([])
   })
 
-  it('finds packages from the config file’s folder, not the working directory', async () => {
-    const { config } = await goodApp()
+  it('finds packages from the app (the working directory’s package, or --app-dir), wherever the config lives', async () => {
+    const { dir, config } = await goodApp()
     const elsewhere = await app([])
-    const result = await runCli(['doctor', '--config', config], { cwd: elsewhere })
-    expect(result.code).toBe(0)
-    expect(result.stdout).toContain(`${RECORDER}@1.0.0 (plugin)`)
+    await writeFile(join(elsewhere, 'package.json'), JSON.stringify({ name: 'elsewhere', private: true }))
+    // Run from another package: its node_modules are searched, and it has none of the config's plugins.
+    const fromElsewhere = await runCli(['doctor', '--config', config], { cwd: elsewhere })
+    expect(fromElsewhere.code).toBe(1)
+    expect(fromElsewhere.stdout).toContain(`needs ${RECORDER}, which is not installed in ${elsewhere}`)
+    const given = await runCli(['doctor', '--config', config, '--app-dir', dir], { cwd: elsewhere })
+    expect(given.code, given.stdout).toBe(0)
+    expect(given.stdout).toContain(`${RECORDER}@1.0.0 (plugin)`)
   })
 })
 
@@ -140,7 +153,9 @@ describe('robutler start', () => {
     expect(Number(url.port)).toBeGreaterThan(0)
     expect(Number(url.port)).not.toBe(8000)
     const listening = server.logLines().find((line) => String(line.msg).includes('listening on'))!
-    expect(listening).toMatchObject({ level: 'info', address: server.address, agents: ['echo'] })
+    expect(listening).toMatchObject({ level: 'info', address: server.address, baseUrl: `${server.address}/api/v1`, agents: { echo: `${server.address}/api/v1/echo` } })
+    expect(listening.msg).toContain(`base URL ${server.address}/api/v1`)
+    expect(listening.msg).toContain(`agents: echo ${server.address}/api/v1/echo`)
 
     const health = await fetch(`${server.address}/api/v1/health`)
     expect(health.status).toBe(200)
@@ -163,6 +178,7 @@ describe('robutler start', () => {
     expect(exit, server.stderr()).toMatchObject({ code: 0, signal: null })
     expect(pluginEvents(dir)).toEqual([`register ${RECORDER}`, `close ${RECORDER}`])
     expect(server.logLines().some((line) => line.signal === 'SIGTERM')).toBe(true)
+    expect(server.logLines().find((line) => String(line.msg).startsWith('drain complete'))).toMatchObject({ finished: 0 })
   })
 
   it('reads ${VAR} from the environment and ROBUTLER_PORT / ROBUTLER_HOST', async () => {
