@@ -264,3 +264,53 @@ describe('robutler init', () => {
     expect(again.stderr).toContain(`RBT_ERR_CLI_CONFIG_EXISTS  ${join(app.dir, 'robutler.config.json')} exists already`)
   })
 })
+
+describe("docs/operations.md's layouts as written: the config in /etc/robutler, the app in /opt/robutler", () => {
+  /** A root with etc/robutler (the config and its agents folder) and opt/robutler (the app), as the recipes have. */
+  async function layout(): Promise<{ app: string; config: string }> {
+    const root = await linkedApp(['local', 'agentsFile'])
+    cleanups.push(root.cleanup)
+    const app = join(root.dir, 'opt/robutler')
+    const etc = join(root.dir, 'etc/robutler')
+    await mkdir(join(etc, 'agents'), { recursive: true })
+    await mkdir(app, { recursive: true })
+    const { rename } = await import('node:fs/promises')
+    await rename(join(root.dir, 'node_modules'), join(app, 'node_modules'))
+    await writeFile(join(app, 'package.json'), JSON.stringify({ name: 'robutler-deployment', private: true }))
+    const config = join(etc, 'robutler.config.json')
+    await writeFile(config, [
+      '{',
+      '  // as the Kubernetes ConfigMap sets it',
+      '  "server": { "urlPrefix": "/api/v1", "workerThreads": 1, "drainTimeout": 30 },',
+      '  "plugins": {',
+      '    "@robutler/plugin-local": {},',
+      '    "@robutler/plugin-agents-file": { "dir": "./agents" }  // relative to this file\'s folder',
+      '  },',
+      '  "agents": [{ "name": "support", "model": "local/echo" }]',
+      '}',
+    ].join('\n'))
+    await writeFile(join(etc, 'agents', 'sales.json'), JSON.stringify({ model: 'local/echo', description: 'from /etc/robutler/agents' }))
+    return { app, config }
+  }
+
+  it.each([
+    ['systemd: WorkingDirectory=/opt/robutler, start --config /etc/robutler/robutler.config.json --workers 2', ['--workers', '2']],
+    ['Kubernetes: args ["start", "--config", "/etc/robutler/robutler.config.json"] in the app image', []],
+  ])('%s', async (_title, extra) => {
+    const { app, config } = await layout()
+    const doctor = await runCli(['doctor', '--config', config], { cwd: app })
+    expect(doctor.code, doctor.stdout).toBe(0)
+    const server = await startServer(['--config', config, '--port', '0', ...extra], { cwd: app, timeoutMs: 30_000 })
+    servers.push(server)
+    const agents = (await (await fetch(`${server.address}/api/v1/agents`)).json()) as { data: Array<{ name: string; description: string }> }
+    expect(agents.data.map((agent) => agent.name)).toEqual(['support', 'sales'])
+    const chat = await fetch(`${server.address}/api/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'sales', messages: [{ role: 'user', content: 'served from /etc' }] }),
+    })
+    expect(((await chat.json()) as any).choices[0].message.content).toBe('served from /etc')
+    server.child.kill('SIGTERM')
+    expect((await server.exited).code).toBe(0)
+  })
+})
