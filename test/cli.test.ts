@@ -212,3 +212,51 @@ describe('commands contributed by plugins', () => {
     expect(unknown.stderr).toContain("unknown command 'no-such-command'")
   })
 })
+
+describe('npm start (the repo demo)', () => {
+  it('SIGTERM to npm reaches the server: it drains and exits, nothing is left running', async () => {
+    const { spawn } = await import('node:child_process')
+    const { REPO_ROOT } = await import('./helpers/kernel-app.js')
+    // A free port on 127.0.0.1, not the demo's 8000: the machine is shared.
+    const child = spawn('npm', ['start'], { cwd: REPO_ROOT, env: cleanEnv({ ROBUTLER_PORT: '0', ROBUTLER_HOST: '127.0.0.1' }), stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text))
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text))
+    // 'exit', not 'close': a server left running would hold the pipes open.
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    let serverPid = 0
+    try {
+      const deadline = Date.now() + 60_000
+      while (!/listening on http/.test(output)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not listen\n${output}`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      const line = output.split('\n').find((text) => text.includes('listening on http'))!
+      serverPid = JSON.parse(line).pid
+      expect(serverPid).not.toBe(child.pid)
+      child.kill('SIGTERM')
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))])
+      const gone = Date.now() + 15_000
+      const alive = () => {
+        try {
+          process.kill(serverPid, 0)
+          return true
+        } catch {
+          return false
+        }
+      }
+      while (alive() && Date.now() < gone) await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(alive(), `the server (pid ${serverPid}) outlived npm\n${output}`).toBe(false)
+      expect(output).toContain('drain complete')
+    } finally {
+      killIfAlive(child)
+      if (serverPid > 0) {
+        try {
+          process.kill(serverPid, 'SIGKILL')
+        } catch {
+          // Already gone: what the test wants.
+        }
+      }
+    }
+  }, 90_000)
+})
