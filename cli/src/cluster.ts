@@ -104,7 +104,10 @@ export function runPrimary(options: PrimaryOptions): Promise<number> {
       started.delete(worker)
       if (stopping) {
         log.info({ worker: worker.id, workerPid: worker.process.pid, code, signal }, 'worker stopped')
-        if (started.size === 0) resolve(exitCode)
+        if (started.size === 0) {
+          log.info({ code: exitCode }, exitCode === 0 ? 'drain complete: every worker stopped; exiting' : 'every worker stopped; exiting')
+          resolve(exitCode)
+        }
         return
       }
       if (!didListen) {
