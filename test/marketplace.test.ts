@@ -340,7 +340,7 @@ describe('end to end against a local npm registry (verdaccio, no uplink)', () =>
     expect(version, version.stderr).toMatchObject({ code: 0, stdout: `${KERNEL_VERSION}\n` })
     const doctor = await run('npx', ['robutler', 'doctor'], app, env)
     expect(doctor.code, doctor.stdout + doctor.stderr).toBe(0)
-    expect(doctor.stdout).toContain(`robutler ${KERNEL_VERSION}\nenabled: @robutler/plugin-local@1.0.0 (plugin)\nagents: echo\nno problems found\n`)
+    expect(doctor.stdout).toContain(`robutler ${KERNEL_VERSION}\nenabled: @robutler/plugin-local@1.0.0 (plugin)\nagents: echo\nno problems found (plugins booted and agents built, then closed)\n`)
   }, 60_000)
 
   it('skills add --agent installs it, enables and attaches it (formatting kept), and the app serves its tools', async () => {

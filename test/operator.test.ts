@@ -208,6 +208,7 @@ describe('coded errors, never stacks; exit 2 for a misused command', () => {
     const result = await runCli(['start', '--config', config, '--port', String(port)])
     expect(result.code).toBe(1)
     expectNoStack(result)
+    expect(result.stderr).toContain('robutler: cannot start, 1 problem(s):')
     expect(result.stderr).toContain(`RBT_ERR_LISTEN_FAILED  Cannot listen on 127.0.0.1:${port}: the port is in use by another process: stop it, or serve on another port (--port, ROBUTLER_PORT or server.port)`)
   })
 

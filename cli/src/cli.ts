@@ -152,6 +152,16 @@ function logListening(log: Logger, address: string, options: ServerOptions, env:
   log.info({ address, baseUrl: base, agents }, `Robutler ${KERNEL_VERSION} listening on ${address} — base URL ${base} (OpenAI clients: baseURL ${base}, model "<agent>")${each === '' ? '' : `; agents: ${each}`}`)
 }
 
+/** A coded failure of booting or listening, as the same "cannot start" report doctor and a bad config print. */
+async function asReport<T>(work: Promise<T>): Promise<T> {
+  try {
+    return await work
+  } catch (error) {
+    if (error instanceof StartupError || !isRobutlerError(error)) throw error
+    throw new StartupError([{ code: error.code, message: error.message }])
+  }
+}
+
 async function start(values: { config?: string; 'app-dir'?: string; host?: string; port?: string; workers?: string }, env: Environment): Promise<void> {
   const port = portNumber(values.port)
   const options = await loadOptions(locate(values, env), env)
@@ -170,8 +180,8 @@ async function start(values: { config?: string; 'app-dir'?: string; host?: strin
   }
   if (values.host) options.host = values.host
   if (port !== undefined) options.port = port
-  const server = await createServer(options)
-  const address = await server.listen()
+  const server = await asReport(createServer(options))
+  const address = await asReport(server.listen())
   logListening(server.app.log as Logger, address, options, env)
   flushLogger(server.app.log as Logger)
 
