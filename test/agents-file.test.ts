@@ -62,6 +62,15 @@ describe('plugin-agents-file', () => {
     expect((await chat('nobody')).json.error.code).toBe('RBT_ERR_AGENT_NOT_FOUND')
   })
 
+  it('GET /agents and GET /models list the folder’s agents after the static ones', async () => {
+    const agents = await fetch(`${t.url}/agents`).then((r) => r.json())
+    expect(agents.data.map((agent: { name: string }) => agent.name).slice(0, 2)).toEqual(['static', 'alpha'])
+    expect(agents.data[1]).toMatchObject({ name: 'alpha', description: 'from a file', model: 'local/echo' })
+    expect(agents).toMatchObject({ dynamic_agents_enabled: true, dynamic_agents_listed: true, unlisted_loaders: [] })
+    const models = await fetch(`${t.url}/models`).then((r) => r.json())
+    expect(models.data.map((model: { id: string }) => model.id).slice(0, 2)).toEqual(['static', 'alpha'])
+  })
+
   it('a file added after its name was asked for is served within 1 s', async () => {
     expect((await chat('late')).status).toBe(404)
     await write('late', { model: 'local/echo' })
@@ -124,7 +133,7 @@ describe('plugin-agents-file', () => {
     const ignored = (name: string) => warnings().filter((entry) => entry.file === join(agents, `${name}.json`))
     await within(1000, () => ignored('live').length > 0 && ignored('Upper').length > 0, 'warnings about both files')
     expect(ignored('live')[0].msg).toContain("is ignored: 'live' is a route of its own")
-    expect(ignored('Upper')[0].msg).toContain('is ignored: agent names match')
+    expect(ignored('Upper')[0].msg).toContain('is ignored: agent names are')
     await write('live', { model: 'local/echo', description: 'again' })
     await new Promise((resolve) => setTimeout(resolve, 150))
     expect(ignored('live')).toHaveLength(1)

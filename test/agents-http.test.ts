@@ -268,6 +268,12 @@ describe('plugin-agents-http: end to end', () => {
     expect(bad.json.error.message).toContain('@acme/skill-nope')
   })
 
+  it('GET /agents says the portal cannot list its agents; they are still served by name', async () => {
+    const agents = await fetch(`${t.url}/agents`).then((r) => r.json())
+    expect(agents).toMatchObject({ data: [], dynamic_agents_enabled: true, dynamic_agents_listed: false, unlisted_loaders: [AGENTS_HTTP] })
+    expect((await chat('remote', 'still here')).status).toBe(200)
+  })
+
   it('portal down: a cached agent keeps serving, an unloaded one is 503 RBT_ERR_AGENT_UNAVAILABLE, and recovers once it is back', async () => {
     const port = portal.port
     await portal.stop()

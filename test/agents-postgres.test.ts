@@ -237,6 +237,10 @@ describe.skipIf(!pgUp)('two instances on one table, changes from the CLI', () =>
       [['agents', 'put', 'delta', await agentFile('delta', { model: 42 })], /"model" must be a string/],
       [['agents', 'put', 'delta', await agentFile('delta', { name: 'epsilon', model: 'local/echo' })], /names agent "epsilon"/],
       [['agents', 'put', 'delta', join(files, 'missing.json')], /cannot read/],
+      // Checked by the rules the servers load agents by: a provider the config's plugins serve, enabled skills.
+      [['agents', 'put', 'delta', await agentFile('delta', { model: 'nope/x' })], /is not an agent the servers of this config can load:\n {2}RBT_ERR_MODEL_PROVIDER_UNKNOWN {2}Agent 'delta': model 'nope\/x' names provider 'nope', which no enabled plugin provides\n {4}→ no first-party plugin serves 'nope\/…' models/],
+      [['agents', 'put', 'delta', await agentFile('delta', { model: 'local/echo', skills: { 'robutler-skill-absent': {} } })], /RBT_ERR_AGENT_INVALID {2}Agent 'delta': skill 'robutler-skill-absent' is not installed or not enabled/],
+      [['agents', 'put', 'delta', await agentFile('delta', { model: 'local/echo', temperature: 2 })], /RBT_ERR_AGENT_INVALID {2}Agent 'delta': .*temperature/],
     ]
     for (const [args, message] of failures) {
       const result = await cli(...args)
@@ -246,6 +250,17 @@ describe.skipIf(!pgUp)('two instances on one table, changes from the CLI', () =>
     const rows = await query('SELECT name FROM ' + `"${table}"` + ' ORDER BY name')
     expect(rows.rows.map((r) => r.name)).toEqual(['beta', 'gamma'])
   }, 60_000)
+
+  it("GET /agents and GET /models list the table's enabled agents with the static ones", async () => {
+    for (const s of both()) {
+      const agents = await getJson(`${s.url}/agents`)
+      expect(agents.json.data.map((agent: { name: string }) => agent.name)).toEqual(expect.arrayContaining(['beta', 'gamma']))
+      expect(agents.json).toMatchObject({ dynamic_agents_enabled: true, dynamic_agents_listed: true, unlisted_loaders: [] })
+      expect(agents.json.data.find((agent: { name: string }) => agent.name === 'beta')).toMatchObject({ description: 'listed', model: 'local/echo' })
+      const models = await getJson(`${s.url}/models`)
+      expect(models.json.data.map((model: { id: string }) => model.id)).toEqual(expect.arrayContaining(['beta', 'gamma']))
+    }
+  })
 
   it('1,000 concurrent first requests for one agent: one database lookup', async () => {
     await query(`INSERT INTO "${table}" (name, config) VALUES ('crowd', $1)`, [{ model: 'local/echo' }])

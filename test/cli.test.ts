@@ -1,4 +1,6 @@
 // The `robutler` bin as an operator runs it: --version, --help, doctor and start, on temp apps with configs.
+import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { afterAll, afterEach, describe, expect, it } from 'vitest'
 import { makeApp, type FixturePackage } from './helpers/fixture-app.js'
 import { cleanEnv, killIfAlive, runCli, startServer, type RunningServer } from './helpers/cli-process.js'
@@ -46,8 +48,10 @@ describe('robutler --version and --help', () => {
   it('lists the start and doctor commands', async () => {
     const result = await runCli(['--help'])
     expect(result.code).toBe(0)
-    expect(result.stdout).toContain('robutler start [--config FILE] [--host HOST] [--port PORT]')
-    expect(result.stdout).toContain('robutler doctor [--config FILE]')
+    expect(result.stdout).toContain('robutler start [--config FILE] [--app-dir DIR] [--host HOST] [--port PORT] [--workers N]')
+    expect(result.stdout).toContain('robutler doctor [--config FILE] [--app-dir DIR]')
+    expect(result.stdout).toContain('robutler init [--config FILE]')
+    expect(result.stdout).toContain('Exit codes: 0 done, 1 refused or failed, 2 misused.')
     expect(result.stdout).toMatch(/^\s+start\s+/m)
     expect(result.stdout).toMatch(/^\s+doctor\s+/m)
   })
@@ -61,16 +65,18 @@ describe('robutler --version and --help', () => {
 })
 
 describe('robutler doctor', () => {
-  it('exits 0 and says so on a good config, booting nothing', async () => {
+  it('exits 0 on a good config after doing all that start does short of listening: plugins boot and close', async () => {
     const { dir, config } = await goodApp()
     const result = await runCli(['doctor', '--config', config])
     expect(result.stderr).toBe('')
     expect(result.code).toBe(0)
-    expect(result.stdout).toContain('no problems found')
+    expect(result.stdout).toContain('no problems found (plugins booted and agents built, then closed)')
     expect(result.stdout).toContain(`${LOCAL_PLUGIN}@1.0.0 (plugin)`)
     expect(result.stdout).toContain(`${RECORDER}@1.0.0 (plugin)`)
     expect(result.stdout).toMatch(/agents: echo\b/)
-    expect(registeredWith(dir, RECORDER)).toBeNull()
+    expect(result.stdout).not.toContain('listening')
+    expect(registeredWith(dir, RECORDER)).toEqual({ config: { color: 'teal' }, version: '1.0.0' })
+    expect(pluginEvents(dir)).toEqual([`register ${RECORDER}`, `close ${RECORDER}`])
   })
 
   it('prints every problem of a broken app in one run, exits 1 and starts nothing', async () => {
@@ -81,19 +87,26 @@ describe('robutler doctor', () => {
     expect(result.code).toBe(1)
     for (const code of broken.codes) expect(result.stdout).toContain(code)
     expect(result.stdout).toContain('^9.0.0')
-    expect(result.stdout).toContain('npm install @robutler/plugin-nosuch')
+    // No package is named after an unknown prefix: the hint is the marketplace search, not a made-up name.
+    expect(result.stdout).toContain('npx robutler plugins search nosuch')
+    expect(result.stdout).not.toContain('@robutler/plugin-nosuch')
     expect(result.stdout).not.toContain(IDLE)
     expect(result.stdout).not.toContain('listening')
     expect(registeredWith(dir, BYSTANDER)).toBeNull()
     expect(pluginEvents(dir)).toEqual([])
   })
 
-  it('finds packages from the config file’s folder, not the working directory', async () => {
-    const { config } = await goodApp()
+  it('finds packages from the app (the working directory’s package, or --app-dir), wherever the config lives', async () => {
+    const { dir, config } = await goodApp()
     const elsewhere = await app([])
-    const result = await runCli(['doctor', '--config', config], { cwd: elsewhere })
-    expect(result.code).toBe(0)
-    expect(result.stdout).toContain(`${RECORDER}@1.0.0 (plugin)`)
+    await writeFile(join(elsewhere, 'package.json'), JSON.stringify({ name: 'elsewhere', private: true }))
+    // Run from another package: its node_modules are searched, and it has none of the config's plugins.
+    const fromElsewhere = await runCli(['doctor', '--config', config], { cwd: elsewhere })
+    expect(fromElsewhere.code).toBe(1)
+    expect(fromElsewhere.stdout).toContain(`needs ${RECORDER}, which is not installed in ${elsewhere}`)
+    const given = await runCli(['doctor', '--config', config, '--app-dir', dir], { cwd: elsewhere })
+    expect(given.code, given.stdout).toBe(0)
+    expect(given.stdout).toContain(`${RECORDER}@1.0.0 (plugin)`)
   })
 })
 
@@ -140,7 +153,9 @@ describe('robutler start', () => {
     expect(Number(url.port)).toBeGreaterThan(0)
     expect(Number(url.port)).not.toBe(8000)
     const listening = server.logLines().find((line) => String(line.msg).includes('listening on'))!
-    expect(listening).toMatchObject({ level: 'info', address: server.address, agents: ['echo'] })
+    expect(listening).toMatchObject({ level: 'info', address: server.address, baseUrl: `${server.address}/api/v1`, agents: { echo: `${server.address}/api/v1/echo` } })
+    expect(listening.msg).toContain(`base URL ${server.address}/api/v1`)
+    expect(listening.msg).toContain(`agents: echo ${server.address}/api/v1/echo`)
 
     const health = await fetch(`${server.address}/api/v1/health`)
     expect(health.status).toBe(200)
@@ -163,6 +178,7 @@ describe('robutler start', () => {
     expect(exit, server.stderr()).toMatchObject({ code: 0, signal: null })
     expect(pluginEvents(dir)).toEqual([`register ${RECORDER}`, `close ${RECORDER}`])
     expect(server.logLines().some((line) => line.signal === 'SIGTERM')).toBe(true)
+    expect(server.logLines().find((line) => String(line.msg).startsWith('drain complete'))).toMatchObject({ finished: 0 })
   })
 
   it('reads ${VAR} from the environment and ROBUTLER_PORT / ROBUTLER_HOST', async () => {
@@ -195,4 +211,52 @@ describe('commands contributed by plugins', () => {
     expect(unknown.code).toBe(2)
     expect(unknown.stderr).toContain("unknown command 'no-such-command'")
   })
+})
+
+describe('npm start (the repo demo)', () => {
+  it('SIGTERM to npm reaches the server: it drains and exits, nothing is left running', async () => {
+    const { spawn } = await import('node:child_process')
+    const { REPO_ROOT } = await import('./helpers/kernel-app.js')
+    // A free port on 127.0.0.1, not the demo's 8000: the machine is shared.
+    const child = spawn('npm', ['start'], { cwd: REPO_ROOT, env: cleanEnv({ ROBUTLER_PORT: '0', ROBUTLER_HOST: '127.0.0.1' }), stdio: ['ignore', 'pipe', 'pipe'] })
+    let output = ''
+    child.stdout!.setEncoding('utf8').on('data', (text: string) => (output += text))
+    child.stderr!.setEncoding('utf8').on('data', (text: string) => (output += text))
+    // 'exit', not 'close': a server left running would hold the pipes open.
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    let serverPid = 0
+    try {
+      const deadline = Date.now() + 60_000
+      while (!/listening on http/.test(output)) {
+        if (Date.now() > deadline || child.exitCode !== null) throw new Error(`npm start did not listen\n${output}`)
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+      const line = output.split('\n').find((text) => text.includes('listening on http'))!
+      serverPid = JSON.parse(line).pid
+      expect(serverPid).not.toBe(child.pid)
+      child.kill('SIGTERM')
+      await Promise.race([exited, new Promise((resolve) => setTimeout(resolve, 15_000))])
+      const gone = Date.now() + 15_000
+      const alive = () => {
+        try {
+          process.kill(serverPid, 0)
+          return true
+        } catch {
+          return false
+        }
+      }
+      while (alive() && Date.now() < gone) await new Promise((resolve) => setTimeout(resolve, 50))
+      expect(alive(), `the server (pid ${serverPid}) outlived npm\n${output}`).toBe(false)
+      expect(output).toContain('drain complete')
+    } finally {
+      killIfAlive(child)
+      if (serverPid > 0) {
+        try {
+          process.kill(serverPid, 'SIGKILL')
+        } catch {
+          // Already gone: what the test wants.
+        }
+      }
+    }
+  }, 90_000)
 })

@@ -1,5 +1,5 @@
-// The config text editor (cli/src/marketplace/json-text.ts) on its own: where the parser says each value sits, and
-// what one insert or removal does to the text around it. test/marketplace.test.ts edits whole configs through it.
+// The config text editor (cli/src/marketplace/json-text.ts) on its own: where the parser (jsonc-parser) says each
+// value sits, and what one insert or removal does to the text around it, comments included. test/marketplace.test.ts edits whole configs through it.
 import { describe, expect, it } from 'vitest'
 import { applyEdits, insertMember, memberOf, parseJsonText, removeMember, type JsonNode } from '../cli/src/marketplace/json-text.js'
 
@@ -13,12 +13,12 @@ function object(text: string, ...path: string[]): ObjectNode {
 }
 
 function insert(text: string, key: string, valueText: string, ...path: string[]): string {
-  return applyEdits(text, [insertMember(text, object(text, ...path), key, valueText)])
+  return applyEdits(text, insertMember(text, object(text, ...path), key, valueText))
 }
 
 function remove(text: string, key: string, ...path: string[]): string {
   const parent = object(text, ...path)
-  return applyEdits(text, [removeMember(parent, parent.members.findIndex((member) => member.key === key))])
+  return applyEdits(text, removeMember(text, parent, parent.members.findIndex((member) => member.key === key)))
 }
 
 describe('parseJsonText', () => {
@@ -48,16 +48,20 @@ describe('parseJsonText', () => {
     expect(parseJsonText('true')).toEqual({ type: 'scalar', start: 0, end: 4, value: true })
   })
 
+  it('reads comments and trailing commas as tsconfig.json does', () => {
+    const text = '{\n  // the agents\n  "a": [1, 2,], /* two */\n  "b": { "c": true, },\n}\n'
+    const root = parseJsonText(text)
+    expect(memberOf(root, 'a')?.value).toMatchObject({ type: 'array', items: [{ value: 1 }, { value: 2 }] })
+    expect(memberOf(memberOf(root, 'b')?.value, 'c')?.value).toMatchObject({ value: true })
+  })
+
   it.each([
-    ['{"a": 1,}', "expected a string at offset 8"],
-    ['{"a" 1}', "expected ':' at offset 5"],
-    ['{"a": 1 "b": 2}', "expected ',' or '}' at offset 8"],
-    ['[1 2]', "expected ',' or ']' at offset 3"],
-    ['{"a": nope}', "unexpected 'n' at offset 6"],
-    ['{"a": ', "unexpected 'end of text' at offset 6"],
-    ['{} {}', 'unexpected text after the JSON value at offset 3'],
-    ['{"a": 1} // comment', 'unexpected text after the JSON value at offset 9'],
-  ])('refuses %j with a SyntaxError naming the offset', (text, message) => {
+    ['{"a" 1}', 'ColonExpected at line 1:6'],
+    ['{"a": 1 "b": 2}', 'CommaExpected at line 1:9'],
+    ['[1 2]', 'CommaExpected at line 1:4'],
+    ['{\n  "a": nope\n}', 'InvalidSymbol at line 2:8'],
+    ['{} {}', 'EndOfFileExpected at line 1:4'],
+  ])('refuses %j with a SyntaxError naming the line:column', (text, message) => {
     expect(() => parseJsonText(text)).toThrow(new SyntaxError(message))
   })
 })
@@ -111,6 +115,30 @@ describe('insertMember', () => {
 
   it('quotes the key as JSON', () => {
     expect(insert('{}', 'say "hi"', '1')).toBe('{ "say \\"hi\\"": 1 }')
+  })
+})
+
+describe('comments stay where the author wrote them', () => {
+  it('a comment after the last member stays on its line; the new member goes below it', () => {
+    const text = '{\n  "a": 1 // one\n}\n'
+    expect(insert(text, 'b', '2')).toBe('{\n  "a": 1, // one\n  "b": 2\n}\n')
+    expect(insert('{\n  "a": 1 /* one */\n}', 'b', '2')).toBe('{\n  "a": 1, /* one */\n  "b": 2\n}')
+  })
+
+  it('a trailing comma stays a trailing comma', () => {
+    expect(insert('{\n  "a": 1, // one\n}', 'b', '2')).toBe('{\n  "a": 1, // one\n  "b": 2,\n}')
+    expect(insert('{ "a": 1, }', 'b', '2')).toBe('{ "a": 1, "b": 2, }')
+  })
+
+  it('an object holding only comments gets the member after them', () => {
+    expect(insert('{\n  "p": {\n    // none yet\n  }\n}', 'x', '{}', 'p')).toBe('{\n  "p": {\n    // none yet\n    "x": {}\n  }\n}')
+  })
+
+  it('removing a member takes its line and its comment, and leaves the neighbours’ comments', () => {
+    const text = '{\n  // plugins\n  "a": 1, // first\n  "b": 2, // second\n  "c": 3 // third\n}\n'
+    expect(remove(text, 'b')).toBe('{\n  // plugins\n  "a": 1, // first\n  "c": 3 // third\n}\n')
+    expect(remove(text, 'c')).toBe('{\n  // plugins\n  "a": 1 // first\n  "b": 2 // second\n}\n'.replace('"a": 1 // first', '"a": 1, // first'))
+    expect(remove(text, 'a')).toBe('{\n  // plugins\n  "b": 2, // second\n  "c": 3 // third\n}\n')
   })
 })
 

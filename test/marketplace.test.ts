@@ -335,12 +335,12 @@ describe('end to end against a local npm registry (verdaccio, no uplink)', () =>
   it('npm install @robutler/kernel alone gives the app `npx robutler`: the CLI comes with the kernel', async () => {
     // The app asked for the kernel and plugin-local only; @robutler/cli is there because the kernel depends on it.
     expect(Object.keys((await readJson(join(app, 'package.json'))).dependencies).sort()).toEqual(['@robutler/kernel', '@robutler/plugin-local'])
-    expect((await readJson(join(app, 'node_modules/@robutler/cli/package.json'))).bin).toEqual({ robutler: './dist/cli.js' })
+    expect((await readJson(join(app, 'node_modules/@robutler/cli/package.json'))).bin).toEqual({ robutler: 'dist/cli.js' })
     const version = await run('npx', ['robutler', '--version'], app, env)
     expect(version, version.stderr).toMatchObject({ code: 0, stdout: `${KERNEL_VERSION}\n` })
     const doctor = await run('npx', ['robutler', 'doctor'], app, env)
     expect(doctor.code, doctor.stdout + doctor.stderr).toBe(0)
-    expect(doctor.stdout).toContain(`robutler ${KERNEL_VERSION}\nenabled: @robutler/plugin-local@1.0.0 (plugin)\nagents: echo\nno problems found\n`)
+    expect(doctor.stdout).toContain(`robutler ${KERNEL_VERSION}\nenabled: @robutler/plugin-local@1.0.0 (plugin)\nagents: echo\nno problems found (plugins booted and agents built, then closed)\n`)
   }, 60_000)
 
   it('skills add --agent installs it, enables and attaches it (formatting kept), and the app serves its tools', async () => {
@@ -420,6 +420,24 @@ describe('end to end against a local npm registry (verdaccio, no uplink)', () =>
     expect(found.stdout).toContain(`${SKILL}  2.0.0   ^2.0.0  1.0.0 (2.0.0 needs kernel ^2.0.0)`)
   }, 60_000)
 
+  it('skills add --agent warns when a tool of the new skill has the name of a tool of another skill of that agent', async () => {
+    const dir = join(author, 'clash')
+    await writeAuthorPackage(
+      dir,
+      { name: 'robutler-skill-clash', version: '1.0.0', type: 'module', main: 'index.js', keywords: ['robutler-skill'], peerDependencies: { '@robutler/kernel': '^1.0.0' }, robutler: { kind: 'skill', kernel: '^1.0.0' } },
+      `import { defineSkill } from '@robutler/kernel'\nexport default defineSkill({ name: 'clash', setup: () => ({ tools: [{ name: 'wordsmith_greet', description: 'x', parameters: { type: 'object' }, run: () => 'hi' }] }) })\n`,
+    )
+    await registry.publishFolder(dir)
+    const added = await skills(['add', 'robutler-skill-clash', '--agent', 'echo'])
+    expect(added.code, added.stderr).toBe(0)
+    expect(added.stderr).toContain(`RBT_ERR_MARKETPLACE_TOOL_CLASH  robutler-skill-clash and ${SKILL}, both attached to agent 'echo', define the tool(s) 'wordsmith_greet': the agent would not start`)
+    const doctor = await appRobutler(app, ['doctor'], env)
+    expect(doctor.code).toBe(1)
+    expect(doctor.stdout).toContain(`tool 'wordsmith_greet' is defined by skill '${SKILL}' too`)
+    const removed = await skills(['remove', 'robutler-skill-clash'])
+    expect(removed.code, removed.stderr).toBe(0)
+  }, 60_000)
+
   it('a package with a broken manifest is refused by add (field named, nothing installed) and by validate', async () => {
     const broken = join(author, 'broken')
     await writeAuthorPackage(broken, {
@@ -479,7 +497,8 @@ describe('end to end against a local npm registry (verdaccio, no uplink)', () =>
     expect(agent.code).toBe(1)
     expect(agent.stderr).toContain(`RBT_ERR_MARKETPLACE_AGENT_NOT_FOUND  cannot attach ${SKILL} to agent 'nobody': ${join(app, 'robutler.config.json')} has no such agent (agents: echo)`)
     const plugin = await skills(['add', '@robutler/plugin-local'])
-    expect(plugin.stderr).toContain('1.0.0 is a plugin, not a skill')
+    expect(plugin.code).toBe(1)
+    expect(plugin.stderr).toContain('RBT_ERR_MARKETPLACE_WRONG_KIND  @robutler/plugin-local is a plugin, not a skill\n  → use robutler plugins add @robutler/plugin-local')
     const missing = await skills(['add', 'robutler-skill-nonexistent'])
     expect(missing.stderr).toContain('RBT_ERR_MARKETPLACE_PACKAGE_NOT_FOUND  robutler-skill-nonexistent is not in the npm registry')
     const range = await skills(['add', `${SKILL}@^3.0.0`])

@@ -94,10 +94,13 @@ describe('createServer applies them', () => {
         await server.close()
         return null
       },
-      (thrown: unknown) => thrown as Error & { code?: string },
+      (thrown: unknown) => thrown as Error & { code?: string; problems?: Array<{ code: string; message: string }> },
     )
-    expect(error?.code).toBe('RBT_ERR_SKILL_SETUP_FAILED')
-    expect(error?.message).toBe(
+    // Refused as start refuses everything: one report (RBT_ERR_STARTUP), this problem in it with its own code.
+    expect(error?.code).toBe('RBT_ERR_STARTUP')
+    expect(error?.problems).toHaveLength(1)
+    expect(error?.problems?.[0]?.code).toBe('RBT_ERR_SKILL_SETUP_FAILED')
+    expect(error?.problems?.[0]?.message).toBe(
       "Skill 'robutler-skill-flawed' failed to set up for agent 'echo': tool both: needs exactly one of run or worker; " +
         "tool both: names worker 'w' but the manifest has no robutler.worker module; " +
         `hook onRequest: no such hook; hooks: ${HOOK_NAMES.join(', ')}`,

@@ -316,10 +316,10 @@ describe('config ${VAR} interpolation', () => {
       () => null,
       (thrown: unknown) => thrown,
     )
-    expect(error, 'loadConfigFile should reject').not.toBeNull()
-    expect(error.code).toBe('RBT_ERR_CONFIG_ENV_MISSING')
+    expect(error, 'loadConfigFile should reject').toBeInstanceOf(StartupError)
+    expect(error.problems.map((p: Problem) => p.code)).toEqual(['RBT_ERR_CONFIG_ENV_MISSING'])
     expect(error.message).toContain('ROBUTLER_TEST_UNSET_KEY')
-    expect(error.message).toContain('/plugins/@fx/plugin-keyed/apiKey')
+    expect(error.message).toContain('plugins["@fx/plugin-keyed"].apiKey')
   })
 
   it('uses ${VAR:-default} when VAR is unset, and VAR when it is set', async () => {

@@ -4,6 +4,30 @@ import { defineProblems, type PackageKind } from '@robutler/registry'
 import { TOOL_NAME } from '@robutler/kernel'
 
 const DEFINITIONS = {
+  // ---- the robutler command itself
+  RBT_ERR_CLI_USAGE: {
+    description: 'The command was misused: an unknown option, a value out of range (`--port 99999`, `--workers 0`), a missing argument. Exit code 2.',
+    message: (command: string, detail: string) => `robutler ${command}: ${detail}`,
+    hint: () => 'robutler --help shows the usage',
+  },
+  RBT_ERR_CLI_UNKNOWN_COMMAND: {
+    description: 'The command is not built in and no enabled plugin provides it (`keys` needs @robutler/plugin-auth-keys enabled). Exit code 2.',
+    message: (command: string, why: string, _plugin?: string) => `unknown command '${command}': ${why}`,
+    hint: (_command: string, _why: string, plugin?: string) =>
+      plugin === undefined
+        ? 'robutler --help lists the built-in commands'
+        : `it comes with ${plugin}: npm install ${plugin}, enable it in the config's \`plugins\` section, and run robutler doctor`,
+  },
+  RBT_ERR_CLI_CONFIG_EXISTS: {
+    description: '`robutler init` would overwrite a config file that exists.',
+    message: (path: string) => `${path} exists already; robutler init writes a new config only`,
+    hint: () => 'edit it, remove it first, or pass --config with another path',
+  },
+  RBT_ERR_CLI_WORKERS_FAILED: {
+    description: '`robutler start --workers N`: the serving processes die before they listen (a port in use, a database that refuses), so the primary stops instead of replacing them forever. Exit code 1.',
+    message: (detail: string) => `the workers cannot start: ${detail}`,
+    hint: () => 'the report above says why; robutler doctor checks the config without serving',
+  },
   // ---- marketplace verbs (`robutler skills …`, `robutler plugins …`)
   RBT_ERR_MARKETPLACE_NPM_FAILED: {
     description: 'An npm command the marketplace runs (view, search, uninstall) failed: registry unreachable, auth, or npm missing.',
@@ -30,9 +54,9 @@ const DEFINITIONS = {
   },
   RBT_ERR_MARKETPLACE_WRONG_KIND: {
     description: '`skills` was asked to handle a plugin, or `plugins` a skill.',
-    message: (pkg: string, kind: string, expected: PackageKind) => `${pkg} is a ${kind}, not a ${expected}`,
-    hint: (pkg: string, kind: string) =>
-      kind === 'plugin' || kind === 'skill' ? `use robutler ${kind}s … ${pkg}` : `${pkg} is not a Robutler package of either kind`,
+    message: (pkg: string, kind: string, expected: PackageKind, _verb?: string) => `${pkg} is a ${kind}, not a ${expected}`,
+    hint: (pkg: string, kind: string, _expected: PackageKind, verb?: string) =>
+      kind === 'plugin' || kind === 'skill' ? `use robutler ${kind}s ${verb ?? '…'} ${pkg}` : `${pkg} is not a Robutler package of either kind`,
   },
   RBT_ERR_MARKETPLACE_INSTALL_FAILED: {
     description: '`npm install` of the chosen version failed; package.json and package-lock.json are left as they were.',
@@ -61,6 +85,13 @@ const DEFINITIONS = {
     message: (pkg: string, configPath: string, detail: string, _section: string) => `cannot edit ${configPath} for ${pkg}: ${detail}`,
     hint: (pkg: string, _configPath: string, _detail: string, section: string) =>
       `fix the file, or edit "${pkg}" in its \`${section}\` section by hand`,
+  },
+  RBT_ERR_MARKETPLACE_TOOL_CLASH: {
+    description: '`skills add --agent NAME`: a tool of the new skill has the name of a tool another skill of that agent defines, so the agent would not start (a warning: the skill is added).',
+    message: (pkg: string, tools: readonly string[], other: string, agent: string) =>
+      `${pkg} and ${other}, both attached to agent '${agent}', define the tool(s) ${tools.map((tool) => `'${tool}'`).join(', ')}: the agent would not start`,
+    hint: (pkg: string, _tools: readonly string[], other: string, agent: string) =>
+      `attach only one of them to ${agent} (robutler skills remove ${pkg}, or take ${other} out of the agent's \`skills\` map)`,
   },
   RBT_ERR_MARKETPLACE_NOT_INSTALLED: {
     description: '`remove` names a package that is neither installed nor named in the config.',

@@ -106,7 +106,11 @@ function addParts(agent: BuiltAgent, skill: SkillPackage, parts: SkillParts, dep
     for (const admin of parts.access.admins ?? []) (agent.admins as Set<string>).add(admin)
   }
   for (const tool of parts.tools ?? []) {
-    if (agent.tools.has(tool.name)) throw new Error(`tool '${tool.name}' is defined by two skills`)
+    const taken = agent.tools.get(tool.name)
+    if (taken) {
+      const by = taken.skill === skill.name ? 'twice by this skill' : `by skill '${taken.skill}' too`
+      throw new Error(`tool '${tool.name}' is defined ${by}: the tools of one agent's skills need distinct names (attach only one of them to this agent)`)
+    }
     const parameters = tool.parameters ?? { type: 'object', properties: {} }
     agent.tools.set(tool.name, {
       name: tool.name,

@@ -1,7 +1,7 @@
 // The one check of an agent config: startup runs it on the static agents (before plugins boot, against the
 // providers their manifests promise, and after, against the ones they registered), and buildAgent on every
 // agent it builds, static or loaded. Each problem carries the code it is reported under.
-import type { Problem } from '@robutler/registry'
+import { providerHint, type Problem } from '@robutler/registry'
 import type { SkillPackage } from './agent-build.js'
 import { describeAjvErrors, reservedNameProblem, validateAgentShape } from './config-schema.js'
 import { ERR_AGENT_INVALID, ERR_MODEL_PROVIDER_UNKNOWN, type RobutlerError } from './errors.js'
@@ -49,7 +49,7 @@ export function agentConfigProblems(config: unknown, rules: AgentRules): AgentPr
   for (const model of new Set([agent.model, ...(agent.fallbackModels ?? [])])) {
     const { prefix } = splitModel(model)
     if (!rules.hasProvider(prefix)) {
-      problems.push({ code: ERR_MODEL_PROVIDER_UNKNOWN.code, detail: ERR_MODEL_PROVIDER_UNKNOWN(model, prefix).message, hint: `npm install @robutler/plugin-${prefix}` })
+      problems.push({ code: ERR_MODEL_PROVIDER_UNKNOWN.code, detail: ERR_MODEL_PROVIDER_UNKNOWN(model, prefix).message, hint: providerHint(prefix) })
     }
   }
   for (const [skillName, overrides] of Object.entries(agent.skills ?? {})) {
@@ -66,18 +66,21 @@ export function agentConfigProblems(config: unknown, rules: AgentRules): AgentPr
   return problems
 }
 
-/** The static agents' problems as the load-time report lists them, names defined twice included. */
-export function staticAgentProblems(agents: readonly unknown[], rules: AgentRules): Problem[] {
+/**
+ * The static agents' problems as the load-time report lists them, names defined twice included. `where` says
+ * where agent `i` is written (`robutler.config.json:12:5: `), when the agents came from a config file.
+ */
+export function staticAgentProblems(agents: readonly unknown[], rules: AgentRules, where: (index: number) => string = () => ''): Problem[] {
   const problems: Problem[] = []
   const seen = new Set<string>()
   agents.forEach((agent, i) => {
     const name = (agent as { name?: unknown } | null)?.name
     const label = typeof name === 'string' ? name : `agents[${i}]`
     for (const { code, detail, hint } of agentConfigProblems(agent, rules)) {
-      problems.push({ code, message: `Agent '${label}': ${detail}`, ...(hint === undefined ? {} : { hint }) })
+      problems.push({ code, message: `${where(i)}Agent '${label}': ${detail}`, ...(hint === undefined ? {} : { hint }) })
     }
     if (typeof name !== 'string') return
-    if (seen.has(name)) problems.push({ code: ERR_AGENT_INVALID.code, message: `Agent '${name}' is defined twice` })
+    if (seen.has(name)) problems.push({ code: ERR_AGENT_INVALID.code, message: `${where(i)}Agent '${name}' is defined twice` })
     seen.add(name)
   })
   return problems

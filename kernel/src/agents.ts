@@ -3,7 +3,7 @@
 import { AGENT_NAME } from './config-schema.js'
 import { ERR_AGENT_UNAVAILABLE, isRobutlerError } from './errors.js'
 import type { BuiltAgent } from './agent-build.js'
-import type { AgentConfig, AgentLoader } from './types.js'
+import type { AgentConfig, AgentLister, AgentLoader, AgentLoaderOptions } from './types.js'
 
 export interface DirectoryOptions {
   build: (config: AgentConfig) => Promise<BuiltAgent>
@@ -26,7 +26,17 @@ interface LoaderEntry {
   name: string
   priority: number
   load: AgentLoader
+  list: AgentLister | null
 }
+
+/** What the loaders can list: the names, and the loaders that cannot say which agents they have. */
+export interface DynamicListing {
+  names: string[]
+  unlisted: string[]
+}
+
+/** Names a listing takes at most from all loaders together, so `GET /agents` stays bounded. */
+export const MAX_LISTED_AGENTS = 1000
 
 export class AgentDirectory {
   readonly static = new Map<string, BuiltAgent>()
@@ -56,9 +66,10 @@ export class AgentDirectory {
     this.#loadTimeoutMs = options.loadTimeoutMs ?? 10_000
   }
 
-  addLoader(load: AgentLoader, options: { priority?: number; name?: string } = {}): void {
+  addLoader(load: AgentLoader, options: AgentLoaderOptions = {}): void {
     if (typeof load !== 'function') throw new TypeError('addLoader needs a function (name, { signal }) => config | null')
-    this.#loaders.push({ load, priority: options.priority ?? 100, name: options.name ?? `loader-${this.#loaders.length + 1}` })
+    if (options.list !== undefined && typeof options.list !== 'function') throw new TypeError('addLoader: list must be a function ({ signal }) => names')
+    this.#loaders.push({ load, priority: options.priority ?? 100, name: options.name ?? `loader-${this.#loaders.length + 1}`, list: options.list ?? null })
     this.#loaders.sort((a, b) => a.priority - b.priority)
   }
 
@@ -108,6 +119,32 @@ export class AgentDirectory {
       this.#loading.set(name, loading)
     }
     return loading
+  }
+
+  /**
+   * The names the loaders that can list give (not the static agents', servable names only, at most
+   * MAX_LISTED_AGENTS), and the loaders that cannot list. A lister that fails is counted as one that cannot.
+   */
+  async listDynamic(): Promise<DynamicListing> {
+    const names = new Set<string>()
+    const unlisted: string[] = []
+    const signal = AbortSignal.timeout(this.#loadTimeoutMs)
+    for (const loader of this.#loaders) {
+      if (!loader.list) {
+        unlisted.push(loader.name)
+        continue
+      }
+      try {
+        for (const name of await loader.list({ signal })) {
+          if (names.size >= MAX_LISTED_AGENTS) break
+          if (typeof name === 'string' && !this.static.has(name) && AGENT_NAME.test(name) && this.#reservedBy(name) === null) names.add(name)
+        }
+      } catch {
+        // A source that is down lists nothing now; its agents still load by name when asked for.
+        unlisted.push(loader.name)
+      }
+    }
+    return { names: [...names].sort(), unlisted }
   }
 
   /** Cache figures for monitoring. */

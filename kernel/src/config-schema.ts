@@ -16,7 +16,7 @@ export const RESERVED_AGENT_NAMES: ReadonlySet<string> = new Set(['health', 'liv
  * agentNameProblem('health') // "'health' is a route of its own and cannot name an agent"
  */
 export function agentNameProblem(name: string): string | null {
-  if (!AGENT_NAME.test(name)) return `agent names match ${AGENT_NAME_PATTERN}`
+  if (!AGENT_NAME.test(name)) return `agent names are ${AGENT_NAME_RULE}`
   if (RESERVED_AGENT_NAMES.has(name)) return reservedNameProblem(name, 'the kernel')
   return null
 }
@@ -42,7 +42,10 @@ export function isModelString(value: unknown): value is string {
 }
 
 const scope = { enum: ['all', 'owner', 'admin'] }
-const modelString = { type: 'string', pattern: MODEL_PATTERN, maxLength: MODEL_MAX_LENGTH }
+const modelString = { type: 'string', pattern: MODEL_PATTERN, maxLength: MODEL_MAX_LENGTH, description: "'provider/model', as 'openai/gpt-4o' or 'local/echo'" }
+/** What AGENT_NAME_PATTERN asks for, in words (schema errors say this rather than the regex). */
+export const AGENT_NAME_RULE = "lower-case letters, digits, '-' and '_', starting with a letter or digit, at most 64 characters"
+
 const section = { type: 'object' }
 
 export const agentSchema = {
@@ -50,7 +53,7 @@ export const agentSchema = {
   additionalProperties: false,
   required: ['name', 'model'],
   properties: {
-    name: { type: 'string', pattern: AGENT_NAME_PATTERN },
+    name: { type: 'string', pattern: AGENT_NAME_PATTERN, description: AGENT_NAME_RULE },
     description: { type: 'string' },
     model: modelString,
     instructions: { type: 'string' },
@@ -74,7 +77,8 @@ export const configSchema = {
   },
 } as const
 
-const ajv = new Ajv({ allErrors: true, strict: true })
+// verbose: errors carry the failing schema, so an unknown key gets the nearest known one, a pattern its words.
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true })
 addFormats.default(ajv)
 export const validateConfigShape = ajv.compile(configSchema)
 export const validateAgentShape = ajv.compile(agentSchema)

@@ -182,6 +182,7 @@ export const ERR_MODEL_PROVIDER_UNKNOWN = kernelError(
   500,
   'configuration_error',
 )
+export const ERR_LISTEN_FAILED = kernelError('RBT_ERR_LISTEN_FAILED', 'Cannot listen on %s: %s', 500, 'configuration_error')
 export const ERR_STARTUP = kernelError('RBT_ERR_STARTUP', 'Robutler cannot start:\n%s', 500, 'configuration_error')
 export const ERR_PLUGIN_BOOT_FAILED = kernelError('RBT_ERR_PLUGIN_BOOT_FAILED', "Plugin '%s' failed to start: %s", 500, 'server_error')
 export const ERR_PLUGIN_BOOT_TIMEOUT = kernelError(

@@ -4,8 +4,10 @@ export type { RobutlerServer } from './server.js'
 export { definePlugin, defineSkill, defineAgent } from './define.js'
 export type { Plugin, Skill } from './define.js'
 export { getContext } from './context.js'
-export { loadConfigFile, interpolate, DEFAULT_CONFIG_FILES } from './config.js'
-export type { ConfigFile, Environment } from './config.js'
+export { loadConfigFile, interpolate, configProblems, DEFAULT_CONFIG_FILES } from './config.js'
+export type { ConfigFile, Environment, LoadedConfig } from './config.js'
+export { parseConfigText } from './config-text.js'
+export type { ConfigSource, JsonPath, ParsedConfigText } from './config-text.js'
 export { optionsFromConfig, parseSize, resolveSettings } from './options.js'
 export type { ServerOptions, Settings } from './options.js'
 export { checkStartup, findPluginCommand } from './doctor.js'
@@ -41,7 +43,9 @@ export type { RouteAgent, RouteConfig } from './surfaces.js'
 export type { ProviderFetch } from './provider-fetch.js'
 export type {
   AgentConfig,
+  AgentLister,
   AgentLoader,
+  AgentLoaderOptions,
   AssistantMessage,
   AuthAnswer,
   Authenticator,

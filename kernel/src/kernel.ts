@@ -120,7 +120,7 @@ export class Kernel {
     return {
       version: this.version,
       urlPrefix: this.settings.urlPrefix,
-      baseDir: this.settings.appDir,
+      baseDir: this.settings.baseDir,
       env: this.env,
       providers: {
         register: (prefix, provider) => this.providers.register(prefix, provider),

@@ -57,12 +57,16 @@ export async function runCloseHandlers(kernel: Kernel): Promise<void> {
  */
 export async function drainAndClose(kernel: Kernel): Promise<void> {
   kernel.draining = true
-  const deadline = Date.now() + kernel.settings.drainTimeoutMs
+  const started = Date.now()
+  const waiting = kernel.inflight.size
+  const deadline = started + kernel.settings.drainTimeoutMs
   while (kernel.inflight.size > 0 && Date.now() < deadline) await sleep(20)
   if (kernel.inflight.size > 0) {
     kernel.log.warn({ inflight: kernel.inflight.size }, 'drain timeout: aborting in-flight requests')
     for (const context of kernel.inflight) context.abort(ERR_DRAINING())
     await sleep(50)
+  } else if (kernel.booted) {
+    kernel.log.info({ finished: waiting, durationMs: Date.now() - started }, `drain complete: ${waiting} in-flight request(s) finished; closing`)
   }
   // Connections still open after the drain (a client that never reads, a half-closed socket) must not hold
   // the process: they get one more second, then are cut.

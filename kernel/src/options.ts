@@ -6,6 +6,7 @@ import { resolve } from 'node:path'
 import { Ajv, type ValidateFunction } from 'ajv'
 import type { DestinationStream } from 'pino'
 import type { ConfigFile, Environment } from './config.js'
+import type { ConfigSource } from './config-text.js'
 import { ERR_CONFIG_INVALID } from './errors.js'
 import type { AgentConfig } from './types.js'
 
@@ -31,8 +32,12 @@ export interface ServerOptions {
   plugins?: Record<string, Record<string, unknown>>
   /** Skill package name → its default config. */
   skills?: Record<string, Record<string, unknown>>
-  /** Where packages are discovered and relative config paths resolve (default: the current directory). */
+  /** The app folder: where packages are discovered, as Node resolves them from it (default: the current directory). */
   appDir?: string
+  /** Where relative paths in plugins' configs resolve, the config file's folder (default: appDir). */
+  baseDir?: string
+  /** The config file the options came from: problems found at startup then name its file:line:column. */
+  configSource?: ConfigSource
   host?: string
   port?: number
   logLevel?: string
@@ -108,7 +113,11 @@ export const SERVER_SETTINGS = {
     default: 8000,
     env: { variable: 'ROBUTLER_PORT', parse: Number, expected: 'a port number' },
   },
-  urlPrefix: { schema: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)*/?$' }, default: '', resolve: normalisePrefix },
+  urlPrefix: {
+    schema: { type: 'string', pattern: '^(/[A-Za-z0-9._~-]+)*/?$', description: "a path such as '/api/v1' (letters, digits, '.', '_', '~', '-' between slashes), or '' for none" },
+    default: '',
+    resolve: normalisePrefix,
+  },
   logLevel: {
     schema: { enum: LOG_LEVELS },
     default: 'info',
@@ -117,7 +126,10 @@ export const SERVER_SETTINGS = {
   logPretty: { schema: { type: 'boolean' }, default: false },
   requestTimeout: { schema: seconds, default: 300, as: 'requestTimeoutMs', resolve: positiveSeconds },
   maxRequestSize: {
-    schema: { anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(B|KB|MB|GB|kb|mb|gb|b)?\\s*$' }] },
+    schema: {
+      anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(B|KB|MB|GB|kb|mb|gb|b)?\\s*$' }],
+      description: 'a number of bytes, or a size such as "10MB" (B, KB, MB, GB)',
+    },
     default: '10MB',
     as: 'bodyLimit',
     resolve: parseSize,
@@ -125,7 +137,7 @@ export const SERVER_SETTINGS = {
   drainTimeout: { schema: { type: 'number', minimum: 0 }, default: 30, as: 'drainTimeoutMs', resolve: (value: number) => value * 1000 },
   pluginTimeout: { schema: { type: 'number', exclusiveMinimum: 0 }, default: 10_000, as: 'pluginTimeoutMs' },
   workerThreads: {
-    schema: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 0, maximum: 256 }] },
+    schema: { anyOf: [{ const: 'auto' }, { type: 'integer', minimum: 0, maximum: 256 }], description: '"auto" or a number of threads from 0 to 256' },
     default: 'auto',
     resolve: (threads: number | 'auto') => (threads === 'auto' ? Math.max(1, availableParallelism() - 1) : threads),
   },
@@ -147,9 +159,12 @@ export const SERVER_SETTINGS = {
   toolTimeout: { schema: seconds, default: 60, as: 'toolTimeoutMs', resolve: positiveSeconds },
   providerTimeout: { schema: seconds, default: 120, as: 'providerTimeoutMs', resolve: positiveSeconds },
   providerRetries: { schema: { type: 'integer', minimum: 0, maximum: 10 }, default: 2 },
-  asyncContext: { schema: { anyOf: [{ type: 'boolean' }, { const: 'auto' }] }, default: 'auto' },
+  asyncContext: { schema: { anyOf: [{ type: 'boolean' }, { const: 'auto' }], description: 'true, false or "auto"' }, default: 'auto' },
   trustProxy: {
-    schema: { anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0 }, { type: 'string' }, { type: 'array', items: { type: 'string' } }] },
+    schema: {
+      anyOf: [{ type: 'boolean' }, { type: 'integer', minimum: 0 }, { type: 'string' }, { type: 'array', items: { type: 'string' } }],
+      description: 'true, a number of hops, or addresses/CIDRs (a string or a list)',
+    },
     default: false,
   },
 } as const satisfies { [K in SettingKey]?: SettingSpec<K> }
@@ -164,6 +179,7 @@ export type Settings = { -readonly [K in TableKey as SettingName<K>]: SettingVal
   /** null: no CORS. */
   corsOrigins: string[] | null
   appDir: string
+  baseDir: string
   monitoring: boolean
 }
 
@@ -211,6 +227,7 @@ export function resolveSettings(options: ServerOptions, env: Environment): Setti
   const settings: Record<string, unknown> = {
     corsOrigins: options.enableCors || options.corsOrigins ? (options.corsOrigins ?? ['*']) : null,
     appDir: resolve(options.appDir ?? '.'),
+    baseDir: resolve(options.baseDir ?? options.appDir ?? '.'),
     monitoring: Boolean(options.enableMonitoring || options.enablePrometheus || env.PROMETHEUS_ENABLED === 'true'),
   }
   for (const [key, setting] of entries) {
@@ -235,8 +252,17 @@ function fromEnvironment(key: TableKey, setting: SettingSpec<TableKey>, env: Env
   return value
 }
 
-/** Maps a config file (already validated) plus `ROBUTLER_*` variables to createServer options. */
-export function optionsFromConfig(config: ConfigFile, dir: string, env: Environment): ServerOptions {
+/**
+ * Maps a config file (already validated) plus `ROBUTLER_*` variables to createServer options. `dir` is the config
+ * file's folder (relative paths in plugins' configs resolve against it); packages are found from the app folder,
+ * `appDir` (default: the current directory), wherever the config lives.
+ */
+export function optionsFromConfig(
+  config: ConfigFile,
+  dir: string,
+  env: Environment,
+  from: { appDir?: string; source?: ConfigSource } = {},
+): ServerOptions {
   const server: ServerSection = config.server ?? {}
   const options: Record<string, unknown> = {}
   for (const [key, setting] of entries) options[key] = fromEnvironment(key, setting, env) ?? server[key]
@@ -247,7 +273,9 @@ export function optionsFromConfig(config: ConfigFile, dir: string, env: Environm
     plugins: config.plugins,
     skills: config.skills,
     agents: config.agents,
-    appDir: dir,
+    ...(from.appDir === undefined ? {} : { appDir: from.appDir }),
+    baseDir: dir,
+    ...(from.source === undefined ? {} : { configSource: from.source }),
     env,
   }
 }

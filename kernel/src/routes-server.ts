@@ -1,6 +1,8 @@
 // Server-level routes under the prefix: index, health, liveness, readiness, info, agent listing, and the agents
 // as OpenAI models (`GET /models`, `GET /models/{agent}`) for clients given one base URL.
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { mapLimit } from '@robutler/registry'
+import type { BuiltAgent } from './agent-build.js'
 import { identify, mayList, resolveAgent } from './admission.js'
 import type { Kernel } from './kernel.js'
 import type { AgentSummary } from './surface-types.js'
@@ -19,6 +21,29 @@ async function runCheck(kernel: Kernel, name: string): Promise<[string, { status
   } catch (error: any) {
     return [name, { status: 'failing', error: String(error?.message ?? error).slice(0, 200) }]
   }
+}
+
+/** Dynamic agents built at once while listing: a listing of many loads them through the cache, a few at a time. */
+const LIST_CONCURRENCY = 8
+
+/**
+ * The agents a caller may see: the static ones, then those the loaders that can list name (each loaded through
+ * the agent cache; one that fails to load is left out), and the loaders that cannot list.
+ */
+async function visibleAgents(kernel: Kernel, identity: Parameters<typeof mayList>[1]): Promise<{ agents: BuiltAgent[]; unlisted: string[] }> {
+  const agents = [...kernel.agents.static.values()].filter((agent) => mayList(agent, identity))
+  if (!kernel.agents.dynamicEnabled) return { agents, unlisted: [] }
+  const { names, unlisted } = await kernel.agents.listDynamic()
+  const loaded = await mapLimit(names, LIST_CONCURRENCY, async (name) => {
+    try {
+      return await kernel.agents.resolve(name)
+    } catch {
+      // An agent whose record is invalid or whose source is down is answered when asked for by name, not here.
+      return null
+    }
+  })
+  for (const agent of loaded) if (agent && mayList(agent, identity)) agents.push(agent)
+  return { agents, unlisted }
 }
 
 export function registerServerRoutes(kernel: Kernel): void {
@@ -82,9 +107,9 @@ export function registerServerRoutes(kernel: Kernel): void {
 
   app.get(`${prefix}/agents`, async function agents(request: FastifyRequest) {
     const identity = kernel.auth.enabled ? await kernel.auth.identify(request) : null
+    const { agents: visible, unlisted } = await visibleAgents(kernel, identity)
     const list = []
-    for (const agent of kernel.agents.static.values()) {
-      if (!mayList(agent, identity)) continue
+    for (const agent of visible) {
       list.push({
         name: agent.name,
         description: agent.config.description ?? '',
@@ -93,7 +118,15 @@ export function registerServerRoutes(kernel: Kernel): void {
         endpoints: { info: `${prefix}/${agent.name}`, chat: `${prefix}/${agent.name}/chat/completions` },
       })
     }
-    return { object: 'list', data: list, total: list.length, dynamic_agents_enabled: kernel.agents.dynamicEnabled }
+    // Loaders that cannot list (an HTTP portal) still serve their agents by name: the listing says it is partial.
+    return {
+      object: 'list',
+      data: list,
+      total: list.length,
+      dynamic_agents_enabled: kernel.agents.dynamicEnabled,
+      dynamic_agents_listed: unlisted.length === 0,
+      unlisted_loaders: unlisted,
+    }
   })
 
   // OpenAI's model objects: `created` is when this server started (an agent has no creation date of its own).
@@ -102,9 +135,8 @@ export function registerServerRoutes(kernel: Kernel): void {
 
   app.get(`${prefix}/models`, async function models(request: FastifyRequest) {
     const identity = await identify(kernel, request)
-    const data = []
-    for (const agent of kernel.agents.static.values()) if (mayList(agent, identity)) data.push(model(agent.summary))
-    return { object: 'list', data }
+    const { agents: visible } = await visibleAgents(kernel, identity)
+    return { object: 'list', data: visible.map((agent) => model(agent.summary)) }
   })
 
   app.get(`${prefix}/models/:agent`, async function oneModel(request: FastifyRequest<{ Params: { agent: string } }>) {

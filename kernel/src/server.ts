@@ -2,9 +2,9 @@
 import { randomUUID } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import cors from '@fastify/cors'
-import { formatReport, type Problem } from '@robutler/registry'
 import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify'
-import { ERR_ROUTE_NOT_FOUND, ERR_STARTUP, ERR_INVALID_REQUEST, type RobutlerError } from './errors.js'
+import { ERR_ROUTE_NOT_FOUND, ERR_INVALID_REQUEST, ERR_LISTEN_FAILED, ERR_SKILL_SETUP_FAILED, isRobutlerError, type RobutlerError } from './errors.js'
+import type { Problem } from '@robutler/registry'
 import { sendError } from './http-errors.js'
 import { Kernel } from './kernel.js'
 import { IDENTITY } from './auth.js'
@@ -20,6 +20,7 @@ import { staticAgentProblems } from './agent-check.js'
 import type { ErrorAnswer } from './surface-types.js'
 import type { RouteConfig } from './surfaces.js'
 import { planStartup } from './startup.js'
+import { StartupError } from './startup-error.js'
 
 export const KERNEL_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
 
@@ -45,14 +46,7 @@ function requestIds(): (request: { headers: Record<string, unknown> }) => string
   }
 }
 
-/** A server that refuses to start carries every problem found. */
-export class StartupError extends Error {
-  readonly code = ERR_STARTUP.code
-  constructor(readonly problems: Problem[]) {
-    super(ERR_STARTUP(formatReport(problems)).message)
-    this.name = 'StartupError'
-  }
-}
+export { StartupError }
 
 export interface RobutlerServer {
   /** The Fastify instance. */
@@ -105,6 +99,24 @@ function installHttpBasics(kernel: Kernel): void {
   app.setNotFoundHandler(function notFound(request, reply) {
     return sendError(reply, ERR_ROUTE_NOT_FOUND(request.method, request.url.slice(0, 200)))
   })
+}
+
+/** An agent that could not be built, as a load-time problem (its skills' setup threw, or two share a tool name). */
+function buildProblem(error: unknown, where: string): Problem {
+  const message = `${where}${(error as Error)?.message ?? String(error)}`
+  if (isRobutlerError(error) && error.code === ERR_SKILL_SETUP_FAILED.code) {
+    return { code: error.code, message, hint: "check the skill's config for this agent: its entry in `skills` and in the agent's `skills` map" }
+  }
+  return { code: isRobutlerError(error) ? error.code : ERR_SKILL_SETUP_FAILED.code, message }
+}
+
+/** A listen that failed, coded: the address in use or not allowed says what to pass instead. */
+function listenFailed(error: NodeJS.ErrnoException, host: string, port: number): RobutlerError {
+  const address = `${host}:${port}`
+  if (error?.code === 'EADDRINUSE') return ERR_LISTEN_FAILED(address, `the port is in use by another process: stop it, or serve on another port (--port, ROBUTLER_PORT or server.port)`, error)
+  if (error?.code === 'EACCES') return ERR_LISTEN_FAILED(address, `not allowed (ports below 1024 need privileges): use a port above 1023 (--port, ROBUTLER_PORT or server.port)`, error)
+  if (error?.code === 'EADDRNOTAVAIL' || error?.code === 'ENOTFOUND') return ERR_LISTEN_FAILED(address, `no such address on this machine: use 127.0.0.1, 0.0.0.0 or one of its addresses (--host, ROBUTLER_HOST or server.host)`, error)
+  return ERR_LISTEN_FAILED(address, error?.message ?? String(error), error)
 }
 
 /**
@@ -164,9 +176,20 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     await bootPlugins(kernel, plan.plugins)
     if (settings.workerThreads > 0 && [...kernel.skills.values()].some((skill) => skill.workerPath)) kernel.pool.warm()
     const agents = options.agents ?? []
-    const problems = staticAgentProblems(agents, kernel.agentRules)
+    const source = options.configSource
+    const where = source ? (i: number) => `${source.locate(['agents', i])}: ` : () => ''
+    const problems = staticAgentProblems(agents, kernel.agentRules, where)
+    // Every agent is built, so that each one whose skills fail to set up is reported, not the first.
+    if (problems.length === 0) {
+      for (const [i, config] of agents.entries()) {
+        try {
+          kernel.agents.static.set(config.name, await kernel.buildAgent(config))
+        } catch (error) {
+          problems.push(buildProblem(error, where(i)))
+        }
+      }
+    }
     if (problems.length > 0) throw new StartupError(problems)
-    for (const config of agents) kernel.agents.static.set(config.name, await kernel.buildAgent(config))
     for (const agent of kernel.agents.static.values()) {
       if (agent.requireIdentity && !kernel.auth.enabled) {
         log.warn({ agent: agent.name }, 'this agent needs an identity but no authenticator is enabled: every request will get 401')
@@ -197,7 +220,13 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
       return kernel.draining
     },
     async listen(listenOptions = {}) {
-      return app.listen({ host: listenOptions.host ?? settings.host, port: listenOptions.port ?? settings.port })
+      const host = listenOptions.host ?? settings.host
+      const port = listenOptions.port ?? settings.port
+      try {
+        return await app.listen({ host, port })
+      } catch (error) {
+        throw listenFailed(error as NodeJS.ErrnoException, host, port)
+      }
     },
     close() {
       closing ??= drainAndClose(kernel).finally(() => closeLogger(log))

@@ -1,9 +1,12 @@
 // The load-time report: every package and agent problem, collected before anything listens.
 // `robutler doctor` prints it alone; createServer refuses to start while it has problems.
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import { resolvePackages, type LoadReport, type Problem } from '@robutler/registry'
 import type { SkillPackage } from './agent-build.js'
 import { staticAgentProblems, type AgentRules } from './agent-check.js'
 import { RESERVED_AGENT_NAMES } from './config-schema.js'
+import { ERR_CONFIG_INVALID } from './errors.js'
 import { PROMETHEUS_PLUGIN, type ServerOptions, type Settings } from './options.js'
 import type { BootablePlugin } from './lifecycle.js'
 import { splitModel } from './providers.js'
@@ -15,18 +18,54 @@ export interface StartupPlan {
   problems: Problem[]
   plugins: BootablePlugin[]
   skills: Map<string, SkillPackage>
+  /** What agent configs are checked against before plugins boot (by the manifests' promises). */
+  rules: AgentRules
 }
 
 function modelsOf(agent: AgentConfig): string[] {
   return [agent.model, ...(Array.isArray(agent.fallbackModels) ? agent.fallbackModels : [])].filter((m) => typeof m === 'string')
 }
 
+/** Problems of the server settings that only the app can answer: `logPretty` needs pino-pretty installed. */
+function settingsProblems(settings: Settings, options: ServerOptions): Problem[] {
+  if (!settings.logPretty) return []
+  try {
+    createRequire(join(settings.appDir, 'package.json')).resolve('pino-pretty')
+    return []
+  } catch {
+    const where = options.configSource ? `${options.configSource.locate(['server', 'logPretty'])}: ` : ''
+    return [{ code: ERR_CONFIG_INVALID.code, message: `${where}server.logPretty needs pino-pretty, which is not installed in ${settings.appDir}`, hint: 'npm install --save-dev pino-pretty, or turn logPretty off (JSON lines)' }]
+  }
+}
+
+/** The config file's place of a package's section, for problems about the package (`file:line:col: `). */
+function locatePackageProblems(problems: Problem[], options: ServerOptions, agentSkills: Record<string, string[]>): Problem[] {
+  const source = options.configSource
+  if (!source) return problems
+  return problems.map((entry) => {
+    const name = entry.package
+    if (name === undefined) return entry
+    let path: Array<string | number> | null = null
+    if (options.plugins?.[name] !== undefined) path = ['plugins', name]
+    else if (options.skills?.[name] !== undefined) path = ['skills', name]
+    else if (agentSkills[name]) {
+      const index = (options.agents ?? []).findIndex((agent) => agent?.name === agentSkills[name]![0])
+      if (index >= 0) path = ['agents', index, 'skills', name]
+    }
+    return path === null ? entry : { ...entry, message: `${source.locate(path, { key: true })}: ${entry.message}` }
+  })
+}
+
 export async function planStartup(options: ServerOptions, settings: Settings, env: Environment, kernelVersion: string): Promise<StartupPlan> {
   const agents = options.agents ?? []
   const skills: Record<string, Record<string, unknown>> = { ...(options.skills ?? {}) }
+  const agentSkills: Record<string, string[]> = {}
   const capabilities = new Set<string>()
   for (const agent of agents) {
-    for (const name of Object.keys(agent?.skills ?? {})) skills[name] ??= {}
+    for (const name of Object.keys(agent?.skills ?? {})) {
+      if (options.skills?.[name] === undefined) (agentSkills[name] ??= []).push(agent.name)
+      skills[name] ??= {}
+    }
     for (const model of modelsOf(agent)) capabilities.add(`llm:${splitModel(model).prefix}`)
   }
   const fromEnvironment: Record<string, string> = {}
@@ -36,7 +75,7 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
   const report = await resolvePackages({
     appDir: settings.appDir,
     kernelVersion,
-    selection: { plugins: options.plugins ?? {}, skills, capabilities: [...capabilities], fromEnvironment },
+    selection: { plugins: options.plugins ?? {}, skills, agentSkills, capabilities: [...capabilities], fromEnvironment },
   })
 
   const skillMap = new Map<string, SkillPackage>()
@@ -49,8 +88,11 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
     }
   }
   // Before boot only the manifests say which prefixes will be served (`llm:openai`); a plugin that registers
-  // prefixes from its config (named endpoints) provides `llm:*`, and the check runs again after boot.
-  const provided = new Set(report.packages.flatMap((p) => p.manifest.provides))
+  // prefixes from its config (named endpoints) provides `llm:*`, and the check runs again after boot. Every
+  // enabled package counts, one that failed its own checks too: its problem is reported already, and a second
+  // one saying its models have no provider would be false.
+  const enabled = new Set(report.enabled)
+  const provided = new Set(report.discovered.filter((p) => enabled.has(p.name)).flatMap((p) => p.manifest?.provides ?? []))
   const rules: AgentRules = {
     hasProvider: (prefix) => provided.has('llm:*') || provided.has(`llm:${prefix}`),
     // Surfaces reserve their route names as their plugins boot: after boot, the check runs with those too.
@@ -58,6 +100,11 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
     skills: skillMap,
     unknownSkills: 'ignore',
   }
-  const problems: Problem[] = [...report.problems, ...staticAgentProblems(agents, rules)]
-  return { report, problems, plugins, skills: skillMap }
+  const where = options.configSource ? (i: number) => `${options.configSource!.locate(['agents', i])}: ` : undefined
+  const problems: Problem[] = [
+    ...settingsProblems(settings, options),
+    ...locatePackageProblems(report.problems, options, agentSkills),
+    ...staticAgentProblems(agents, rules, where),
+  ]
+  return { report, problems, plugins, skills: skillMap, rules }
 }

@@ -175,6 +175,19 @@ export interface AgentConfig {
 /** Returns the agent config for a name, or null when this loader has no such agent. */
 export type AgentLoader = (name: string, options: { signal: AbortSignal }) => Promise<AgentConfig | null>
 
+/**
+ * Names every agent a loader can load (a folder's files, a table's enabled rows), for `GET /agents` and
+ * `GET /models`. Optional: a loader that cannot enumerate its source (an HTTP portal) gives none.
+ */
+export type AgentLister = (options: { signal: AbortSignal }) => Promise<string[]>
+
+/** How a loader is added: its priority (lower is asked first), its name in errors, and its lister if it has one. */
+export interface AgentLoaderOptions {
+  priority?: number
+  name?: string
+  list?: AgentLister
+}
+
 // ---------------------------------------------------------------- request context
 
 /** One plain object per request, reachable through `getContext()` (AsyncLocalStorage). */
@@ -307,6 +320,12 @@ export interface CommandContext<C = Record<string, unknown>> {
   env: Readonly<Record<string, string | undefined>>
   /** The config file's folder. */
   baseDir: string
+  /**
+   * Checks an agent config by the rules `robutler start` applies to the config's agents (name, schema, a model
+   * prefix that an enabled plugin provides, skills that are enabled and their configs): empty when it would load.
+   * A command that stores agents (`robutler agents put`) refuses what a server would refuse to load.
+   */
+  checkAgent?: (config: unknown) => Array<{ code: string; message: string; hint?: string }>
   stdin: NodeJS.ReadableStream
   stdout: (text: string) => void
   stderr: (text: string) => void
@@ -396,7 +415,7 @@ export interface KernelApi {
   readonly env: Readonly<Record<string, string | undefined>>
   providers: { register(prefix: string, provider: Provider): void; has(prefix: string): boolean }
   agents: {
-    addLoader(loader: AgentLoader, options?: { priority?: number; name?: string }): void
+    addLoader(loader: AgentLoader, options?: AgentLoaderOptions): void
     /** Forgets a cached agent, or with no name every cached agent and unknown name (after missed updates). */
     invalidate(name?: string): void
     /** Agent cache figures (for monitoring). */

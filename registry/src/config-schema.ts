@@ -19,7 +19,8 @@ const acceptAnything: ConfigValidator = (config) =>
 function makeAjv(): Ajv {
   // One instance per package: two packages may use the same $id for different schemas.
   // strict: false because package authors' schemas may carry annotations ajv does not know.
-  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, logger: false })
+  // verbose: errors carry the failing schema, for "did you mean" on an unknown key.
+  const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, logger: false, verbose: true })
   addFormats(ajv)
   return ajv
 }

@@ -3,8 +3,11 @@
 import { SECTION_OF_KIND } from './kinds.js'
 import type { PackageKind, Problem, Section } from './types.js'
 
-/** Where an enabled package was asked for: a config section, or an environment variable such as `PROMETHEUS_ENABLED=true`. */
-export type Asker = { section: Section } | { variable: string }
+/**
+ * Where an enabled package was asked for: a config section, an agent's `skills` map (and only that), or an
+ * environment variable such as `PROMETHEUS_ENABLED=true`.
+ */
+export type Asker = { section: Section } | { agent: string; section: 'skills' } | { variable: string }
 
 /** An installed package that is not enabled but would satisfy a requirement. */
 export interface CandidateProvider {
@@ -13,7 +16,28 @@ export interface CandidateProvider {
 }
 
 function describeAsker(asker: Asker): string {
+  if ('agent' in asker) return `agent '${asker.agent}' (its \`skills\` map)`
   return 'section' in asker ? `the config's \`${asker.section}\` section` : asker.variable
+}
+
+/** The first-party plugins that serve a model prefix: only packages that exist are ever suggested. */
+export const KNOWN_PROVIDER_PACKAGES: Readonly<Record<string, string>> = {
+  openai: '@robutler/plugin-openai',
+  anthropic: '@robutler/plugin-anthropic',
+  local: '@robutler/plugin-local',
+}
+
+/**
+ * What to do about models of `prefix` that nothing serves: install the first-party plugin for it when there is
+ * one, else search the marketplace for one (a package named after the prefix may not exist).
+ *
+ * @example
+ * providerHint('openai') // 'npm install @robutler/plugin-openai, then enable it in the config's `plugins` section'
+ */
+export function providerHint(prefix: string): string {
+  const known = KNOWN_PROVIDER_PACKAGES[prefix]
+  if (known) return `npm install ${known}, then enable it in the config's \`plugins\` section`
+  return `no first-party plugin serves '${prefix}/…' models: find one with \`npx robutler plugins search ${prefix}\`, or use a prefix an enabled plugin serves (plugin-openai's \`endpoints\` name OpenAI-compatible ones)`
 }
 
 function requiresMissingHint(capability: string, candidate: CandidateProvider | undefined): string {
@@ -21,10 +45,8 @@ function requiresMissingHint(capability: string, candidate: CandidateProvider | 
     return `${candidate.name} is installed and provides ${capability}: enable it in the config's \`${SECTION_OF_KIND[candidate.kind]}\` section`
   }
   const llm = /^llm:(.+)$/.exec(capability)
-  if (llm) {
-    const plugin = `@robutler/plugin-${llm[1]}`
-    return `${plugin} would provide ${capability}: npm install ${plugin}, then enable it in the config's \`plugins\` section`
-  }
+  if (llm && KNOWN_PROVIDER_PACKAGES[llm[1]!]) return `${KNOWN_PROVIDER_PACKAGES[llm[1]!]} would provide ${capability}: ${providerHint(llm[1]!)}`
+  if (llm) return providerHint(llm[1]!)
   return `install and enable a package whose robutler.provides lists ${capability}`
 }
 
@@ -51,8 +73,9 @@ const DEFINITIONS = {
       `install a release of ${pkg} whose robutler.kernel range includes ${kernelVersion}, or a kernel that satisfies ${range}`,
   },
   RBT_ERR_PACKAGE_NOT_INSTALLED: {
-    description: 'The config or the environment enables a package that is not installed.',
-    message: (pkg: string, asker: Asker) => `${describeAsker(asker)} needs ${pkg}, which is not installed`,
+    description: 'The config, an agent or the environment enables a package that is not installed.',
+    message: (pkg: string, asker: Asker, appDir?: string) =>
+      `${describeAsker(asker)} needs ${pkg}, which is not installed${appDir === undefined ? '' : ` in ${appDir} (nor in a parent folder's node_modules)`}`,
     hint: (pkg: string) => `npm install ${pkg}`,
   },
   RBT_ERR_PACKAGE_KIND_MISMATCH: {

@@ -13,9 +13,10 @@ export { SECTION_OF_KIND } from './kinds.js'
 export type { ManifestResult } from './manifest.js'
 export { loadConfigValidator } from './config-schema.js'
 export { PACKAGE_BRAND, isBranded } from './brand.js'
-export { problem, PROBLEM_CODES, defineProblems } from './errors.js'
+export { problem, PROBLEM_CODES, defineProblems, KNOWN_PROVIDER_PACKAGES, providerHint } from './errors.js'
 export type { ProblemCode, ProblemDefinition, ProblemCatalogue, Asker, CandidateProvider } from './errors.js'
-export { describeAjvErrors } from './ajv-message.js'
+export { describeAjvErrors, describeAjvError, didYouMean, meaningfulErrors, pointerToPath } from './ajv-message.js'
+export { closestName } from './closest.js'
 export { mapLimit } from './map-limit.js'
 export type {
   PackageKind,

@@ -11,6 +11,8 @@ export interface PlanResult {
   /** Enabled packages that passed every check, in boot order (each after the packages it requires). */
   packages: PlannedPackage[]
   problems: Problem[]
+  /** Every package the config and environment enable that is installed, whether it passed its checks or not. */
+  enabled: string[]
 }
 
 /** Why a package is enabled. */
@@ -32,7 +34,11 @@ function requestedNames(input: PlanInput): Map<string, Asker[]> {
     asked.set(name, [...(asked.get(name) ?? []), asker])
   }
   for (const name of Object.keys(input.selection.plugins)) add(name, { section: 'plugins' })
-  for (const name of Object.keys(input.selection.skills)) add(name, { section: 'skills' })
+  const agentSkills = input.selection.agentSkills ?? {}
+  for (const name of Object.keys(input.selection.skills)) {
+    const agents = agentSkills[name]
+    add(name, agents && agents.length > 0 ? { agent: agents[0]!, section: 'skills' } : { section: 'skills' })
+  }
   for (const [variable, name] of Object.entries(input.selection.fromEnvironment ?? {})) add(name, { variable })
   return asked
 }
@@ -52,7 +58,7 @@ function enable(input: PlanInput, discovered: readonly DiscoveredPackage[], prob
   for (const [name, askers] of requestedNames(input)) {
     const found = installed.get(name)
     if (!found) {
-      problems.push(problem('RBT_ERR_PACKAGE_NOT_INSTALLED', name, askers[0]!))
+      problems.push(problem('RBT_ERR_PACKAGE_NOT_INSTALLED', name, askers[0]!, input.appDir))
       continue
     }
     const sections = askers.flatMap((asker) => ('section' in asker ? [asker.section] : []))
@@ -149,5 +155,5 @@ export async function planPackages(input: PlanInput, discovered: readonly Discov
   const { order, cycles } = orderGraph(graph)
   for (const cycle of cycles) problems.push(problem('RBT_ERR_DEPENDENCY_CYCLE', cycle[0]!, cycle))
   const packages = order.filter((name) => !unmet.has(name)).flatMap((name) => ready.get(name) ?? [])
-  return { packages, problems }
+  return { packages, problems, enabled: [...enabled.keys()] }
 }

@@ -27,5 +27,5 @@ export async function resolvePackages(input: PlanInput): Promise<LoadReport> {
   const discovery = await discoverPackages(input.appDir)
   const plan = await planPackages(input, discovery.packages)
   const load = await loadPackages(plan.packages)
-  return { packages: load.packages, problems: [...plan.problems, ...load.problems], discovered: discovery.packages }
+  return { packages: load.packages, problems: [...plan.problems, ...load.problems], enabled: plan.enabled, discovered: discovery.packages }
 }

@@ -54,6 +54,11 @@ export interface Selection {
   /** Skill package name → its default config section (top-level `skills` plus every skill an agent names). */
   skills: Record<string, Record<string, unknown>>
   /**
+   * Skills named only in agents' `skills` maps (not in the top-level section), each with the agents naming it:
+   * a problem about one (not installed) then names the agent rather than the section.
+   */
+  agentSkills?: Record<string, string[]>
+  /**
    * Capabilities the config uses without naming a package (`llm:openai` for an agent model `openai/gpt-4o`).
    * An installed package that provides one is enabled; a missing one is only a problem when `strict` is set.
    */
@@ -104,6 +109,8 @@ export interface LoadReport {
   /** Every enabled package that loaded, in boot order (a package after everything it requires). */
   packages: LoadedPackage[]
   problems: Problem[]
+  /** Every installed package the config and environment enable, whether it passed its checks or not. */
+  enabled: string[]
   /** Every package with a manifest that was found (enabled or not), for `doctor` and `skills list`. */
   discovered: DiscoveredPackage[]
 }

@@ -27,8 +27,8 @@ export interface LocalRegistry {
   env: NodeJS.ProcessEnv
   /** Runs npm with `env` in `cwd`. */
   npm(args: string[], cwd: string): Promise<NpmResult>
-  /** `npm publish <folder>`; throws with npm's output when it fails. */
-  publishFolder(folder: string, extraArgs?: string[]): Promise<void>
+  /** `npm publish <folder>`; throws with npm's output when it fails, else answers it. */
+  publishFolder(folder: string, extraArgs?: string[]): Promise<NpmResult>
   /**
    * Publishes every third-party package that the packages in `folders` need at runtime (their dependency closure
    * as installed in the repo's node_modules), so `npm install` of them works against this registry alone.
@@ -223,6 +223,7 @@ export async function startRegistry(): Promise<LocalRegistry> {
     async publishFolder(folder, extraArgs = []) {
       const result = await npm(['publish', folder, ...extraArgs], dir)
       if (result.code !== 0) throw new Error(`npm publish ${folder} failed (${result.code})\n${result.stdout}\n${result.stderr}`)
+      return result
     },
     async seedDependencies(folders) {
       const closure = [...dependencyClosure(folders)].filter(([key]) => !key.startsWith('@robutler/'))

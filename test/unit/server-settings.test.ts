@@ -28,6 +28,7 @@ describe('resolveSettings', () => {
       providerTimeoutMs: 120_000,
       providerRetries: 2,
       appDir: resolve('.'),
+      baseDir: resolve('.'),
       monitoring: false,
       asyncContext: 'auto',
       trustProxy: false,
@@ -81,7 +82,15 @@ describe('optionsFromConfig', () => {
     expect(validateConfigShape({ server })).toBe(true)
     const options = optionsFromConfig({ server, agents: [], plugins: {}, skills: {} }, '/srv/app', {})
     const { workers: _cli, cors, ...settings } = server
-    expect(options).toEqual({ ...settings, corsOrigins: cors.origins, enableCors: true, agents: [], plugins: {}, skills: {}, appDir: '/srv/app', env: {} })
+    expect(options).toEqual({ ...settings, corsOrigins: cors.origins, enableCors: true, agents: [], plugins: {}, skills: {}, baseDir: '/srv/app', env: {} })
+  })
+
+  it('finds packages from the app folder given, relative paths from the config file’s folder', () => {
+    const options = optionsFromConfig({}, '/etc/robutler', {}, { appDir: '/opt/robutler' })
+    expect(options).toMatchObject({ appDir: '/opt/robutler', baseDir: '/etc/robutler' })
+    expect(resolveSettings(options, {})).toMatchObject({ appDir: '/opt/robutler', baseDir: '/etc/robutler' })
+    // No app folder given: the current directory, as Node resolves packages from it.
+    expect(resolveSettings(optionsFromConfig({}, '/etc/robutler', {}), {})).toMatchObject({ appDir: resolve('.'), baseDir: '/etc/robutler' })
   })
 
   it('ROBUTLER_HOST, ROBUTLER_PORT and ROBUTLER_LOG_LEVEL override the file; empty ones do not', () => {

@@ -38,6 +38,13 @@ function noCompatibleVersion(kind: PackageKind, spec: PackageSpec, published: Pu
   ]
 }
 
+/** The other kind, when every version in range is a valid package of that kind (`skills add` of a plugin). */
+function otherKind(versions: readonly Published['inRange'][number][], kind: PackageKind): PackageKind | null {
+  const kinds = new Set(versions.map((entry) => entry.manifest.robutler?.kind))
+  const [only] = kinds
+  return kinds.size === 1 && (only === 'plugin' || only === 'skill') && only !== kind ? only : null
+}
+
 /** Refusals known before installing: no package.json, a config that cannot be edited, an unknown agent. */
 function appProblems(name: string, kind: PackageKind, config: AppConfig, agent: string | undefined, context: MarketplaceContext, hasPackageJson: boolean): Problem[] {
   const section = SECTION_OF_KIND[kind]
@@ -81,6 +88,31 @@ async function unmetRequirements(cwd: string, name: string): Promise<Problem[]> 
   return requires.filter((capability) => !provided.has(capability)).map((capability) => registryProblem('RBT_ERR_REQUIRES_MISSING', name, capability))
 }
 
+/**
+ * Tools of the new skill that another skill of the agent defines too: the kernel refuses to build such an agent
+ * (RBT_ERR_SKILL_SETUP_FAILED at startup), so `add` says so now. Each other skill is set up as start would, with
+ * its default config and the agent's overrides.
+ */
+async function toolClashes(name: string, tools: readonly string[], agent: string, data: Record<string, any> | null, context: MarketplaceContext): Promise<Problem[]> {
+  if (tools.length === 0) return []
+  const entry = (Array.isArray(data?.agents) ? data!.agents : []).find((candidate: any) => candidate?.name === agent)
+  const clashes: Problem[] = []
+  for (const [other, overrides] of Object.entries<Record<string, unknown>>(entry?.skills ?? {})) {
+    if (other === name) continue
+    const defaults = (data?.skills?.[other] ?? {}) as Record<string, unknown>
+    const check = await checkPackage(await installedDir(context.cwd, other), {
+      kind: 'skill',
+      kernelVersion: context.kernelVersion,
+      env: context.env,
+      skillConfig: { ...defaults, ...overrides },
+      strict: false,
+    })
+    const shared = tools.filter((tool) => check.toolNames.includes(tool))
+    if (shared.length > 0) clashes.push(problem('RBT_ERR_MARKETPLACE_TOOL_CLASH', name, shared, other, agent))
+  }
+  return clashes
+}
+
 /** `add <pkg>[@range] [--agent NAME]`. */
 export async function runAdd(kind: PackageKind, specText: string, agent: string | undefined, context: MarketplaceContext): Promise<number> {
   const parsed = parsePackageSpec(specText)
@@ -97,6 +129,8 @@ export async function runAdd(kind: PackageKind, specText: string, agent: string 
   if (published.inRange.length === 0) return refuse(context, [problem('RBT_ERR_MARKETPLACE_PACKAGE_NOT_FOUND', spec.name, spec.range, published.all)])
   const verdicts = published.inRange.map((entry) => judgeVersion(spec.name, entry, kind, context.kernelVersion))
   const { chosen, passedOver } = chooseVersion(verdicts, published.distTags.latest, spec.range !== undefined)
+  const other = otherKind(published.inRange, kind)
+  if (!chosen && other !== null) return refuse(context, [problem('RBT_ERR_MARKETPLACE_WRONG_KIND', spec.name, other, kind, 'add')])
   if (!chosen) return refuse(context, noCompatibleVersion(kind, spec, published, verdicts, context))
   context.stderr(choiceLine(spec.name, chosen, passedOver, context.kernelVersion))
 
@@ -111,7 +145,8 @@ export async function runAdd(kind: PackageKind, specText: string, agent: string 
 
   const edit = enableInConfig(config.text, section, spec.name, agent)
   if (edit.changes.length > 0) await writeFile(context.configPath, edit.text)
-  const warnings = [...check.warnings, ...(await unmetRequirements(context.cwd, spec.name))]
+  const clashes = agent === undefined ? [] : await toolClashes(spec.name, check.toolNames, agent, config.data, context)
+  const warnings = [...check.warnings, ...(await unmetRequirements(context.cwd, spec.name)), ...clashes]
   if (warnings.length > 0) context.stderr(`robutler: warning:\n${formatReport(warnings)}\n`)
   const where = edit.changes.length > 0 ? edit.changes.join(', ') : `already enabled in ${config.path}`
   context.stdout(`added ${spec.name}@${check.version}: ${where}\n`)

@@ -1,11 +1,12 @@
 // The app's robutler.config.json as the marketplace sees it: which packages it enables, and in-place edits that
 // enable or disable one. The file is edited as text (see json-text.ts), never re-serialised, so everything the
-// author wrote — key order, indentation, other sections — stays as it was.
+// author wrote — key order, indentation, comments, other sections — stays as it was.
 import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { applyEdits, insertMember, memberOf, parseJsonText, removeMember, type JsonNode, type TextEdit } from './json-text.js'
 import type { Section } from '@robutler/registry'
+import { parseConfigText } from '@robutler/kernel'
 
 type ObjectNode = Extract<JsonNode, { type: 'object' }>
 
@@ -47,13 +48,12 @@ export async function readAppConfig(path: string): Promise<AppConfig> {
       return { path, text, data: null, uneditable: `it does not load: ${(error as Error).message}` }
     }
   }
-  try {
-    const data: unknown = JSON.parse(text)
-    if (!isObject(data)) return { path, text, data: null, uneditable: 'it is not a JSON object' }
-    return { path, text, data }
-  } catch (error) {
-    return { path, text, data: null, uneditable: `it is not JSON (${(error as Error).message})` }
-  }
+  // JSON with comments, as the server reads it; a syntax error is said at its line:column with the line shown.
+  const parsed = parseConfigText(text, path)
+  const syntax = parsed.problems[0]
+  if (syntax) return { path, text, data: null, uneditable: `it is not valid JSON at line ${syntax.message.slice(path.length + 1)}` }
+  if (!isObject(parsed.value)) return { path, text, data: null, uneditable: 'it is not a JSON object' }
+  return { path, text, data: parsed.value }
 }
 
 /** Names of the config's agents, in order. */
@@ -89,7 +89,7 @@ function agentNode(root: ObjectNode, agent: string): ObjectNode | undefined {
 }
 
 /** Adds `"name": {}` to the object member `key` of `parent`, creating the member when it is missing. */
-function addEntry(text: string, parent: ObjectNode, key: string, name: string, where: string): TextEdit | null {
+function addEntry(text: string, parent: ObjectNode, key: string, name: string, where: string): TextEdit[] | null {
   const member = memberOf(parent, key)
   if (!member) return insertMember(text, parent, key, `{ ${JSON.stringify(name)}: {} }`)
   if (member.value.type !== 'object') throw new Error(`${where} is not an object`)
@@ -124,7 +124,7 @@ export function enableInConfig(text: string | null, section: Section, name: stri
   const changes: string[] = []
   const inSection = addEntry(text, root, section, name, `the config's ${section}`)
   if (inSection) {
-    edits.push(inSection)
+    edits.push(...inSection)
     changes.push(`enabled in ${section}`)
   }
   if (agent !== undefined) {
@@ -132,7 +132,7 @@ export function enableInConfig(text: string | null, section: Section, name: stri
     if (!node) throw new Error(`no agent named ${agent}`)
     const attached = addEntry(text, node, 'skills', name, `agent ${agent}'s skills`)
     if (attached) {
-      edits.push(attached)
+      edits.push(...attached)
       changes.push(`attached to agent ${agent}`)
     }
   }
@@ -148,7 +148,7 @@ export function disableInConfig(text: string, section: Section, name: string): C
     if (object?.type !== 'object') return
     const index = object.members.findIndex((member) => member.key === name)
     if (index < 0) return
-    edits.push(removeMember(object, index))
+    edits.push(...removeMember(text, object, index))
     changes.push(change)
   }
   remove(memberOf(root, section)?.value, `disabled in ${section}`)

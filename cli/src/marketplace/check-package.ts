@@ -26,6 +26,8 @@ export interface PackageCheck {
   /** Things the operator must still do (a config the schema needs); printed by add, never fatal there. */
   warnings: Problem[]
   tools: number
+  /** The names of the tools setup returned (a skill that could be set up). */
+  toolNames: string[]
   examples: number
 }
 
@@ -56,7 +58,7 @@ async function readPackageJson(dir: string): Promise<{ json: Record<string, any>
 export async function checkPackage(folder: string, options: CheckOptions): Promise<PackageCheck> {
   const dir = await realpath(folder).catch(() => folder)
   const read = await readPackageJson(dir)
-  const result: PackageCheck = { name: dir, version: '', problems: [], warnings: [], tools: 0, examples: 0 }
+  const result: PackageCheck = { name: dir, version: '', problems: [], warnings: [], tools: 0, toolNames: [], examples: 0 }
   if ('problem' in read) return { ...result, problems: [read.problem] }
   const json = read.json
   const name = typeof json.name === 'string' ? json.name : dir
@@ -102,6 +104,7 @@ export async function checkPackage(folder: string, options: CheckOptions): Promi
   const parts = await checkParts(name, setup.parts, definition.workerPath)
   problems.push(...parts.problems)
   result.tools = parts.tools.length
+  result.toolNames = parts.tools.map((tool) => tool.name)
   if (options.strict) {
     const examples = await runExamples(name, parts.tools, parts.worker)
     problems.push(...examples.problems)

@@ -1,5 +1,9 @@
-// A JSON parser that remembers where every value sits in the text, so the config can be edited in place: a key
-// inserted or removed without re-serialising the file (its order, indentation and line ends are the author's).
+// The config as text, for editing it in place: jsonc-parser (the parser VS Code uses) says where every value sits
+// — comments and trailing commas allowed, as in tsconfig.json — and the edits here insert or remove one member
+// the way the file is written (its order, indentation, line ends and comments stay the author's). jsonc-parser's
+// own `modify` re-formats the neighbours of an edit (an inline object spread over lines, a comment moved to the
+// new member), so the edits are ours.
+import { parseTree, printParseErrorCode, type Node, type ParseError } from 'jsonc-parser'
 
 export interface JsonMember {
   key: string
@@ -13,90 +17,39 @@ export type JsonNode =
   | { type: 'array'; start: number; end: number; items: JsonNode[] }
   | { type: 'scalar'; start: number; end: number; value: unknown }
 
-/** `end` is the offset just past the value. */
-class Reader {
-  at = 0
-  constructor(readonly text: string) {}
+type ObjectNode = Extract<JsonNode, { type: 'object' }>
 
-  skipSpace(): void {
-    while (this.at < this.text.length && /\s/.test(this.text[this.at]!)) this.at++
-  }
-
-  expect(char: string): void {
-    this.skipSpace()
-    if (this.text[this.at] !== char) throw new SyntaxError(`expected '${char}' at offset ${this.at}`)
-    this.at++
-  }
-
-  string(): { value: string; start: number } {
-    this.skipSpace()
-    const start = this.at
-    const match = /^"(?:[^"\\\u0000-\u001f]|\\.)*"/.exec(this.text.slice(start))
-    if (!match) throw new SyntaxError(`expected a string at offset ${start}`)
-    this.at += match[0].length
-    return { value: JSON.parse(match[0]) as string, start }
-  }
-
-  value(): JsonNode {
-    this.skipSpace()
-    const start = this.at
-    const char = this.text[start]
-    if (char === '{') return this.object(start)
-    if (char === '[') return this.array(start)
-    if (char === '"') {
-      const { value } = this.string()
-      return { type: 'scalar', start, end: this.at, value }
-    }
-    const match = /^(?:true|false|null|-?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)/.exec(this.text.slice(start))
-    if (!match) throw new SyntaxError(`unexpected '${char ?? 'end of text'}' at offset ${start}`)
-    this.at += match[0].length
-    return { type: 'scalar', start, end: this.at, value: JSON.parse(match[0]) }
-  }
-
-  object(start: number): JsonNode {
-    this.at++
-    const members: JsonMember[] = []
-    this.skipSpace()
-    if (this.text[this.at] === '}') {
-      this.at++
-      return { type: 'object', start, end: this.at, members }
-    }
-    for (;;) {
-      const key = this.string()
-      this.expect(':')
-      members.push({ key: key.value, keyStart: key.start, value: this.value() })
-      this.skipSpace()
-      const next = this.text[this.at++]
-      if (next === '}') return { type: 'object', start, end: this.at, members }
-      if (next !== ',') throw new SyntaxError(`expected ',' or '}' at offset ${this.at - 1}`)
-    }
-  }
-
-  array(start: number): JsonNode {
-    this.at++
-    const items: JsonNode[] = []
-    this.skipSpace()
-    if (this.text[this.at] === ']') {
-      this.at++
-      return { type: 'array', start, end: this.at, items }
-    }
-    for (;;) {
-      items.push(this.value())
-      this.skipSpace()
-      const next = this.text[this.at++]
-      if (next === ']') return { type: 'array', start, end: this.at, items }
-      if (next !== ',') throw new SyntaxError(`expected ',' or ']' at offset ${this.at - 1}`)
-    }
-  }
+/** 1-based line:column of an offset. */
+export function lineColumn(text: string, offset: number): string {
+  const before = text.slice(0, offset)
+  return `${before.split('\n').length}:${offset - (before.lastIndexOf('\n') + 1) + 1}`
 }
 
-/** Parses JSON text into a tree of positioned nodes. Throws a SyntaxError for text that is not JSON. */
+function convert(node: Node): JsonNode {
+  const start = node.offset
+  const end = node.offset + node.length
+  if (node.type === 'object') {
+    const members = (node.children ?? []).flatMap((property) => {
+      const [key, value] = property.children ?? []
+      return key && value ? [{ key: String(key.value), keyStart: key.offset, value: convert(value) }] : []
+    })
+    return { type: 'object', start, end, members }
+  }
+  if (node.type === 'array') return { type: 'array', start, end, items: (node.children ?? []).map(convert) }
+  return { type: 'scalar', start, end, value: node.value }
+}
+
+/**
+ * Parses JSON text — with `//` and `/* *\/` comments and trailing commas — into a tree of positioned nodes.
+ * Throws a SyntaxError naming the line:column of the first problem.
+ */
 export function parseJsonText(text: string): JsonNode {
-  const reader = new Reader(text)
-  const root = reader.value()
-  reader.skipSpace()
-  if (reader.at !== text.length) throw new SyntaxError(`unexpected text after the JSON value at offset ${reader.at}`)
-  return root
+  const errors: ParseError[] = []
+  const root = parseTree(text, errors, { allowTrailingComma: true, disallowComments: false })
+  const first = errors[0]
+  if (first) throw new SyntaxError(`${printParseErrorCode(first.error)} at line ${lineColumn(text, first.offset)}`)
+  if (!root) throw new SyntaxError('no JSON value in the text')
+  return convert(root)
 }
 
 /** The member `key` of an object node, if any. */
@@ -116,9 +69,12 @@ export function applyEdits(source: string, edits: readonly TextEdit[]): string {
   return [...edits].sort((a, b) => b.start - a.start).reduce((text, edit) => text.slice(0, edit.start) + edit.text + text.slice(edit.end), source)
 }
 
+function lineStart(text: string, offset: number): number {
+  return text.lastIndexOf('\n', offset - 1) + 1
+}
+
 function lineIndent(text: string, offset: number): string {
-  const lineStart = text.lastIndexOf('\n', offset - 1) + 1
-  return /^[ \t]*/.exec(text.slice(lineStart))![0]
+  return /^[ \t]*/.exec(text.slice(lineStart(text, offset)))![0]
 }
 
 function newlineOf(text: string): string {
@@ -131,30 +87,84 @@ function indentUnit(text: string): string {
   return match ? match[1]! : '  '
 }
 
+/** What follows a value on its line: a trailing comma (its offset), and the offset where the line's text ends. */
+function afterValue(text: string, end: number): { comma: number | null; lineEnd: number } {
+  let at = end
+  while (text[at] === ' ' || text[at] === '\t') at++
+  const comma = text[at] === ',' ? at : null
+  if (comma !== null) at++
+  while (text[at] === ' ' || text[at] === '\t') at++
+  if (text.startsWith('//', at)) {
+    const newline = text.indexOf('\n', at)
+    at = newline < 0 ? text.length : newline
+    if (text[at - 1] === '\r') at--
+  } else if (text.startsWith('/*', at)) {
+    const close = text.indexOf('*/', at + 2)
+    at = close < 0 ? text.length : close + 2
+  } else {
+    at = comma !== null ? comma + 1 : end
+  }
+  return { comma, lineEnd: at }
+}
+
 /**
  * Inserts `"key": valueText` as the last member of `object`, written the way its other members are: on a line of
  * its own with their indentation when they are one a line, inline after a comma when the object is on one line.
+ * A comment after the last member stays on that member's line; a trailing comma stays a trailing comma.
  */
-export function insertMember(text: string, object: Extract<JsonNode, { type: 'object' }>, key: string, valueText: string): TextEdit {
+export function insertMember(text: string, object: ObjectNode, key: string, valueText: string): TextEdit[] {
   const member = `${JSON.stringify(key)}: ${valueText}`
+  const newline = newlineOf(text)
   const last = object.members.at(-1)
   if (!last) {
     const inner = text.slice(object.start + 1, object.end - 1)
-    if (!inner.includes('\n')) return { start: object.start, end: object.end, text: `{ ${member} }` }
-    const newline = newlineOf(text)
+    if (!inner.includes('\n')) return [{ start: object.start, end: object.end, text: `{ ${member} }` }]
     const outer = lineIndent(text, object.start)
-    return { start: object.start, end: object.end, text: `{${newline}${outer}${indentUnit(text)}${member}${newline}${outer}}` }
+    if (!/\/[/*]/.test(inner)) return [{ start: object.start, end: object.end, text: `{${newline}${outer}${indentUnit(text)}${member}${newline}${outer}}` }]
+    // Only comments inside: the member goes after them, before the closing brace's line.
+    const close = object.end - 1
+    const from = close - /[ \t\r\n]*$/.exec(inner)![0].length
+    return [{ start: from, end: close, text: `${newline}${outer}${indentUnit(text)}${member}${newline}${outer}` }]
   }
   const multiline = text.slice(object.start, last.keyStart).includes('\n')
-  if (!multiline) return { start: last.value.end, end: last.value.end, text: `, ${member}` }
-  return { start: last.value.end, end: last.value.end, text: `,${newlineOf(text)}${lineIndent(text, last.keyStart)}${member}` }
+  const { comma, lineEnd } = afterValue(text, last.value.end)
+  if (!multiline) {
+    if (comma !== null) return [{ start: comma + 1, end: comma + 1, text: ` ${member},` }]
+    return [{ start: last.value.end, end: last.value.end, text: `, ${member}` }]
+  }
+  const line = `${newline}${lineIndent(text, last.keyStart)}${member}`
+  if (comma !== null) return [{ start: lineEnd, end: lineEnd, text: `${line},` }]
+  if (lineEnd === last.value.end) return [{ start: lineEnd, end: lineEnd, text: `,${line}` }]
+  return [
+    { start: last.value.end, end: last.value.end, text: ',' },
+    { start: lineEnd, end: lineEnd, text: line },
+  ]
 }
 
-/** Removes member `index` of `object` with its comma, leaving the others as they were written. */
-export function removeMember(object: Extract<JsonNode, { type: 'object' }>, index: number): TextEdit {
+/**
+ * Removes member `index` of `object` with its comma, leaving the others as they were written. In an object written
+ * one member a line, the member's lines go whole, with a comment at the end of its last line.
+ */
+export function removeMember(text: string, object: ObjectNode, index: number): TextEdit[] {
   const members = object.members
   const member = members[index]!
-  if (members.length === 1) return { start: object.start + 1, end: object.end - 1, text: '' }
-  if (index > 0) return { start: members[index - 1]!.value.end, end: member.value.end, text: '' }
-  return { start: member.keyStart, end: members[1]!.keyStart, text: '' }
+  if (members.length === 1) return [{ start: object.start + 1, end: object.end - 1, text: '' }]
+  const ownLine = text.slice(lineStart(text, member.keyStart), member.keyStart).trim() === '' && text.slice(object.start, member.keyStart).includes('\n')
+  if (ownLine) {
+    const { comma, lineEnd } = afterValue(text, member.value.end)
+    const next = text.indexOf('\n', lineEnd)
+    const restOfLine = text.slice(lineEnd, next < 0 ? text.length : next).trim()
+    if (restOfLine === '' || restOfLine === '\r') {
+      const edits: TextEdit[] = [{ start: lineStart(text, member.keyStart), end: next < 0 ? text.length : next + 1, text: '' }]
+      // The last member goes without a comma of its own: the one before it loses its comma (unless the file
+      // writes trailing commas).
+      if (index === members.length - 1 && comma === null) {
+        const previous = afterValue(text, members[index - 1]!.value.end)
+        if (previous.comma !== null) edits.push({ start: previous.comma, end: previous.comma + 1, text: '' })
+      }
+      return edits
+    }
+  }
+  if (index > 0) return [{ start: members[index - 1]!.value.end, end: member.value.end, text: '' }]
+  return [{ start: member.keyStart, end: members[1]!.keyStart, text: '' }]
 }

@@ -23,7 +23,7 @@ export async function runRemove(kind: PackageKind, specText: string, context: Ma
   const [config, snapshot, discovered] = await Promise.all([readAppConfig(context.configPath), snapshotApp(context.cwd, name), discoverPackages(context.cwd)])
   const installed = discovered.packages.find((entry) => entry.name === name)
   const installedKind = installed?.manifest?.kind
-  if (installedKind !== undefined && installedKind !== kind) return fail([problem('RBT_ERR_MARKETPLACE_WRONG_KIND', name, installedKind, kind)])
+  if (installedKind !== undefined && installedKind !== kind) return fail([problem('RBT_ERR_MARKETPLACE_WRONG_KIND', name, installedKind, kind, 'remove')])
   const named = enabledPackages(config.data, section).has(name)
   if (named && config.uneditable !== undefined) return fail([problem('RBT_ERR_MARKETPLACE_CONFIG_UNEDITABLE', name, config.path, config.uneditable, section)])
   const dependency = snapshot?.hadDependency ?? false

@@ -56,9 +56,16 @@ export default definePlugin<AgentsFileConfig>({
     // Files already warned about as never servable: warned once, not on every save.
     const ignored = new Set<string>()
 
-    kernel.agents.addLoader(function agentsFile(name, { signal }) {
-      return store.load(name, signal)
-    }, { priority: settings.priority })
+    kernel.agents.addLoader(
+      function agentsFile(name, { signal }) {
+        return store.load(name, signal)
+      },
+      {
+        priority: settings.priority,
+        // Every NAME.json of the folder (GET /agents and /models list them); a bad one is left out when it loads.
+        list: async () => (await readdir(settings.dir).catch(() => [] as string[])).flatMap((entry) => agentOfFile(entry) ?? []),
+      },
+    )
 
     const watcher = new DirWatcher({
       dir: settings.dir,

@@ -136,6 +136,13 @@ async function plan(sub: string, args: string[], context: Context): Promise<Work
     const name = agentName(positionals[0]!)
     const { text, from } = await readSource(positionals[1])
     const config = checkConfig(name, text, from)
+    // The rules a server loads agents by (the config's providers, skills and their configs): a record it would
+    // refuse is refused now, not at its first request.
+    const problems = context.checkAgent?.(config) ?? []
+    if (problems.length > 0) {
+      const lines = problems.map((entry) => `  ${entry.code}  ${entry.message}${entry.hint === undefined ? '' : `\n    → ${entry.hint}`}`)
+      throw new Refusal(`${from} is not an agent the servers of this config can load:\n${lines.join('\n')}`)
+    }
     return async (store) => {
       const created = await store.put(name, config)
       context.stdout(`${created ? 'Created' : 'Updated'} agent '${name}' (model ${config.model as string}).\n`)

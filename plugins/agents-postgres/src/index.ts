@@ -52,7 +52,13 @@ async function start(kernel: KernelApi, settings: Settings & { database: string 
     throw new Error(`cannot LISTEN ${CHANNEL} on ${where}: ${describeConnectionError(error, database)}`)
   }
 
-  kernel.agents.addLoader(createLoader(new AgentStore(pool, names), state, kernel.log), { priority, name: 'agents-postgres' })
+  const store = new AgentStore(pool, names)
+  kernel.agents.addLoader(createLoader(store, state, kernel.log), {
+    priority,
+    name: 'agents-postgres',
+    // The enabled rows, for GET /agents and /models (a disabled one answers 404, so it is not listed either).
+    list: async () => (await store.list()).filter((agent) => agent.enabled).map((agent) => agent.name),
+  })
   kernel.health.add('agents-postgres', databaseCheck(pool, database, where))
   kernel.log.info({ database: where, table: source, priority }, 'agents from PostgreSQL: table ready, listening for changes')
 }
