@@ -4,6 +4,7 @@ import { dirname, extname, resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { describeAjvErrors, validateConfigShape } from './config-schema.js'
 import { ERR_CONFIG_ENV_MISSING, ERR_CONFIG_INVALID, ERR_CONFIG_NOT_FOUND } from './errors.js'
+import { unsafeKeyPath } from './json-safety.js'
 import type { ServerSection } from './options.js'
 import type { AgentConfig } from './types.js'
 
@@ -78,6 +79,9 @@ export async function loadConfigFile(file: string, env: Environment): Promise<{ 
       throw ERR_CONFIG_INVALID(` in ${path}`, `not valid JSON (${error.message})`)
     }
   }
+  // Before interpolation, which copies keys by assignment: a `__proto__` key would become a prototype there.
+  const unsafe = unsafeKeyPath(raw)
+  if (unsafe !== null) throw ERR_CONFIG_INVALID(` in ${path}`, `${unsafe}: a prototype key; the config must be plain JSON data`)
   const config = validateConfig(interpolate(raw, env), path)
   return { config, dir: dirname(path), file: path }
 }

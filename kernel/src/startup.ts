@@ -57,6 +57,7 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
     reservedBy: (name) => (RESERVED_AGENT_NAMES.has(name) ? 'the kernel' : null),
     skills: skillMap,
     unknownSkills: 'ignore',
+    params: settings.params,
   }
   const problems: Problem[] = [...report.problems, ...staticAgentProblems(agents, rules)]
   return { report, problems, plugins, skills: skillMap }
