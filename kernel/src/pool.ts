@@ -40,7 +40,7 @@ export interface PoolStats {
   completed: number
   failed: number
   /** Threads ended because they held more memory outside the heap than `maxExternalMb`. */
-  recycled: number
+  recycled?: number
 }
 
 export class WorkerPool {

@@ -422,7 +422,8 @@ export interface KernelApi {
     gatherAll(topic: string, timeoutMs?: number): Promise<{ values: unknown[]; departed: unknown[] }>
   }
   /** The worker pool's figures (for monitoring). */
-  pool: { stats(): { threads: number; queueSize: number; utilization: number; completed: number; failed: number } }
+  /** `recycled`: threads ended because they held more memory outside the heap than `workerResourceLimits.maxExternalMb`. */
+  pool: { stats(): { threads: number; queueSize: number; utilization: number; completed: number; failed: number; recycled?: number } }
   /** The Fastify instance: add routes such as `/metrics` here. */
   http: FastifyInstance
   /** Protocol surfaces over the agent loop (the Responses API, Anthropic Messages, MCP): see SurfaceDefinition. */
