@@ -1,10 +1,11 @@
 // @robutler/plugin-agents-file over a real server: agents from a folder of JSON files, served within a second of
 // a change, running streams finishing on the config they started with, bad files answered per agent.
-import { mkdir, rename, rm, writeFile } from 'node:fs/promises'
+import { mkdir, rename, rm, symlink, writeFile } from 'node:fs/promises'
+import { hostname } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { AGENTS_FILE, startAgentsServer, within, type AgentsServer } from './helpers/agents-app.js'
-import { postJson, readSse } from './helpers/test-server.js'
+import { loggedAbout, postJson, readSse } from './helpers/test-server.js'
 
 const LOCAL = '@robutler/plugin-local'
 
@@ -141,13 +142,24 @@ describe('plugin-agents-file', () => {
     expect(await fetch(`${t.url}/live`).then((r) => r.json())).toEqual({ status: 'alive' })
   })
 
-  it('a new file that is not JSON, with no good version yet, is a clear error for that agent', async () => {
+  it('a new file that is not JSON, with no good version yet, is an error for that agent: the detail in the log only', async () => {
     await write('broken', '{ nope')
-    const { status, json } = await chat('broken')
+    const { status, json, headers } = await chat('broken')
     expect(status).toBe(500)
     expect(json.error.code).toBe('RBT_ERR_AGENT_INVALID')
-    expect(json.error.message).toContain('broken.json')
-    expect(json.error.message).toContain('not valid JSON')
+    expect(json.error.message).toBe(`Agent 'broken' is misconfigured: the server log names the problems (request ${headers.get('x-request-id')})`)
+    const logged = loggedAbout(t.logs, headers.get('x-request-id'))
+    expect(logged).toContain(`${agents}/broken.json`)
+    expect(logged).toContain('not valid JSON')
+  })
+
+  it("a file that is a link to another file (/etc/hostname) shows the client neither the path nor the file's bytes", async () => {
+    await symlink('/etc/hostname', join(agents, 'linked.json'))
+    const res = await chat('linked')
+    expect(res.json.error.code).toBe('RBT_ERR_AGENT_INVALID')
+    expect(res.text).not.toContain(agents)
+    expect(res.text).not.toContain(hostname())
+    expect(loggedAbout(t.logs, res.headers.get('x-request-id'))).toContain('linked.json')
   })
 
   it('an unknown skill, an invalid model string or a mismatched name is a per-agent error; other agents keep serving', async () => {
@@ -163,11 +175,11 @@ describe('plugin-agents-file', () => {
       ['misnamed', /misnamed\.json has "name": "alpha"; it must be 'misnamed'/],
     ]
     for (const [agent, problem] of cases) {
-      const { status, json } = await chat(agent)
+      const { status, json, headers } = await chat(agent)
       expect(status, agent).toBe(500)
       expect(json.error).toMatchObject({ code: 'RBT_ERR_AGENT_INVALID', type: 'configuration_error' })
-      expect(json.error.message).toContain(`Agent '${agent}'`)
-      expect(json.error.message).toMatch(problem)
+      expect(json.error.message).toBe(`Agent '${agent}' is misconfigured: the server log names the problems (request ${headers.get('x-request-id')})`)
+      expect(loggedAbout(t.logs, headers.get('x-request-id'))).toMatch(problem)
     }
     expect((await chat('alpha', 'still here')).json.choices[0].message.content).toBe('still here')
     expect((await chat('static', 'me too')).json.choices[0].message.content).toBe('me too')

@@ -7,7 +7,7 @@ import type { AgentConfig, AgentLoader, KernelApi } from '@robutler/kernel'
 import plugin from '@robutler/plugin-agents-http'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { AGENTS_HTTP, startAgentsServer, within, type AgentsServer } from './helpers/agents-app.js'
-import { postJson } from './helpers/test-server.js'
+import { loggedAbout, postJson } from './helpers/test-server.js'
 
 const TOKEN = 'Bearer portal-secret-7f3a'
 
@@ -265,7 +265,8 @@ describe('plugin-agents-http: end to end', () => {
     const bad = await chat('bad', 'x')
     expect(bad.status).toBe(500)
     expect(bad.json.error.code).toBe('RBT_ERR_AGENT_INVALID')
-    expect(bad.json.error.message).toContain('@acme/skill-nope')
+    expect(bad.json.error.message).not.toContain('@acme/skill-nope')
+    expect(loggedAbout(t.logs, bad.headers.get('x-request-id'))).toContain('@acme/skill-nope')
   })
 
   it('GET /agents says the portal cannot list its agents; they are still served by name', async () => {
@@ -282,8 +283,10 @@ describe('plugin-agents-http: end to end', () => {
     const down = await chat('later', 'x')
     expect(down.status).toBe(503)
     expect(down.json.error.code).toBe('RBT_ERR_AGENT_UNAVAILABLE')
-    expect(down.json.error.message).toContain('later')
+    expect(down.json.error.message).toBe(`Agent 'later' is unavailable right now; retry shortly (request ${down.headers.get('x-request-id')})`)
+    expect(loggedAbout(t.logs, down.headers.get('x-request-id'))).toContain('agent could not be loaded')
     expect(down.text).not.toContain('portal-secret')
+    expect(down.text).not.toContain(String(port))
     // Not cached: still 503 while down, served as soon as the portal is back.
     expect((await chat('later', 'x')).status).toBe(503)
 

@@ -5,7 +5,8 @@ import { createHash, randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createServer, type AgentConfig } from '@robutler/kernel'
-import { describeDatabase, KeyStore, TtlLru } from '@robutler/plugin-auth-keys'
+import { createAuthenticator, describeDatabase, hashSecret, KeyStore, newSecret, TtlLru, type CachedAnswer } from '@robutler/plugin-auth-keys'
+import { pino } from 'pino'
 import pg from 'pg'
 import { AUTH_KEYS, LOCAL, PROBE, SKILL_AUTH, apiKey, authApp, bearer, chat, getJson, startAuthServer, type AuthApp, type AuthServer } from './helpers/auth-app.js'
 import { cleanEnv, killIfAlive, runCli, startServer as startCliServer, type RunningServer } from './helpers/cli-process.js'
@@ -55,6 +56,41 @@ describe('hashing, cache and messages (no server)', () => {
     now = 1000
     expect(cache.get('a')).toBeUndefined()
     expect(cache.size).toBe(1)
+  })
+
+  it('keeps unknown keys apart and briefly: 10,500 made-up keys evict no real one, and a repeated one costs one lookup', async () => {
+    const real = newSecret()
+    const lookups: string[] = []
+    const store = {
+      async lookup(hash: Buffer) {
+        lookups.push(hash.toString('hex'))
+        return hash.equals(hashSecret(real))
+          ? { id: 'rk_real0001', hash, userId: 'ann', scope: 'all', agents: null, createdAt: new Date(), revokedAt: null, lastUsedAt: null }
+          : null
+      },
+      async touch() {},
+    } as unknown as KeyStore
+    let now = 0
+    const options = { ttlMs: 30_000, max: 100, now: () => now }
+    const authenticate = createAuthenticator({
+      configKeys: new Map(),
+      store,
+      cache: new TtlLru<CachedAnswer>(options),
+      unknown: new TtlLru<CachedAnswer>({ ...options, ttlMs: 5_000 }),
+      log: pino({ level: 'silent' }),
+    })
+    const credential = (token: string) => ({ scheme: 'bearer' as const, token })
+    expect(await authenticate(credential(real), {} as never)).toMatchObject({ userId: 'ann' })
+    for (let i = 0; i < 10_500; i++) expect(await authenticate(credential(newSecret()), {} as never)).toBe('not-mine')
+    lookups.length = 0
+    expect(authenticate(credential(real), {} as never)).toMatchObject({ userId: 'ann' }) // cached: no promise, no lookup
+    const guess = newSecret()
+    for (let i = 0; i < 5; i++) expect(await authenticate(credential(guess), {} as never)).toBe('not-mine')
+    expect(lookups).toHaveLength(1)
+    now = 5_000 // unknown answers last 5 s, known ones their full TTL
+    expect(await authenticate(credential(guess), {} as never)).toBe('not-mine')
+    expect(authenticate(credential(real), {} as never)).toMatchObject({ userId: 'ann' })
+    expect(lookups).toHaveLength(2)
   })
 
   it('a TTL of 0 caches nothing', () => {

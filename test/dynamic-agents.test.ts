@@ -2,7 +2,7 @@
 import { request } from 'node:http'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import type { AgentConfig } from '@robutler/kernel'
-import { postJson, startServer, type TestServer } from './helpers/test-server.js'
+import { loggedAbout, postJson, startServer, type TestServer } from './helpers/test-server.js'
 
 const ask = { messages: [{ role: 'user', content: 'hello dynamic' }] }
 
@@ -84,7 +84,8 @@ describe('dynamic agents through createServer({ dynamicAgents })', () => {
     const down = await chat('flaky')
     expect(down.status).toBe(503)
     expect(down.json.error.code).toBe('RBT_ERR_AGENT_UNAVAILABLE')
-    expect(down.json.error.message).toContain('the agent store is down')
+    expect(down.json.error.message).not.toContain('the agent store is down')
+    expect(loggedAbout(t.logs, down.headers.get('x-request-id'))).toContain('the agent store is down')
     expect(down.headers.get('retry-after')).toBe('1')
     expect((await chat('flaky')).status).toBe(503)
     failing = false
@@ -99,7 +100,8 @@ describe('dynamic agents through createServer({ dynamicAgents })', () => {
   ])('an invalid record (%s) is a clear error for that agent only', async (name, fragment) => {
     const res = await chat(name)
     expect(res.json.error.code).toBe('RBT_ERR_AGENT_INVALID')
-    expect(res.json.error.message).toContain(fragment)
+    expect(res.json.error.message).toBe(`Agent '${name}' is misconfigured: the server log names the problems (request ${res.headers.get('x-request-id')})`)
+    expect(loggedAbout(t.logs, res.headers.get('x-request-id'))).toContain(fragment)
     expect(res.text).not.toMatch(/\n\s+at /)
     // The refusal is remembered briefly, like an unknown name: the store is not asked again at once.
     expect((await chat(name)).json.error.code).toBe('RBT_ERR_AGENT_INVALID')

@@ -17,9 +17,9 @@ describe('kernel events', () => {
   })
 
   it('a tool-loop request emits request, agent, llm and tool events in order', async () => {
-    await postJson(`${t.url}/echo/chat/completions`, { messages: [{ role: 'user', content: '/tool calculate {"expression": "1+1"}' }] }, { 'x-request-id': 'ev-1' })
+    const res = await postJson(`${t.url}/echo/chat/completions`, { messages: [{ role: 'user', content: '/tool calculate {"expression": "1+1"}' }] })
     await new Promise((r) => setTimeout(r, 20))
-    const mine = events.filter((e) => e.requestId === 'ev-1')
+    const mine = events.filter((e) => e.requestId === res.headers.get('x-request-id'))
     expect(mine.map((e) => e.name)).toEqual(['request:start', 'agent:resolved', 'llm:start', 'llm:end', 'tool:start', 'tool:end', 'llm:start', 'llm:end', 'request:end'])
     expect(mine[1]).toMatchObject({ agent: 'echo', source: 'static' })
     expect(mine[5]).toMatchObject({ skill: '@robutler/skill-basics', tool: 'calculate', status: 'ok' })

@@ -54,11 +54,19 @@ describe('HTTP surface', () => {
     expect(await (await fetch(`${t.url}/echo/health`)).json()).toEqual({ status: 'healthy', agent: 'echo', model: 'local/echo' })
   })
 
-  it('keeps a valid x-request-id and makes one otherwise', async () => {
-    const kept = await fetch(`${t.url}/health`, { headers: { 'x-request-id': 'trace-123' } })
-    expect(kept.headers.get('x-request-id')).toBe('trace-123')
-    const made = await fetch(`${t.url}/health`, { headers: { 'x-request-id': 'bad id with spaces' } })
-    expect(made.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{18}[0-9a-z]+$/)
+  it("makes every request id itself, unique per server; a client's own id is echoed and logged beside it", async () => {
+    const ids = new Set<string>()
+    for (const header of ['x-request-id', 'x-client-request-id', 'x-request-id']) {
+      const res = await fetch(`${t.url}/health`, { headers: { [header]: 'trace-123' } })
+      ids.add(res.headers.get('x-request-id')!)
+      expect(res.headers.get('x-request-id')).toMatch(/^[0-9a-f-]{18}[0-9a-z]+$/)
+      expect(res.headers.get('x-client-request-id')).toBe('trace-123')
+    }
+    expect(ids.size).toBe(3) // the same client id three times: three requests, three ids
+    const lines = t.logs.map((l) => JSON.parse(l)).filter((l) => l.msg === 'request' && l.clientRequestId === 'trace-123')
+    expect(lines.map((l) => l.reqId).sort()).toEqual([...ids].sort())
+    const bad = await fetch(`${t.url}/health`, { headers: { 'x-request-id': 'bad id with spaces' } })
+    expect(bad.headers.get('x-client-request-id')).toBeNull()
   })
 
   it('answers a chat completion with an OpenAI body', async () => {

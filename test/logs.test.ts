@@ -30,7 +30,8 @@ describe('request logs', () => {
     await postJson(`${t.url}/nobody/chat/completions`, { messages: [{ role: 'user', content: 'x' }] }, { 'x-request-id': 'log-3' })
     await new Promise((r) => setTimeout(r, 50))
     const requests = lines().filter((l) => l.msg === 'request')
-    const byId = (id: string) => requests.filter((l) => l.reqId === id)
+    // The client's own ids are logged as clientRequestId; reqId is the server's.
+    const byId = (id: string) => requests.filter((l) => l.clientRequestId === id)
     expect(byId('log-1')).toHaveLength(1)
     expect(byId('log-1')[0]).toMatchObject({ level: 'info', method: 'POST', status: 200, agent: 'echo', tokens: expect.any(Number) })
     expect(byId('log-1')[0].durationMs).toBeGreaterThan(0)
@@ -82,7 +83,7 @@ describe('request logs', () => {
     `
     const stdout = await runModuleScript(script)
     const requests = stdout.split('\n').filter(Boolean).map((line) => JSON.parse(line)).filter((line) => line.msg === 'request')
-    expect(requests.map((line) => [line.reqId, line.status])).toEqual([['exit-0', 200], ['exit-1', 200], ['exit-2', 200]])
+    expect(requests.map((line) => [line.clientRequestId, line.status])).toEqual([['exit-0', 200], ['exit-1', 200], ['exit-2', 200]])
   })
 
   it('ROBUTLER_LOG_LEVEL must name a level', async () => {

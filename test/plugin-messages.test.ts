@@ -11,6 +11,7 @@ import Anthropic, {
   PermissionDeniedError,
   RateLimitError,
 } from '@anthropic-ai/sdk'
+import { DEFAULT_ALLOWED_PARAMS } from '@robutler/kernel'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import { chatCompletion, chatChunk, startFakeOpenAI, textChunks, type FakeOpenAI } from './fixtures/fake-openai.js'
 import { startFakeAnthropic, textEvents, type FakeAnthropic } from './fixtures/fake-anthropic.js'
@@ -76,9 +77,10 @@ describe('the Messages API surface', () => {
       },
       agents: [
         { name: 'echo', model: 'local/echo', instructions: 'Be brief.' },
-        { name: 'inspector', model: 'local/inspect' },
+        { name: 'inspector', model: 'local/inspect', params: { allow: [...DEFAULT_ALLOWED_PARAMS, 'reasoning_effort'] } },
         { name: 'gpt', model: 'fake/gpt-x' },
-        { name: 'claude', model: 'anthropic/claude-x' },
+        // Thinking costs more: the operator allows it on this agent (issue 16's request-field policy).
+        { name: 'claude', model: 'anthropic/claude-x', params: { allow: [...DEFAULT_ALLOWED_PARAMS, 'reasoning_effort'] } },
         { name: 'limited', model: 'local/echo' },
         { name: 'cpu', model: 'local/echo', skills: cpu },
       ],

@@ -49,7 +49,7 @@ const SAMPLING = {
   user: 'user-7',
 }
 
-/** Fields the kernel knows nothing about: they pass through too. */
+/** Fields outside the default list: they pass through when the agent's `params.allow` names them. */
 const EXTRAS = { logit_bias: { '50256': -100 }, reasoning_effort: 'low', vendor_option: { nested: [1, 'two', null] } }
 
 describe('plugin-openai through a Robutler server', () => {
@@ -73,7 +73,7 @@ describe('plugin-openai through a Robutler server', () => {
         },
       },
       agents: [
-        { name: 'gpt', model: 'openai/gpt-4o-mini', instructions: 'Be brief.' },
+        { name: 'gpt', model: 'openai/gpt-4o-mini', instructions: 'Be brief.', params: { allow: [...Object.keys(SAMPLING), ...Object.keys(EXTRAS)] } },
         { name: 'llama', model: 'ollama/llama3.1' },
         { name: 'groq', model: 'groq/llama-3.3-70b' },
       ],
@@ -85,7 +85,7 @@ describe('plugin-openai through a Robutler server', () => {
   })
   beforeEach(() => fake.reset())
 
-  it('passes every sampling field and unknown extra parameters upstream unchanged, with the model after the prefix', async () => {
+  it('passes every sampling field and the extra parameters the agent allows upstream unchanged, with the model after the prefix', async () => {
     fake.script({ json: chatCompletion({ content: '{"a":"b"}' }) })
     const messages = [{ role: 'user' as const, content: 'hello' }]
     await client('gpt').chat.completions.create({ model: 'ignored-by-the-agent', messages, tools: [WEATHER_TOOL], ...SAMPLING, ...EXTRAS } as any)

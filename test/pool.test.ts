@@ -2,6 +2,7 @@
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { postJson, startServer, type TestServer } from './helpers/test-server.js'
 
@@ -134,6 +135,67 @@ describe('worker tools on the main thread (workerThreads: 0)', () => {
   it('run the same export in process', async () => {
     const res = await postJson(`${t.url}/cpu/chat/completions`, call('/tool whoami {}'))
     expect(JSON.parse(toolText(res.json)).threadId).toBe(0)
+  })
+
+  it('with the same result limit and the same refusal of `throw null`', async () => {
+    const huge = toolError((await postJson(`${t.url}/cpu/chat/completions`, call('/tool huge {"mb": 2}'))).json)
+    expect([huge.code, huge.message]).toEqual(['RBT_ERR_TOOL_FAILED', expect.stringContaining('over the limit of 1048576')])
+    const thrown = toolError((await postJson(`${t.url}/cpu/chat/completions`, call('/tool throw_null {}'))).json)
+    expect([thrown.code, thrown.message]).toEqual(['RBT_ERR_TOOL_FAILED', expect.stringContaining('threw null')])
+  })
+})
+
+describe('what a pool tool may hold', () => {
+  let t: TestServer
+  beforeAll(async () => {
+    t = await startServer(['local', 'cpu'], {
+      workerThreads: 1,
+      workerResourceLimits: { maxOldGenerationSizeMb: 64, maxExternalMb: 64 },
+      plugins: { '@robutler/plugin-local': {} },
+      agents: [{ name: 'cpu', model: 'local/echo', skills: cpu }],
+    })
+  })
+  afterAll(() => t.close())
+  const ask = (line: string) => postJson(`${t.url}/cpu/chat/completions`, call(line))
+
+  it('a thread that keeps Buffers past maxExternalMb is ended and replaced: 400 MB asked, never more than 80 held', async () => {
+    const before = process.memoryUsage.rss()
+    const held: number[] = []
+    const threads = new Set<number>()
+    for (let i = 0; i < 10; i++) {
+      const res = await ask('/tool hoard {"mb": 40}')
+      expect(res.status).toBe(200)
+      const answer = JSON.parse(toolText(res.json))
+      held.push(answer.heldMb)
+      threads.add(answer.threadId)
+    }
+    // 40 fits; 80 is over 64 once the call is done, so the thread ends before its next task (which runs on a new one).
+    expect(Math.max(...held)).toBeLessThanOrEqual(80)
+    expect(threads.size).toBeGreaterThanOrEqual(4)
+    expect(process.memoryUsage.rss() - before).toBeLessThan(200 * 1024 * 1024)
+    expect(t.logs.some((line) => line.includes('held more memory outside its heap'))).toBe(true)
+  })
+
+  it('a result past maxToolResultSize fails its call in the thread: 100 MB never reaches the event loop', async () => {
+    const delay = monitorEventLoopDelay({ resolution: 10 })
+    delay.enable()
+    const started = performance.now()
+    const res = await ask('/tool huge {"mb": 100}')
+    const took = performance.now() - started
+    delay.disable()
+    expect(res.status).toBe(200)
+    const error = toolError(res.json)
+    expect(error.code).toBe('RBT_ERR_TOOL_FAILED')
+    expect(error.message).toContain('its result is 104857600 bytes, over the limit of 1048576')
+    // Cloning and serialising 100 MB on the main thread blocked it for about 2 s.
+    expect(delay.max / 1e6).toBeLessThan(500)
+    expect(took).toBeLessThan(3000)
+  })
+
+  it('a tool that throws null fails its call: a throw is never a result', async () => {
+    const error = toolError((await ask('/tool throw_null {}')).json)
+    expect(error.code).toBe('RBT_ERR_TOOL_FAILED')
+    expect(error.message).toContain('the tool threw null, not an Error')
   })
 })
 

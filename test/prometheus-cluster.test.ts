@@ -88,6 +88,54 @@ describe('plugin-prometheus with robutler start --workers 2', () => {
     }
   })
 
+  it('kill -9 of a worker, twice: the summed counters never go down (what the dead counted stays); gauges are the living ones', async () => {
+    const scrapeAll = async () => {
+      const { status, text } = await send(`${server.address}/metrics`, 'GET')
+      expect(status).toBe(200)
+      return parseMetrics(text)
+    }
+    const workerPids = () => {
+      const started = server.logLines().filter((l) => l.msg === 'worker started').map((l) => l.workerPid as number)
+      const gone = new Set(server.logLines().filter((l) => l.msg === 'worker died; replacing it').map((l) => l.workerPid as number))
+      return started.filter((pid) => !gone.has(pid))
+    }
+    // Every series that is a counter (or a histogram's count), summed: none may ever read less than before.
+    let last = new Map<string, number>()
+    const expectNoCounterWentDown = (samples: ReturnType<typeof parseMetrics>) => {
+      const now = new Map<string, number>()
+      for (const s of samples) {
+        if (!/_total$|_count$|_bucket$|_sum$/.test(s.name) || s.name.startsWith('robutler_process_') || s.name.startsWith('robutler_nodejs_')) continue
+        const key = `${s.name}${JSON.stringify(Object.entries(s.labels).sort())}`
+        now.set(key, (now.get(key) ?? 0) + s.value)
+      }
+      for (const [key, value] of last) expect(now.get(key) ?? 0, key).toBeGreaterThanOrEqual(value)
+      last = now
+    }
+    // Both workers answer a scrape (on fresh connections either may take it): the primary has heard from each.
+    for (let i = 0; i < 4; i++) {
+      const samples = await scrapeAll()
+      expect(total(samples, 'robutler_metrics_processes_reporting')).toBe(2)
+      expectNoCounterWentDown(samples)
+    }
+    for (let kill = 1; kill <= 2; kill++) {
+      const [victim] = workerPids()
+      process.kill(victim!, 'SIGKILL')
+      pids.add(victim!)
+      await until(() => workerPids().length === 2 && !workerPids().includes(victim!), 15_000, 'the replacement worker')
+      for (const pid of workerPids()) pids.add(pid)
+      await until(() => server.logLines().filter((l) => /listening on/.test(l.msg ?? '')).length >= 2 + kill, 15_000, 'the replacement to listen')
+      for (let i = 0; i < 4; i++) {
+        const samples = await scrapeAll()
+        expectNoCounterWentDown(samples)
+        // The chat requests the dead worker served are still in the sum; its in-flight gauge is not.
+        expect(total(samples, 'robutler_http_requests_total', { method: 'POST', route: CHAT_ROUTE, status: '200', agent: 'echo' })).toBe(N)
+        expect(total(samples, 'robutler_tool_calls_total', { skill: 'robutler-skill-cpu', tool: 'whoami', status: 'ok' })).toBe(N)
+        expect(total(samples, 'robutler_server_info')).toBe(1)
+        expect(total(samples, 'robutler_worker_pool_threads')).toBe(2)
+      }
+    }
+  })
+
   it('promtool check metrics accepts the aggregate', async (ctx) => {
     const promtool = findPromtool()
     if (!promtool) {

@@ -269,8 +269,8 @@ describe('plugin-prometheus: agent labels are capped', () => {
     expect(total(samples, 'robutler_agent_requests_total', { agent: 'dyn-0' })).toBe(2)
     expect(total(samples, 'robutler_agent_requests_total', { agent: '__other__' })).toBe(16)
     expect(total(samples, 'robutler_http_requests_total', { route: CHAT_ROUTE, status: '200' })).toBe(21)
-    // The cache also holds names found not to exist (for a few seconds): 10 agents and 'nobody'.
-    expect(total(samples, 'robutler_dynamic_agents_cached')).toBe(11)
+    // Names found not to exist ('nobody') are kept apart, and not counted among the cached agents.
+    expect(total(samples, 'robutler_dynamic_agents_cached')).toBe(10)
     expect(total(samples, 'robutler_dynamic_agent_cache_hits_total')).toBe(10)
     expect(total(samples, 'robutler_dynamic_agent_cache_misses_total')).toBeGreaterThanOrEqual(10)
     expect(matching(samples, 'robutler_process_cpu_seconds_total')).toHaveLength(0)
@@ -354,9 +354,15 @@ describe('plugin-prometheus: path, aborted streams, rate-limit rejections', () =
     do {
       await new Promise((r) => setTimeout(r, 50))
       samples = (await scrape(origin, '/ops/prom')).samples
-    } while (total(samples, 'robutler_http_requests_aborted_total', { route: CHAT_ROUTE }) < 1 && Date.now() < deadline)
+    } while (
+      (total(samples, 'robutler_http_requests_aborted_total', { route: CHAT_ROUTE }) < 1 || total(samples, 'robutler_llm_calls_total', { status: 'aborted' }) < 1) &&
+      Date.now() < deadline
+    )
     expect(total(samples, 'robutler_http_requests_aborted_total', { method: 'POST', route: CHAT_ROUTE })).toBe(1)
     expect(total(samples, 'robutler_http_requests_in_progress', { route: CHAT_ROUTE })).toBe(0)
+    // The model call the client abandoned: `aborted`, as docs/operations.md says, not a provider error.
+    expect(total(samples, 'robutler_llm_calls_total', { provider: 'local', model: 'echo', stream: 'true', status: 'aborted' })).toBe(1)
+    expect(samples.filter((s) => s.name === 'robutler_llm_calls_total' && !['ok', 'aborted'].includes(s.labels.status!))).toEqual([])
   })
 
   it('limit:rejected events count by limit; both limits are there from the start', async () => {

@@ -20,7 +20,7 @@ const chat = (text = 'hello there') => ({ messages: [{ role: 'user', content: te
 /** Answers of routes that must not count, fetched `times` times each. */
 async function hitUncounted(url: string, times: number): Promise<void> {
   for (let i = 0; i < times; i++) {
-    for (const path of ['', '/health', '/live', '/ready', '/info', '/agents', '/alpha/health']) {
+    for (const path of ['', '/health', '/live', '/ready', '/info', '/agents']) {
       const response = await fetch(`${url}${path}`)
       await response.arrayBuffer()
       expect(response.headers.get('x-ratelimit-limit'), path).toBeNull()
@@ -72,7 +72,9 @@ describe('plugin-rate-limit in memory', () => {
     expectRateLimited(await postJson(`${server.url}/alpha/chat/completions`, { ...chat(), stream: true }), 3)
     // gamma has no entry of its own: it shares the caller's global counter.
     expectRateLimited(await get(`${server.url}/gamma`), 3)
-    // Server routes and /{agent}/health stay open to a limited caller.
+    // /{agent}/health counts too: a name the server does not know costs a loader lookup.
+    expectRateLimited(await get(`${server.url}/nobody-${randomUUID().slice(0, 8)}/health`), 3)
+    // Server routes stay open to a limited caller.
     await hitUncounted(server.url, 1)
     const refusal = server.logs.map((line) => JSON.parse(line)).find((entry) => entry.msg === 'rate limit exceeded')
     expect(refusal).toMatchObject({ level: 'debug', limit: '*', caller: 'ip:127.0.0.1', max: 3 })
@@ -188,6 +190,18 @@ describe('plugin-rate-limit keying through kernel.auth.identify', () => {
     const limited = await inject('10.0.0.9', 'sk-guess')
     expect([limited.statusCode, limited.json().error.code, limited.headers['retry-after']]).toEqual([429, 'RBT_ERR_RATE_LIMITED', expect.any(String)])
     expect(identified.length).toBe(14)
+  })
+
+  it('counts requests that carry a credential by client address before looking it up: made-up keys past ipMax cost no lookup', async () => {
+    const before = identified.length
+    const statuses: number[] = []
+    for (let i = 0; i < 25; i++) statuses.push((await inject('10.0.0.77', `sk-made-up-${i}`)).statusCode)
+    // ipMax defaults to 10 × max (20): the first 20 were looked up (and, refused, counted by IP: 2 pass), no more.
+    expect(identified.length - before).toBe(20)
+    expect(statuses.slice(0, 2)).toEqual([200, 200])
+    expect(statuses.slice(2).every((status) => status === 429)).toBe(true)
+    // Another address is not affected; a known key from a fresh address is counted by its user as before.
+    expect((await inject('10.0.0.78', 'sk-made-up-x')).statusCode).toBe(200)
   })
 })
 

@@ -41,9 +41,9 @@ describe('agent runtime', () => {
   })
 
   it('runs an internal tool and gives its result to the model', async () => {
-    const res = await postJson(chat('echo'), ask('/tool add {"a": 2, "b": 3}'), { 'x-request-id': 'req-add-1' })
+    const res = await postJson(chat('echo'), ask('/tool add {"a": 2, "b": 3}'))
     expect(res.status).toBe(200)
-    expect(JSON.parse(res.json.choices[0].message.content)).toEqual({ sum: 5, requestId: 'req-add-1' })
+    expect(JSON.parse(res.json.choices[0].message.content)).toEqual({ sum: 5, requestId: res.headers.get('x-request-id') })
     expect(res.json.choices[0].finish_reason).toBe('stop')
     expect(record).toContain('add:2+3')
   })
@@ -299,7 +299,7 @@ describe('getContext() and AsyncLocalStorage', () => {
       agents: [{ name: 'echo', model: 'local/echo', skills: { 'robutler-skill-probe': { hooks: false } } }],
     })
     try {
-      const res = await postJson(`${t.url}/echo/chat/completions`, ask('/tool add {"a": 1, "b": 2}'), { 'x-request-id': 'no-als' })
+      const res = await postJson(`${t.url}/echo/chat/completions`, ask('/tool add {"a": 1, "b": 2}'))
       expect(JSON.parse(res.json.choices[0].message.content)).toEqual({ sum: 3, requestId: null })
     } finally {
       await t.close()

@@ -25,11 +25,12 @@ describe('a protocol surface added by a plugin', () => {
   it('an agent-level route runs the loop for the agent of its path, with the caller identity and scope', async () => {
     const res = await postJson(`${t.url}/echo/shout`, { text: 'quiet words' }, { ...bearer('key-ann'), 'x-request-id': 'shout-1' })
     expect(res.status).toBe(200)
-    expect(res.json).toMatchObject({ agent: 'echo', owner: 'ann', user: 'ann', scope: 'owner', requestId: 'shout-1', answer: 'QUIET WORDS', finish: 'stop' })
+    const requestId = res.headers.get('x-request-id')
+    expect(res.json).toMatchObject({ agent: 'echo', owner: 'ann', user: 'ann', scope: 'owner', requestId, answer: 'QUIET WORDS', finish: 'stop' })
     expect(res.json.usage.total_tokens).toBeGreaterThan(0)
-    expect(res.headers.get('x-request-id')).toBe('shout-1')
-    const line = t.logs.map((l) => JSON.parse(l)).find((l) => l.reqId === 'shout-1' && l.msg === 'request')
-    expect(line).toMatchObject({ method: 'POST', status: 200, agent: 'echo' })
+    expect(res.headers.get('x-client-request-id')).toBe('shout-1')
+    const line = t.logs.map((l) => JSON.parse(l)).find((l) => l.reqId === requestId && l.msg === 'request')
+    expect(line).toMatchObject({ method: 'POST', status: 200, agent: 'echo', clientRequestId: 'shout-1' })
   })
 
   it('a model-level route finds its agent in the body, with the same access rules', async () => {
@@ -54,13 +55,14 @@ describe('a protocol surface added by a plugin', () => {
       body: JSON.stringify({ model: 'echo', text: 'one two three', stream: true }),
     })
     expect(response.headers.get('content-type')).toContain('text/event-stream')
-    expect(response.headers.get('x-request-id')).toBe('shout-stream')
+    expect(response.headers.get('x-client-request-id')).toBe('shout-stream')
+    const requestId = response.headers.get('x-request-id')
     const raw = (await readSse(response)).raw
     const events = raw.trim().split('\n\n').map((block) => ({ event: block.split('\n')[0]!.slice(7), data: JSON.parse(block.split('\n')[1]!.slice(6)) }))
     expect(events.filter((e) => e.event === 'delta').map((e) => e.data.text).join('')).toBe('ONE TWO THREE')
     expect(events.at(-1)).toMatchObject({ event: 'done', data: { agent: 'echo', finish: 'stop' } })
     await new Promise((r) => setTimeout(r, 20))
-    expect(t.logs.map((l) => JSON.parse(l)).find((l) => l.reqId === 'shout-stream' && l.msg === 'request')).toMatchObject({ status: 200, agent: 'echo' })
+    expect(t.logs.map((l) => JSON.parse(l)).find((l) => l.reqId === requestId && l.msg === 'request')).toMatchObject({ status: 200, agent: 'echo', clientRequestId: 'shout-stream' })
   })
 
   it('a server-level route gets the caller and the agents it may use', async () => {

@@ -7,7 +7,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
 import type { BuiltAgent } from './agent-build.js'
 import { callerScope, mayUseAgent } from './auth.js'
-import { ERR_AGENT_NOT_FOUND, ERR_DRAINING, ERR_FORBIDDEN, ERR_MODEL_NOT_FOUND, ERR_UNAUTHENTICATED, type RobutlerError } from './errors.js'
+import {
+  ERR_AGENT_INVALID,
+  ERR_AGENT_NOT_FOUND,
+  ERR_AGENT_UNAVAILABLE,
+  ERR_DRAINING,
+  ERR_FORBIDDEN,
+  ERR_MODEL_NOT_FOUND,
+  ERR_UNAUTHENTICATED,
+  isRobutlerError,
+  type RobutlerError,
+} from './errors.js'
 import type { Kernel } from './kernel.js'
 import { logRequestEnd } from './request-log.js'
 import { Context } from './request-context.js'
@@ -60,9 +70,31 @@ export function admit(kernel: Kernel, request: FastifyRequest, name: string, by:
   return resolveAgent(kernel, request, name, by, identity)
 }
 
+/**
+ * What a client is told when an agent cannot be loaded: the detail (a loader's error, a path, a host and port, a
+ * file's first bytes) goes to the log under the request id, never to the client. A refused record is
+ * RBT_ERR_AGENT_INVALID, a loader that failed 503 RBT_ERR_AGENT_UNAVAILABLE; a client error a loader throws on
+ * purpose (a RobutlerError below 500) reaches the client as it is.
+ */
+function loadFailure(request: FastifyRequest, name: string, error: unknown): RobutlerError {
+  if (isRobutlerError(error) && error.statusCode < 500) return error
+  const invalid = isRobutlerError(error) && error.code === ERR_AGENT_INVALID.code
+  request.log.warn({ agent: clip(name), err: error }, invalid ? 'agent config refused' : 'agent could not be loaded')
+  return invalid ? ERR_AGENT_INVALID(clip(name), `the server log names the problems (request ${request.id})`) : ERR_AGENT_UNAVAILABLE(clip(name), request.id)
+}
+
+/** The agent of that name (null: none), or a promise of it; a load that fails rejects with what the client may see. */
+export function findAgent(kernel: Kernel, request: FastifyRequest, name: string): BuiltAgent | null | Promise<BuiltAgent | null> {
+  const found = kernel.agents.resolve(name)
+  if (!(found instanceof Promise)) return found
+  return found.catch((error: unknown) => {
+    throw loadFailure(request, name, error)
+  })
+}
+
 /** The same, for a caller already identified. */
 export function resolveAgent(kernel: Kernel, request: FastifyRequest, name: string, by: NamedBy, identity: Identity | null): Admission | Promise<Admission> {
-  const found = kernel.agents.resolve(name)
+  const found = findAgent(kernel, request, name)
   if (found instanceof Promise) {
     const started = performance.now()
     return found.then((agent) => {

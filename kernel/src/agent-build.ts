@@ -3,6 +3,7 @@
 import FindMyWay from 'find-my-way'
 import { agentConfigProblems, agentInvalid, type AgentRules } from './agent-check.js'
 import { ERR_SKILL_SETUP_FAILED } from './errors.js'
+import { ParamPolicy } from './param-policy.js'
 import type { ProviderRegistry, ModelTarget } from './providers.js'
 import { scopeAllows, scopeLevel } from './auth.js'
 import { HOOK_NAMES, SCOPES, describeSkillPartProblems, skillPartsProblems } from './skill-rules.js'
@@ -76,6 +77,8 @@ export interface BuiltAgent {
   /** A skill (skill-auth) asks that every caller has an identity. */
   requireIdentity: boolean
   maxIterations: number
+  /** Which of a client's request fields reach the provider (the agent's `params` over `server.params`). */
+  params: ParamPolicy
   tools: Map<string, BuiltTool>
   hooks: HookTable
   views: Record<Scope, ScopeView>
@@ -175,6 +178,7 @@ export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<
     admins: new Set(),
     requireIdentity: false,
     maxIterations: config.maxIterations ?? 10,
+    params: new ParamPolicy(name, deps.rules.params, config.params),
     tools: new Map(),
     hooks: emptyHooks(),
     views: {} as Record<Scope, ScopeView>,

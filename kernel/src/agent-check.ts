@@ -5,6 +5,8 @@ import { providerHint, type Problem } from '@robutler/registry'
 import type { SkillPackage } from './agent-build.js'
 import { describeAjvErrors, reservedNameProblem, validateAgentShape } from './config-schema.js'
 import { ERR_AGENT_INVALID, ERR_MODEL_PROVIDER_UNKNOWN, type RobutlerError } from './errors.js'
+import { unsafeKeyPath } from './json-safety.js'
+import { paramPolicyProblems, type ParamPolicyConfig } from './param-policy.js'
 import { splitModel } from './providers.js'
 import type { AgentConfig } from './types.js'
 
@@ -21,6 +23,8 @@ export interface AgentRules {
    * has reported already ('ignore': at startup, naming a skill enables it, so a missing one is a package problem).
    */
   unknownSkills: 'problem' | 'ignore'
+  /** The server's params policy (`server.params`), which an agent's own overrides key by key. */
+  params: ParamPolicyConfig
 }
 
 export interface AgentProblem {
@@ -40,6 +44,9 @@ function invalid(detail: string, hint?: string): AgentProblem {
  * route has, its models' providers, its skills and their configs. Empty when the agent can be built.
  */
 export function agentConfigProblems(config: unknown, rules: AgentRules): AgentProblem[] {
+  // A prototype the schema cannot see (its keys read as the agent's own): from a loader, a literal, an assignment.
+  const unsafe = unsafeKeyPath(config)
+  if (unsafe !== null) return [invalid(`${unsafe} is a prototype key; an agent config must be plain JSON data`)]
   if (!validateAgentShape(config)) return [invalid(describeAjvErrors(validateAgentShape.errors))]
   const agent = config as AgentConfig
   const problems: AgentProblem[] = []
@@ -52,6 +59,7 @@ export function agentConfigProblems(config: unknown, rules: AgentRules): AgentPr
       problems.push({ code: ERR_MODEL_PROVIDER_UNKNOWN.code, detail: ERR_MODEL_PROVIDER_UNKNOWN(model, prefix).message, hint: providerHint(prefix) })
     }
   }
+  if (agent.params) for (const detail of paramPolicyProblems(agent.params, rules.params)) problems.push(invalid(detail))
   for (const [skillName, overrides] of Object.entries(agent.skills ?? {})) {
     const skill = rules.skills.get(skillName)
     if (!skill) {

@@ -2,6 +2,7 @@
 import { Ajv, type ErrorObject } from 'ajv'
 import addFormats from 'ajv-formats'
 import { serverSectionSchema } from './options.js'
+import { paramPolicySchema } from './param-policy.js'
 
 export const AGENT_NAME_PATTERN = '^[a-z0-9][a-z0-9_-]{0,63}$'
 export const AGENT_NAME = new RegExp(AGENT_NAME_PATTERN)
@@ -62,6 +63,7 @@ export const agentSchema = {
     maxIterations: { type: 'integer', minimum: 1, maximum: 100 },
     fallbackModels: { type: 'array', items: modelString },
     owner: { type: 'string', minLength: 1 },
+    params: paramPolicySchema,
   },
 } as const
 

@@ -8,6 +8,7 @@ import type { ErrorObject } from 'ajv'
 import { AGENT_NAME, RESERVED_AGENT_NAMES, reservedNameProblem, validateConfigShape } from './config-schema.js'
 import { parseConfigText, sourceWithoutText, toProblem, type ConfigSource, type JsonPath } from './config-text.js'
 import { ERR_AGENT_INVALID, ERR_CONFIG_ENV_MISSING, ERR_CONFIG_INVALID, ERR_CONFIG_NOT_FOUND } from './errors.js'
+import { unsafeKeyPath } from './json-safety.js'
 import type { ServerSection } from './options.js'
 import { StartupError } from './startup-error.js'
 import type { AgentConfig } from './types.js'
@@ -201,6 +202,12 @@ export async function loadConfigFile(file: string, env: Environment): Promise<Lo
   const path = resolve(file)
   const read = await readRaw(path)
   if (read.problems.length > 0) throw new StartupError(read.problems)
+  // Before interpolation, which copies keys by assignment: a `__proto__` key (an .mjs config can make one) would
+  // become a prototype there, past the unknown-key check.
+  const unsafe = unsafeKeyPath(read.raw)
+  if (unsafe !== null) {
+    throw new StartupError([{ code: ERR_CONFIG_INVALID.code, message: `${path}: ${unsafe}: a prototype key; the config must be plain JSON data` }])
+  }
   const { config, problems } = configProblems(read.raw, env, read.source)
   if (problems.length > 0) throw new StartupError(problems)
   return { config: config as ConfigFile, dir: dirname(path), file: path, source: read.source }

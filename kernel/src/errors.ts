@@ -39,8 +39,8 @@ export interface ErrorOptions {
    * whose wait differs each time, as a rate limit's).
    */
   retryAfter?: number | ((...values: any[]) => number)
-  /** The request parameter every error of this code is about (OpenAI's `param`), such as `model`. */
-  param?: string
+  /** The request parameter every error of this code is about (OpenAI's `param`), such as `model`, or how to find it among the message's values. */
+  param?: string | ((...values: any[]) => string)
 }
 
 export interface ErrorFactory {
@@ -65,7 +65,7 @@ export function createError(code: string, message: string, statusCode: number, t
     const args = cause ? values.slice(0, -1) : values
     const seconds = typeof retryAfter === 'function' ? retryAfter(...args) : retryAfter
     const error = new RobutlerError(code, format(message, ...args), statusCode, type, { cause, retryAfter: seconds })
-    if (param !== undefined) error.param = param
+    if (param !== undefined) error.param = typeof param === 'function' ? param(...args) : param
     return error
   }
   return Object.assign(factory, { code, statusCode })
@@ -104,12 +104,36 @@ export const ERR_MODEL_NOT_FOUND = kernelError(
   'invalid_request_error',
   { param: 'model' },
 )
+/** A request field the agent's params policy does not let clients set (`param` names it). */
+export const ERR_PARAM_NOT_ALLOWED = kernelError(
+  'RBT_ERR_PARAM_NOT_ALLOWED',
+  "Parameter '%s' is not allowed on agent '%s'",
+  400,
+  'invalid_request_error',
+  { param: (field: string) => field },
+)
+/** A token count above the agent's `params.maxTokens` (`param` names the field). */
+export const ERR_PARAM_ABOVE_LIMIT = kernelError(
+  'RBT_ERR_PARAM_ABOVE_LIMIT',
+  "Parameter '%s' may be at most %d on agent '%s'",
+  400,
+  'invalid_request_error',
+  { param: (field: string) => field },
+)
 export const ERR_REQUEST_TIMEOUT = kernelError(
   'RBT_ERR_REQUEST_TIMEOUT',
   'The request took longer than the limit of %s seconds',
   408,
   'timeout_error',
 )
+/** Node gave up on a request that did not arrive in time (answered below the routes, before a request exists). */
+export const ERR_RECEIVE_TIMEOUT = kernelError(
+  'RBT_ERR_RECEIVE_TIMEOUT',
+  'The request did not arrive in time: its headers must arrive within %s s and the whole request within %s s',
+  408,
+  'timeout_error',
+)
+export const ERR_HEADERS_TOO_LARGE = kernelError('RBT_ERR_HEADERS_TOO_LARGE', 'The request headers are larger than the server accepts', 431, 'invalid_request_error')
 
 // Identity and scope
 export const ERR_UNAUTHENTICATED = kernelError('RBT_ERR_UNAUTHENTICATED', '%s', 401, 'authentication_error')
@@ -125,7 +149,7 @@ export const ERR_DRAINING = kernelError(
 )
 export const ERR_AGENT_UNAVAILABLE = kernelError(
   'RBT_ERR_AGENT_UNAVAILABLE',
-  "Agent '%s' could not be loaded: %s",
+  "Agent '%s' is unavailable right now; retry shortly (request %s)",
   503,
   'server_error',
   // Not cached: the next request tries the loader again.

@@ -32,12 +32,7 @@ export class Kernel {
   readonly validators = new ToolValidators()
   readonly skills = new Map<string, SkillPackage>()
   /** What every agent config is checked against once plugins have registered their providers. */
-  readonly agentRules: AgentRules = {
-    hasProvider: (prefix) => this.providers.has(prefix),
-    reservedBy: (name) => this.surfaces.reservedBy(name),
-    skills: this.skills,
-    unknownSkills: 'problem',
-  }
+  readonly agentRules: AgentRules
   readonly healthChecks = new Map<string, HealthCheck>()
   readonly readyFns: Array<() => void | Promise<void>> = []
   readonly closeFns: Array<{ owner: string; fn: () => void | Promise<void> }> = []
@@ -62,15 +57,32 @@ export class Kernel {
     this.version = options.version
     this.env = options.env
     this.settings = options.settings
+    this.agentRules = {
+      hasProvider: (prefix) => this.providers.has(prefix),
+      reservedBy: (name) => this.surfaces.reservedBy(name),
+      skills: this.skills,
+      unknownSkills: 'problem',
+      params: options.settings.params,
+    }
     this.log = options.log
     this.app = options.app
-    this.agents = new AgentDirectory({ build: (config) => this.buildAgent(config), reservedBy: (name) => this.surfaces.reservedBy(name) })
+    this.agents = new AgentDirectory({
+      build: (config) => this.buildAgent(config),
+      reservedBy: (name) => this.surfaces.reservedBy(name),
+      maxStaleMs: options.settings.agentMaxStaleMs,
+      log: options.log,
+    })
     this.events = new EventBus((error, event) => this.log.error({ err: error, event }, 'a kernel event listener threw'))
     const s = options.settings
-    this.pool = new WorkerPool({ threads: s.workerThreads, maxQueue: s.workerQueue, resourceLimits: s.workerResourceLimits }, this.events, this.log)
+    this.pool = new WorkerPool(
+      { threads: s.workerThreads, maxQueue: s.workerQueue, resourceLimits: s.workerResourceLimits, maxResultBytes: s.maxToolResultBytes },
+      this.events,
+      this.log,
+    )
     this.runtimeDeps = {
       events: this.events,
       toolTimeoutMs: s.toolTimeoutMs,
+      maxResultBytes: s.maxToolResultBytes,
       retry: { retries: s.providerRetries, baseDelayMs: 250, maxDelayMs: 8_000, timeoutMs: s.providerTimeoutMs },
       runWorker: (tool, args, signal) => this.pool.run(tool.workerPath!, tool.worker!, args, signal),
     }
@@ -142,8 +154,9 @@ export class Kernel {
       pool: { stats: () => this.pool.stats() },
       cluster: {
         isWorker: this.gatherer.isWorker,
-        onGather: (topic, handler) => this.gatherer.onGather(topic, handler),
+        onGather: (topic, handler, options) => this.gatherer.onGather(topic, handler, options),
         gather: (topic, timeoutMs) => this.gatherer.gather(topic, timeoutMs),
+        gatherAll: (topic, timeoutMs) => this.gatherer.gatherAll(topic, timeoutMs),
       },
       health: {
         add: (name, check) => {

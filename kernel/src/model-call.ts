@@ -150,6 +150,9 @@ export async function* callModel(
       emitStart(deps, ctx, agent, target, stream)
       const call = new CallSignal(ctx, deps.retry.timeoutMs)
       let error: unknown
+      // Whether llm:end went out (or will, for a failure): a loop that stops reading (its client left) ends this
+      // generator at its yield, and the call must still be reported, as aborted.
+      let reported = false
       answering.target = target
       try {
         request.model = target.model
@@ -167,17 +170,21 @@ export async function* callModel(
           const response = await target.provider.complete(request, call)
           call.done()
           usage = response.usage
+          reported = true
           emitEnd(deps, ctx, agent, target, false, started, null, usage, null)
           yielded = true
           yield wholeDelta(response)
           return
         }
+        reported = true
         emitEnd(deps, ctx, agent, target, true, started, ttft, usage, null)
         return
       } catch (thrown) {
         error = call.reason(thrown)
+        reported = true
       } finally {
         call.done()
+        if (!reported) emitEnd(deps, ctx, agent, target, stream, started, ttft, usage, ctx.aborted ? ctx.abortReason : new Error('the call was abandoned'))
       }
       emitEnd(deps, ctx, agent, target, stream, started, ttft, usage, error)
       if (ctx.aborted) throw ctx.abortReason

@@ -8,6 +8,7 @@ import type { DestinationStream } from 'pino'
 import type { ConfigFile, Environment } from './config.js'
 import type { ConfigSource } from './config-text.js'
 import { ERR_CONFIG_INVALID } from './errors.js'
+import { paramPolicyProblems, paramPolicySchema, type ParamPolicyConfig } from './param-policy.js'
 import type { AgentConfig } from './types.js'
 
 export const PROMETHEUS_PLUGIN = '@robutler/plugin-prometheus'
@@ -28,6 +29,15 @@ export interface ServerOptions {
   requestTimeout?: number
   /** Largest request body, `"10MB"` or bytes (default 10MB). */
   maxRequestSize?: string | number
+  /** Seconds a client has to send a request's headers (default 20); then 408 and the connection closes. */
+  headersTimeout?: number
+  /** Seconds a client has to send a whole request, headers and body (default 60); then 408 and the connection closes. */
+  bodyTimeout?: number
+  /**
+   * Connections one client address may hold open (default 128; 0: no limit); more are closed at once. Not applied
+   * behind a trusted proxy (`trustProxy`), where every connection comes from the proxy.
+   */
+  maxConnectionsPerIp?: number
   /** Plugin package name → its config section. */
   plugins?: Record<string, Record<string, unknown>>
   /** Skill package name → its default config. */
@@ -52,12 +62,28 @@ export interface ServerOptions {
   workerThreads?: number | 'auto'
   /** Worker tasks that may wait for a thread before new ones get 503 (default 256). */
   workerQueue?: number
-  /** Limits of each worker thread (default: 512 MB old generation). */
-  workerResourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; codeRangeSizeMb?: number; stackSizeMb?: number }
+  /**
+   * Limits of each worker thread (default: 512 MB old generation; 256 MB outside the heap, `maxExternalMb`: a
+   * thread that holds more Buffers than that is ended and replaced, failing the call it was running).
+   */
+  workerResourceLimits?: {
+    maxOldGenerationSizeMb?: number
+    maxYoungGenerationSizeMb?: number
+    codeRangeSizeMb?: number
+    stackSizeMb?: number
+    maxExternalMb?: number
+  }
+  /** The largest tool result the model may get, `"1MB"` or bytes (default 1MB); a larger one fails the call. */
+  maxToolResultSize?: string | number
   /** Seconds a model call may go without an answer (streaming: without a next chunk) before it is a 504 (default 120). */
   providerTimeout?: number
   /** Retries of a failed model call (429, 5xx, connection errors) before the next fallback model (default 2). */
   providerRetries?: number
+  /**
+   * Seconds past its load that a cached dynamic agent is still served while its loader fails (default 600; 0:
+   * never): an outage of the agents' database does not take agents down that were in use.
+   */
+  agentMaxStale?: number
   /** Seconds a tool call may take unless the tool sets its own timeoutMs (default 60). */
   toolTimeout?: number
   /** Trust X-Forwarded-* from these proxies (Fastify's trustProxy: true, a hop count, or addresses/CIDRs). */
@@ -67,6 +93,12 @@ export interface ServerOptions {
    * plugin or skill declares `asyncContext: true`; true always; false never.
    */
   asyncContext?: boolean | 'auto'
+  /**
+   * Which request fields clients may pass to the provider, for every agent (an agent's own `params` override it
+   * key by key): allowed fields, defaults, a cap on max_tokens, forced values. Default: the ordinary sampling
+   * fields pass, nothing that costs more or stores data at the provider.
+   */
+  params?: ParamPolicyConfig
   /** The environment `${VAR}`, `PROMETHEUS_ENABLED` and provider defaults are read from (default process.env). */
   env?: Environment
 }
@@ -103,6 +135,17 @@ function positiveSeconds(value: number, key: string): number {
 }
 
 const seconds = { type: 'number', exclusiveMinimum: 0 }
+const sizeSchema = {
+  anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(B|KB|MB|GB|kb|mb|gb|b)?\\s*$' }],
+  description: 'a number of bytes, or a size such as "10MB" (B, KB, MB, GB)',
+}
+
+/** The server's params policy, checked beyond its schema (createServer's options are not schema-checked). */
+function checkParams(policy: ParamPolicyConfig): ParamPolicyConfig {
+  const problems = paramPolicyProblems(policy)
+  if (problems.length > 0) throw ERR_CONFIG_INVALID('', `server.${problems.join('; server.')}`)
+  return policy
+}
 
 /** Every `server.*` setting that is one createServer option of the same name. */
 export const SERVER_SETTINGS = {
@@ -126,14 +169,14 @@ export const SERVER_SETTINGS = {
   logPretty: { schema: { type: 'boolean' }, default: false },
   requestTimeout: { schema: seconds, default: 300, as: 'requestTimeoutMs', resolve: positiveSeconds },
   maxRequestSize: {
-    schema: {
-      anyOf: [{ type: 'integer', minimum: 1 }, { type: 'string', pattern: '^\\s*\\d+(\\.\\d+)?\\s*(B|KB|MB|GB|kb|mb|gb|b)?\\s*$' }],
-      description: 'a number of bytes, or a size such as "10MB" (B, KB, MB, GB)',
-    },
+    schema: sizeSchema,
     default: '10MB',
     as: 'bodyLimit',
     resolve: parseSize,
   },
+  headersTimeout: { schema: seconds, default: 20, as: 'headersTimeoutMs', resolve: positiveSeconds },
+  bodyTimeout: { schema: seconds, default: 60, as: 'bodyTimeoutMs', resolve: positiveSeconds },
+  maxConnectionsPerIp: { schema: { type: 'integer', minimum: 0 }, default: 128 },
   drainTimeout: { schema: { type: 'number', minimum: 0 }, default: 30, as: 'drainTimeoutMs', resolve: (value: number) => value * 1000 },
   pluginTimeout: { schema: { type: 'number', exclusiveMinimum: 0 }, default: 10_000, as: 'pluginTimeoutMs' },
   workerThreads: {
@@ -151,12 +194,15 @@ export const SERVER_SETTINGS = {
         maxYoungGenerationSizeMb: { type: 'integer', minimum: 1 },
         codeRangeSizeMb: { type: 'integer', minimum: 1 },
         stackSizeMb: { type: 'integer', minimum: 1 },
+        maxExternalMb: { type: 'integer', minimum: 0 },
       },
     },
     default: {},
-    resolve: (limits: NonNullable<ServerOptions['workerResourceLimits']>) => ({ maxOldGenerationSizeMb: 512, ...limits }),
+    resolve: (limits: NonNullable<ServerOptions['workerResourceLimits']>) => ({ maxOldGenerationSizeMb: 512, maxExternalMb: 256, ...limits }),
   },
+  maxToolResultSize: { schema: sizeSchema, default: '1MB', as: 'maxToolResultBytes', resolve: parseSize },
   toolTimeout: { schema: seconds, default: 60, as: 'toolTimeoutMs', resolve: positiveSeconds },
+  agentMaxStale: { schema: { type: 'number', minimum: 0 }, default: 600, as: 'agentMaxStaleMs', resolve: (value: number) => value * 1000 },
   providerTimeout: { schema: seconds, default: 120, as: 'providerTimeoutMs', resolve: positiveSeconds },
   providerRetries: { schema: { type: 'integer', minimum: 0, maximum: 10 }, default: 2 },
   asyncContext: { schema: { anyOf: [{ type: 'boolean' }, { const: 'auto' }], description: 'true, false or "auto"' }, default: 'auto' },
@@ -167,6 +213,7 @@ export const SERVER_SETTINGS = {
     },
     default: false,
   },
+  params: { schema: paramPolicySchema, default: {}, resolve: checkParams },
 } as const satisfies { [K in SettingKey]?: SettingSpec<K> }
 
 type Table = typeof SERVER_SETTINGS
@@ -215,11 +262,11 @@ export function normalisePrefix(prefix: string | undefined): string {
 const UNITS: Record<string, number> = { b: 1, kb: 1024, mb: 1024 ** 2, gb: 1024 ** 3 }
 
 /** `"10MB"` → 10485760; a number is taken as bytes. */
-export function parseSize(size: string | number): number {
+export function parseSize(size: string | number, key = 'maxRequestSize'): number {
   if (typeof size === 'number') return Math.floor(size)
   const match = /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(size)
   const unit = match ? UNITS[(match[2] || 'b').toLowerCase()] : undefined
-  if (!match || unit === undefined) throw ERR_CONFIG_INVALID('', `maxRequestSize '${size}' is not a size like "10MB"`)
+  if (!match || unit === undefined) throw ERR_CONFIG_INVALID('', `${key} '${size}' is not a size like "10MB"`)
   return Math.floor(Number(match[1]) * unit)
 }
 

@@ -1,17 +1,35 @@
 // The process's one piscina pool: skills' worker tools run here so the event loop keeps serving.
-// piscina's errors carry no codes; they are wrapped in ours here and nowhere else.
+// piscina's errors carry no codes; they are wrapped in ours here and nowhere else. Each thread runs the kernel's
+// pool-worker module, which calls the skill's export, caps its result and watches the thread's memory.
 import { pathToFileURL } from 'node:url'
 import { Piscina } from 'piscina'
 import type { Logger } from 'pino'
 import { ERR_POOL_SATURATED, ERR_TOOL_FAILED } from './errors.js'
 import type { EventBus } from './events.js'
+import { asError, EXIT_EXTERNAL_BUSY, EXIT_EXTERNAL_IDLE, type PoolTask } from './pool-worker.js'
+
+const POOL_WORKER = new URL('./pool-worker.js', import.meta.url).href
 
 export interface PoolSettings {
   /** Threads; 0 runs worker functions on the main thread (for debugging and the main-thread benchmark). */
   threads: number
   /** Tasks that may wait for a thread; one more is refused with 503. */
   maxQueue: number
-  resourceLimits?: { maxOldGenerationSizeMb?: number; maxYoungGenerationSizeMb?: number; codeRangeSizeMb?: number; stackSizeMb?: number }
+  /** Node's limits of each thread, and `maxExternalMb`: memory outside the heap a thread may hold before it is ended. */
+  resourceLimits?: {
+    maxOldGenerationSizeMb?: number
+    maxYoungGenerationSizeMb?: number
+    codeRangeSizeMb?: number
+    stackSizeMb?: number
+    maxExternalMb?: number
+  }
+  /** The largest tool result, in bytes of its JSON text. */
+  maxResultBytes: number
+}
+
+function exitCode(error: unknown): number | null {
+  const match = /worker exited with code: (\d+)/.exec(String((error as Error)?.message))
+  return match ? Number(match[1]) : null
 }
 
 export interface PoolStats {
@@ -21,6 +39,8 @@ export interface PoolStats {
   utilization: number
   completed: number
   failed: number
+  /** Threads ended because they held more memory outside the heap than `maxExternalMb`. */
+  recycled?: number
 }
 
 export class WorkerPool {
@@ -37,12 +57,18 @@ export class WorkerPool {
   #running = 0
   readonly #waiting: Array<{ resolve: () => void; reject: (reason: unknown) => void; signal: AbortSignal; onAbort: () => void }> = []
   #failed = 0
+  #recycled = 0
   #closed = false
+  readonly #maxExternalBytes: number
+  readonly #nodeLimits: Omit<NonNullable<PoolSettings['resourceLimits']>, 'maxExternalMb'>
 
   constructor(settings: PoolSettings, events: EventBus, log: Logger) {
     this.#settings = settings
     this.#events = events
     this.#log = log
+    const { maxExternalMb = 0, ...nodeLimits } = settings.resourceLimits ?? {}
+    this.#maxExternalBytes = maxExternalMb * 1024 * 1024
+    this.#nodeLimits = nodeLimits
   }
 
   /** Starts the threads now rather than on the first task. */
@@ -53,10 +79,11 @@ export class WorkerPool {
   #pool(): Piscina {
     if (this.#closed) throw ERR_TOOL_FAILED('(pool)', 'the worker pool is closed')
     this.#piscina ??= new Piscina({
+      filename: POOL_WORKER,
       minThreads: this.#settings.threads,
       maxThreads: this.#settings.threads,
       idleTimeout: 60_000,
-      resourceLimits: this.#settings.resourceLimits,
+      resourceLimits: this.#nodeLimits,
     })
     return this.#piscina
   }
@@ -79,7 +106,16 @@ export class WorkerPool {
       if (this.#settings.threads === 0) return await this.#runInline(filename, name, task, signal)
       await this.#acquire(signal)
       slot = true
-      return await this.#pool().run(task, { filename: pathToFileURL(filename).href, name, signal })
+      const poolTask: PoolTask = { filename, name, args: task, maxResultBytes: this.#settings.maxResultBytes, maxExternalBytes: this.#maxExternalBytes }
+      try {
+        return await this.#pool().run(poolTask, { signal })
+      } catch (error) {
+        // The thread was ended for memory an earlier task left before this one started: this one never ran.
+        if (exitCode(error) !== EXIT_EXTERNAL_IDLE || signal.aborted) throw error
+        this.#recycled++
+        this.#log.warn({ task: name }, 'a worker thread held more memory outside its heap than allowed; it was replaced')
+        return await this.#pool().run(poolTask, { signal })
+      }
     } catch (error: any) {
       status = signal.aborted ? (signal.reason?.name === 'TimeoutError' ? 'timeout' : 'aborted') : 'error'
       if (status !== 'aborted') this.#failed++
@@ -130,12 +166,22 @@ export class WorkerPool {
     signal.throwIfAborted()
     const module = await import(pathToFileURL(filename).href)
     if (typeof module[name] !== 'function') throw new Error(`the worker module has no export '${name}'`)
-    return module[name](task)
+    try {
+      return await module[name](task)
+    } catch (thrown) {
+      throw asError(thrown)
+    }
   }
 
   #wrap(error: any, name: string, signal: AbortSignal): unknown {
     if (signal.aborted) return signal.reason
     if (error?.code === 'ERR_WORKER_OUT_OF_MEMORY') return ERR_TOOL_FAILED(name, 'the worker ran out of memory', error)
+    if (exitCode(error) === EXIT_EXTERNAL_BUSY) {
+      this.#recycled++
+      const limit = this.#maxExternalBytes / 1024 / 1024
+      this.#log.warn({ task: name, maxExternalMb: limit }, 'a worker tool held more memory outside the heap than allowed; its thread was ended')
+      return ERR_TOOL_FAILED(name, `the worker held more than ${limit} MB outside its heap (Buffers); its thread was replaced`, error)
+    }
     if (/worker exited|Terminating worker thread/i.test(String(error?.message))) {
       return ERR_TOOL_FAILED(name, 'the worker thread exited during the task', error)
     }
@@ -151,6 +197,7 @@ export class WorkerPool {
       utilization: p ? p.utilization : 0,
       completed: p ? p.completed : 0,
       failed: this.#failed,
+      recycled: this.#recycled,
     }
   }
 

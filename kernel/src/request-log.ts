@@ -12,6 +12,17 @@ declare module 'fastify' {
   }
 }
 
+const CLIENT_REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/**
+ * The client's own id for its request (`x-client-request-id`, as OpenAI's API takes it, or `x-request-id`), when it
+ * is a sane one: logged and echoed beside the server's id, never used as it.
+ */
+export function clientRequestId(request: FastifyRequest): string | undefined {
+  const given = request.headers['x-client-request-id'] ?? request.headers['x-request-id']
+  return typeof given === 'string' && CLIENT_REQUEST_ID.test(given) ? given : undefined
+}
+
 /** `aborted`: the client left before the answer ended (Fastify's onResponse does not run then). */
 export function logRequestEnd(kernel: Kernel, request: FastifyRequest, reply: FastifyReply, aborted = false): void {
   const usage = request.robutler?.usage
@@ -20,7 +31,17 @@ export function logRequestEnd(kernel: Kernel, request: FastifyRequest, reply: Fa
   const agent = (request.params as { agent?: string } | undefined)?.agent ?? null
   const error = request.robutlerError
   request.log.info(
-    { method: request.method, url: request.url, status, agent, durationMs, tokens: usage?.total_tokens || undefined, error: error ?? undefined, aborted: aborted || undefined },
+    {
+      method: request.method,
+      url: request.url,
+      status,
+      agent,
+      durationMs,
+      tokens: usage?.total_tokens || undefined,
+      error: error ?? undefined,
+      aborted: aborted || undefined,
+      clientRequestId: clientRequestId(request),
+    },
     'request',
   )
   if (kernel.events.has('request:end')) {

@@ -2,10 +2,11 @@
 // as OpenAI models (`GET /models`, `GET /models/{agent}`) for clients given one base URL.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { mapLimit } from '@robutler/registry'
-import type { BuiltAgent } from './agent-build.js'
 import { identify, mayList, resolveAgent } from './admission.js'
+import type { BuiltAgent } from './agent-build.js'
 import type { Kernel } from './kernel.js'
 import type { AgentSummary } from './surface-types.js'
+import type { Identity } from './types.js'
 
 const READY_CHECK_TIMEOUT_MS = 2_000
 
@@ -23,6 +24,18 @@ async function runCheck(kernel: Kernel, name: string): Promise<[string, { status
   }
 }
 
+/** The static agents this caller may use: what every listing shows it (a restricted agent is not named to others). */
+function visibleAgents(kernel: Kernel, identity: Identity | null): BuiltAgent[] {
+  const list: BuiltAgent[] = []
+  for (const agent of kernel.agents.static.values()) if (mayList(agent, identity)) list.push(agent)
+  return list
+}
+
+/** The caller's identity for a listing (401 for a bad credential, as on the agent routes). */
+function caller(kernel: Kernel, request: FastifyRequest): Identity | null | Promise<Identity | null> {
+  return kernel.auth.enabled ? kernel.auth.identify(request) : null
+}
+
 /** Dynamic agents built at once while listing: a listing of many loads them through the cache, a few at a time. */
 const LIST_CONCURRENCY = 8
 
@@ -30,8 +43,8 @@ const LIST_CONCURRENCY = 8
  * The agents a caller may see: the static ones, then those the loaders that can list name (each loaded through
  * the agent cache; one that fails to load is left out), and the loaders that cannot list.
  */
-async function visibleAgents(kernel: Kernel, identity: Parameters<typeof mayList>[1]): Promise<{ agents: BuiltAgent[]; unlisted: string[] }> {
-  const agents = [...kernel.agents.static.values()].filter((agent) => mayList(agent, identity))
+async function listedAgents(kernel: Kernel, identity: Identity | null): Promise<{ agents: BuiltAgent[]; unlisted: string[] }> {
+  const agents = visibleAgents(kernel, identity)
   if (!kernel.agents.dynamicEnabled) return { agents, unlisted: [] }
   const { names, unlisted } = await kernel.agents.listDynamic()
   const loaded = await mapLimit(names, LIST_CONCURRENCY, async (name) => {
@@ -60,10 +73,9 @@ export function registerServerRoutes(kernel: Kernel): void {
     models: `${prefix}/models`,
     chat_completions: `${prefix}/chat/completions`,
   }
-  const agentNames = () => [...kernel.agents.static.keys()]
-
-  app.get(prefix || '/', function index() {
-    return { title: settings.title, version: kernel.version, agents: agentNames(), endpoints }
+  app.get(prefix || '/', async function index(request: FastifyRequest) {
+    const agents = visibleAgents(kernel, await caller(kernel, request)).map((agent) => agent.name)
+    return { title: settings.title, version: kernel.version, agents, endpoints }
   })
 
   app.get(`${prefix}/health`, function health(_request: FastifyRequest, reply: FastifyReply) {
@@ -90,24 +102,26 @@ export function registerServerRoutes(kernel: Kernel): void {
     return { status, checks, failing }
   })
 
-  app.get(`${prefix}/info`, function info() {
+  app.get(`${prefix}/info`, async function info(request: FastifyRequest) {
+    // The providers and skills of the agents this caller may use, not the server's whole inventory.
+    const agents = visibleAgents(kernel, await caller(kernel, request))
+    const providers = new Set(agents.flatMap((agent) => agent.targets.map((target) => target.prefix)))
     return {
       title: settings.title,
       version: kernel.version,
       url_prefix: prefix,
       uptime_seconds: Math.floor((Date.now() - kernel.startedAt) / 1000),
-      agents_count: kernel.agents.static.size,
-      agents: agentNames(),
+      agents_count: agents.length,
+      agents: agents.map((agent) => agent.name),
       dynamic_agents_enabled: kernel.agents.dynamicEnabled,
-      providers: kernel.providers.prefixes(),
-      skills: [...kernel.skills.keys()],
+      providers: kernel.providers.prefixes().filter((prefix) => providers.has(prefix)),
+      skills: [...new Set(agents.flatMap((agent) => agent.skills))],
       endpoints,
     }
   })
 
   app.get(`${prefix}/agents`, async function agents(request: FastifyRequest) {
-    const identity = kernel.auth.enabled ? await kernel.auth.identify(request) : null
-    const { agents: visible, unlisted } = await visibleAgents(kernel, identity)
+    const { agents: visible, unlisted } = await listedAgents(kernel, await caller(kernel, request))
     const list = []
     for (const agent of visible) {
       list.push({
@@ -134,8 +148,7 @@ export function registerServerRoutes(kernel: Kernel): void {
   const model = (agent: AgentSummary) => ({ id: agent.name, object: 'model', created, owned_by: agent.owner ?? 'robutler' })
 
   app.get(`${prefix}/models`, async function models(request: FastifyRequest) {
-    const identity = await identify(kernel, request)
-    const { agents: visible } = await visibleAgents(kernel, identity)
+    const { agents: visible } = await listedAgents(kernel, await identify(kernel, request))
     return { object: 'list', data: visible.map((agent) => model(agent.summary)) }
   })
 

@@ -15,7 +15,9 @@ import { resolveSettings, type ServerOptions } from './options.js'
 import { registerAgentRoutes } from './routes-agent.js'
 import { registerChatRoutes } from './routes-chat.js'
 import { registerServerRoutes } from './routes-server.js'
-import { logRequestEnd } from './request-log.js'
+import { clientRequestId, logRequestEnd } from './request-log.js'
+import { checkingIntervalMs, clientErrorHandler, limitConnectionsPerIp } from './http-edge.js'
+import { installJsonBodyParser } from './json-safety.js'
 import { staticAgentProblems } from './agent-check.js'
 import type { ErrorAnswer } from './surface-types.js'
 import type { RouteConfig } from './surfaces.js'
@@ -24,7 +26,6 @@ import { StartupError } from './startup-error.js'
 
 export const KERNEL_VERSION: string = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version
 
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
 /**
  * Headers for a JSON API: nothing here is a page to sniff, frame or cache. `frame-ancestors` supersedes
@@ -37,12 +38,14 @@ const SECURITY_HEADERS = {
   'cache-control': 'no-store',
 }
 
-/** Fastify's genReqId: the client's `x-request-id` when it is a sane one, else a made id. */
-function requestIds(): (request: { headers: Record<string, unknown> }) => string {
+/**
+ * Fastify's genReqId: an id made here, unique per server, whatever the client sends (two clients' `x-request-id`
+ * could be the same, or chosen to be). The client's own id is kept apart: clientRequestId().
+ */
+function requestIds(): () => string {
   const made = idSource(randomUUID().slice(0, 18))
-  return function requestId(request) {
-    const given = request.headers['x-request-id']
-    return typeof given === 'string' && REQUEST_ID.test(given) ? given : made()
+  return function requestId() {
+    return made()
   }
 }
 
@@ -73,12 +76,15 @@ function surfaceAnswer(request: FastifyRequest, error: RobutlerError): ErrorAnsw
 
 function installHttpBasics(kernel: Kernel): void {
   const { app } = kernel
+  installJsonBodyParser(app)
   app.decorateRequest('robutler', null)
   app.decorateRequest('robutlerError', null)
   app.decorateRequest(IDENTITY, null)
   app.addHook('onRequest', function baseHeaders(request, reply, done) {
     reply.headers(SECURITY_HEADERS)
     reply.header('x-request-id', request.id)
+    const clientId = clientRequestId(request)
+    if (clientId !== undefined) reply.header('x-client-request-id', clientId)
     if (kernel.events.has('request:start')) {
       kernel.events.emit('request:start', { requestId: request.id, method: request.method, url: request.url })
     }
@@ -92,7 +98,7 @@ function installHttpBasics(kernel: Kernel): void {
     const pub = kernel.publicError(error, request)
     request.robutlerError = pub.code
     if (pub.statusCode >= 500) request.log.error({ err: error, code: pub.code }, 'request failed')
-    else request.log.debug({ code: pub.code, msg: pub.message }, 'request refused')
+    else request.log.debug({ code: pub.code, reason: pub.message }, 'request refused')
     if (reply.raw.destroyed) return
     return sendError(reply, pub, surfaceAnswer(request, pub))
   })
@@ -152,10 +158,21 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     return503OnClosing: false,
     // Behind a load balancer, the client's address comes from X-Forwarded-For only when trusted.
     trustProxy: settings.trustProxy as boolean,
+    // A client has this long to send the whole request (Fastify's default, 0, would let a slow body hold its
+    // socket forever), and its headers within headersTimeout; Node checks every checkingIntervalMs.
+    requestTimeout: settings.bodyTimeoutMs,
+    http: { headersTimeout: Math.min(settings.headersTimeoutMs, settings.bodyTimeoutMs), connectionsCheckingInterval: checkingIntervalMs(settings) },
+    clientErrorHandler: clientErrorHandler(settings),
     frameworkErrors: function frameworkError(error, _request, reply) {
       return sendError(reply, ERR_INVALID_REQUEST(`Bad request: ${error.message}`))
     },
   }) as unknown as FastifyInstance
+  limitConnectionsPerIp(app.server, settings, log)
+  if (settings.trustProxy === true) {
+    log.warn(
+      'server.trustProxy is true: any client can set X-Forwarded-For and so choose the address that rate limits and logs see; give the proxies\' addresses or CIDRs, or the number of proxy hops, instead',
+    )
+  }
   const kernel = new Kernel({ version: KERNEL_VERSION, settings, log, app, env })
   for (const [name, skill] of plan.skills) kernel.skills.set(name, skill)
   kernel.asyncContext =
@@ -169,7 +186,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
       await app.register(cors, {
         origin: settings.corsOrigins.includes('*') ? '*' : settings.corsOrigins,
         methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-        exposedHeaders: ['x-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
+        exposedHeaders: ['x-request-id', 'x-client-request-id', 'retry-after', 'x-ratelimit-limit', 'x-ratelimit-remaining', 'x-ratelimit-reset'],
         maxAge: 600,
       })
     }

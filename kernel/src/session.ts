@@ -52,6 +52,14 @@ export class Session implements AgentSession {
   }
 
   run(input: AgentInput, sink: AgentEventSink = ignore): Promise<AgentResult | null> {
+    // The agent's params policy, before anything runs: a refused field is the client's 400, whatever the surface.
+    let params
+    try {
+      params = this.#agent.params.apply(input.params)
+    } catch (error) {
+      return Promise.reject(error)
+    }
+    if (params !== input.params) input = { ...input, params }
     // AsyncLocalStorage only when an enabled package reads getContext(): it costs every request throughput.
     return this.#kernel.asyncContext ? contextStorage.run(this.context, runInStorage, this, input, sink) : this.runHere(input, sink)
   }

@@ -99,6 +99,7 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
     reservedBy: (name) => (RESERVED_AGENT_NAMES.has(name) ? 'the kernel' : null),
     skills: skillMap,
     unknownSkills: 'ignore',
+    params: settings.params,
   }
   const where = options.configSource ? (i: number) => `${options.configSource!.locate(['agents', i])}: ` : undefined
   const problems: Problem[] = [

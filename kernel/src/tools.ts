@@ -13,6 +13,7 @@ import {
   type RobutlerError,
 } from './errors.js'
 import type { EventBus } from './events.js'
+import { overLimit, resultTooLarge } from './pool-worker.js'
 import { runHooks } from './hooks.js'
 import type { Context } from './request-context.js'
 import type { ToolCall, ToolCallInfo, ToolResult } from './types.js'
@@ -25,6 +26,8 @@ export interface ToolDeps {
   runWorker: WorkerRunner
   /** The time limit of a tool call that sets no timeoutMs of its own. */
   toolTimeoutMs: number
+  /** The largest tool result, in bytes of its text (a pool tool's is checked in its thread, before it crosses). */
+  maxResultBytes: number
 }
 
 type Status = 'ok' | 'error' | 'invalid' | 'refused'
@@ -51,14 +54,27 @@ function parseArguments(name: string, text: string): Record<string, unknown> | R
   return value as Record<string, unknown>
 }
 
+/**
+ * Runs a tool with a signal that fires on the request's abort or after `ms`. A timer and a listener, both gone
+ * when the call ends: AbortSignal.timeout() keeps its timer (and what it holds) for the whole `ms` whether the
+ * call took a millisecond or not, and a soak held thousands of them.
+ */
 async function withTimeout<T>(name: string, ms: number | undefined, signal: AbortSignal, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
   if (!ms) return run(signal)
-  const timeout = AbortSignal.timeout(ms)
-  const combined = AbortSignal.any([signal, timeout])
+  if (signal.aborted) throw signal.reason
+  const controller = new AbortController()
+  const onAbort = () => controller.abort(signal.reason)
+  const timer = setTimeout(() => controller.abort(new DOMException(`tool '${name}' timed out`, 'TimeoutError')), ms)
+  signal.addEventListener('abort', onAbort, { once: true })
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.aborted ? signal.reason : ERR_TOOL_TIMEOUT(name, ms))
-    combined.addEventListener('abort', onAbort, { once: true })
-    run(combined).then(resolve, reject).finally(() => combined.removeEventListener('abort', onAbort))
+    const onStop = () => reject(signal.aborted ? signal.reason : ERR_TOOL_TIMEOUT(name, ms))
+    controller.signal.addEventListener('abort', onStop, { once: true })
+    run(controller.signal)
+      .then(resolve, reject)
+      .finally(() => {
+        clearTimeout(timer)
+        signal.removeEventListener('abort', onAbort)
+      })
   })
 }
 
@@ -87,7 +103,10 @@ async function execute(agent: BuiltAgent, ctx: Context, call: ToolCall, deps: To
     const value = await withTimeout(name, tool.timeoutMs ?? deps.toolTimeoutMs, ctx.signal, (signal) =>
       tool.run ? Promise.resolve(tool.run(args, { signal, context: ctx, log: ctx.log })) : deps.runWorker(tool, args, signal),
     )
-    result = { content: resultText(value) }
+    const content = resultText(value)
+    const bytes = overLimit(content, deps.maxResultBytes)
+    if (bytes !== null) throw new Error(resultTooLarge(bytes, deps.maxResultBytes))
+    result = { content }
   } catch (error: any) {
     if (ctx.aborted) throw ctx.abortReason
     // A full pool is back-pressure for the whole request (503), not a tool failure for the model to read.

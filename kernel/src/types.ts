@@ -2,6 +2,7 @@
 // OpenAI wire names (snake_case) are kept where a value crosses the wire unchanged.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import type { Logger } from 'pino'
+import type { ParamPolicyConfig } from './param-policy.js'
 import type { SurfaceDefinition } from './surface-types.js'
 
 /** Caller scopes, weakest first: `admin` ⊃ `owner` ⊃ `all`. */
@@ -170,6 +171,8 @@ export interface AgentConfig {
   fallbackModels?: string[]
   /** A user id that gets `owner` scope on this agent. */
   owner?: string
+  /** Which request fields clients may pass to the provider, defaults, caps and forced values (over `server.params`). */
+  params?: ParamPolicyConfig
 }
 
 /** Returns the agent config for a name, or null when this loader has no such agent. */
@@ -419,7 +422,8 @@ export interface KernelApi {
     /** Forgets a cached agent, or with no name every cached agent and unknown name (after missed updates). */
     invalidate(name?: string): void
     /** Agent cache figures (for monitoring). */
-    stats(): { static: number; cached: number; hits: number; misses: number; loads: number; loadErrors: number }
+    /** `staleServed`: reloads that failed and were answered by the agent as last loaded (see `server.agentMaxStale`). */
+    stats(): { static: number; cached: number; hits: number; misses: number; loads: number; loadErrors: number; staleServed?: number }
   }
   auth: {
     addAuthenticator(fn: Authenticator): void
@@ -437,11 +441,18 @@ export interface KernelApi {
    */
   cluster: {
     readonly isWorker: boolean
-    onGather(topic: string, handler: () => unknown | Promise<unknown>): void
+    /** `merge` folds departed processes' answers into one, so the primary keeps one per topic (see gatherAll). */
+    onGather(topic: string, handler: () => unknown | Promise<unknown>, options?: { merge?: (values: unknown[]) => unknown | Promise<unknown> }): void
     gather(topic: string, timeoutMs?: number): Promise<unknown[]>
+    /**
+     * gather, plus `departed`: what workers that died since (or that did not answer in time) last answered. Add
+     * their counters to the live ones and a cluster-wide counter never goes down when a worker is replaced.
+     */
+    gatherAll(topic: string, timeoutMs?: number): Promise<{ values: unknown[]; departed: unknown[] }>
   }
   /** The worker pool's figures (for monitoring). */
-  pool: { stats(): { threads: number; queueSize: number; utilization: number; completed: number; failed: number } }
+  /** `recycled`: threads ended because they held more memory outside the heap than `workerResourceLimits.maxExternalMb`. */
+  pool: { stats(): { threads: number; queueSize: number; utilization: number; completed: number; failed: number; recycled?: number } }
   /** The Fastify instance: add routes such as `/metrics` here. */
   http: FastifyInstance
   /** Protocol surfaces over the agent loop (the Responses API, Anthropic Messages, MCP): see SurfaceDefinition. */

@@ -121,3 +121,15 @@ export async function readSse(response: Response): Promise<{ events: any[]; done
   }
   return { events, done, raw }
 }
+
+/**
+ * What the server logged about one request, as text: the messages of its lines and of the errors they carry.
+ * Where a refused agent's detail goes (a client gets only a generic message with the request id).
+ */
+export function loggedAbout(logs: string[], requestId: string | null): string {
+  const lines = logs.flatMap((chunk) => chunk.split('\n')).filter(Boolean).map((line) => JSON.parse(line) as Record<string, any>)
+  return lines
+    .filter((line) => line.reqId === requestId)
+    .map((line) => `${line.msg} ${line.err?.message ?? ''}`)
+    .join('\n')
+}

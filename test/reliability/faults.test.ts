@@ -138,9 +138,10 @@ describe('a client that stops reading, then goes away mid-stream', () => {
     // 100,000 words stream as ~10 MB of chunks: far more than the socket buffers hold, so the server waits for
     // the client to read (back-pressure) when the client leaves.
     const text = Array.from({ length: 100_000 }, (_, i) => `w${i}`).join(' ')
-    const requestId = `backpressure-${process.pid}`
+    let requestId = ''
     await new Promise<void>((resolve) => {
-      const req = httpRequest(`${t.url}/echo/chat/completions`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json', 'x-request-id': requestId } }, (res) => {
+      const req = httpRequest(`${t.url}/echo/chat/completions`, { method: 'POST', agent: false, headers: { 'content-type': 'application/json' } }, (res) => {
+        requestId = String(res.headers['x-request-id'])
         res.once('data', () => {
           res.pause()
           setTimeout(() => {

@@ -29,7 +29,11 @@ const RSS_EVERY = Math.max(1, Math.floor(TOTAL / 400))
 const RSS_WINDOW = Math.max(1, Math.floor(TOTAL / 10))
 /** Descriptors that may differ from the warm-up level once idle: timers, a log flush, a late socket close. */
 const FD_SLACK = 8
-/** SOAK_SNAPSHOT_DIR=<dir>: heap snapshots of the server after the warm-up and at the end, written into <dir>. */
+/**
+ * SOAK_SNAPSHOT_DIR=<dir>: heap snapshots of the server after the warm-up and at the end, written into <dir>.
+ * SOAK_NODE_OPTIONS: more Node flags for the server (`--require ./sampler.cjs`, say), to investigate; the server's
+ * whole stdout goes to SOAK_STDOUT_FILE when that is set.
+ */
 const SNAPSHOTS = process.env.SOAK_SNAPSHOT_DIR !== undefined
 
 const PREFIX = '/api/v1'
@@ -64,7 +68,7 @@ describe('soak: 100,000 mixed requests against robutler start', () => {
     await writeFile(file, JSON.stringify(config))
     // SIGUSR2 writes a heap snapshot into the working folder: how a failing run is investigated.
     server = await startServer(['--config', file, '--port', '0'], {
-      env: cleanEnv({ NODE_OPTIONS: '--heapsnapshot-signal=SIGUSR2' }),
+      env: cleanEnv({ NODE_OPTIONS: `--heapsnapshot-signal=SIGUSR2 ${process.env.SOAK_NODE_OPTIONS ?? ''}`.trim() }),
       cwd: process.env.SOAK_SNAPSHOT_DIR ?? app.dir,
     })
     pid = server.child.pid!
@@ -194,6 +198,7 @@ describe('soak: 100,000 mixed requests against robutler start', () => {
     }
     const settleMs = Math.round(performance.now() - settleStart)
 
+    if (process.env.SOAK_STDOUT_FILE) await writeFile(process.env.SOAK_STDOUT_FILE, server.stdout())
     const logLevels: Record<string, number> = {}
     for (const [, level] of server.stdout().matchAll(/"level":"(\w+)"/g)) logLevels[level!] = (logLevels[level!] ?? 0) + 1
     const errorLines = server.stdout().split('\n').filter((line) => /"level":"(error|fatal)"/.test(line))

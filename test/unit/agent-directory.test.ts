@@ -1,7 +1,7 @@
 // The agent cache, directly: LRU order, TTL, the shorter TTL of unknown and refused names, one load per name at a
 // time, and invalidation that a load already under way cannot undo.
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
-import { AgentDirectory } from '../../kernel/dist/agents.js'
+import { AgentDirectory, AgentLoadError } from '../../kernel/dist/agents.js'
 import { RESERVED_AGENT_NAMES } from '../../kernel/dist/config-schema.js'
 
 /** As the kernel's: its own route names (a surface would add its own). */
@@ -10,7 +10,10 @@ const reservedBy = (name: string) => (RESERVED_AGENT_NAMES.has(name) ? 'the kern
 type Config = { name: string; model: string; bad?: boolean }
 
 /** A directory over one loader that knows `known`, counting loads and builds per name. */
-function directory(options: { maxEntries?: number; ttlMs?: number; negativeTtlMs?: number } = {}, known = new Set(['a', 'b', 'c', 'd', 'broken'])) {
+function directory(
+  options: { maxEntries?: number; maxNegativeEntries?: number; ttlMs?: number; negativeTtlMs?: number } = {},
+  known = new Set(['a', 'b', 'c', 'd', 'broken']),
+) {
   const loads: string[] = []
   const builds: string[] = []
   const agents = new AgentDirectory({
@@ -145,7 +148,7 @@ describe('AgentDirectory', () => {
     expect(gates.map((g) => g.name)).toEqual(['a', 'a', 'b', 'c', 'b'])
   })
 
-  it('a loader that throws: RBT_ERR_AGENT_UNAVAILABLE with Retry-After, never cached; its own RobutlerError as it is', async () => {
+  it('a loader that throws: an AgentLoadError naming the loader (the kernel answers 503), never cached; its own RobutlerError as it is', async () => {
     let failure: Error | null = new Error('store down')
     const agents = new AgentDirectory({ reservedBy, build: async (config: Config) => ({ name: config.name }) as never })
     agents.addLoader(
@@ -156,14 +159,75 @@ describe('AgentDirectory', () => {
       { name: 'store' },
     )
     const down = await Promise.resolve(agents.resolve('flaky')).catch((error) => error)
-    expect([down.code, down.statusCode, down.retryAfter]).toEqual(['RBT_ERR_AGENT_UNAVAILABLE', 503, 1])
-    expect(down.message).toContain("store: store down")
+    expect(down).toBeInstanceOf(AgentLoadError)
+    expect([down.agent, down.loader, down.cause]).toEqual(['flaky', 'store', failure])
+    expect(down.message).toBe("loader store failed for agent 'flaky': store down")
     const own = Object.assign(new Error('quota'), { code: 'RBT_ERR_RATE_LIMITED', statusCode: 429, type: 'rate_limit_error' })
     failure = own
     await expect(agents.resolve('flaky')).rejects.toBe(own)
     failure = null
     expect(await nameOf(agents.resolve('flaky'))).toBe('flaky') // renamed after the name asked for
     expect(agents.stats().loadErrors).toBe(2)
+  })
+
+  it('keeps unknown names apart, in a smaller bound: 10,500 made-up names evict no agent', async () => {
+    const { agents, loads } = directory({ maxEntries: 3, maxNegativeEntries: 100 })
+    for (const name of ['a', 'b', 'c']) await agents.resolve(name)
+    for (let i = 0; i < 10_500; i++) expect(await agents.resolve(`random-${i}`)).toBeNull()
+    expect([agents.cacheSize, agents.negativeSize]).toEqual([3, 100])
+    loads.length = 0
+    for (const name of ['a', 'b', 'c']) expect(await nameOf(agents.resolve(name))).toBe(name)
+    expect(loads).toEqual([]) // every one a hit
+    // A refused record is a negative entry too: it evicts no agent either.
+    await Promise.resolve(agents.resolve('broken')).catch(() => undefined)
+    expect(agents.cacheSize).toBe(3)
+  })
+
+  it("serves a known agent as last loaded while its loader fails, up to maxStaleMs, asking again every retryMs", async () => {
+    let down = false
+    const warnings: unknown[] = []
+    const agents = new AgentDirectory({
+      reservedBy,
+      ttlMs: 1_000,
+      maxStaleMs: 10_000,
+      retryMs: 500,
+      log: { warn: (object) => void warnings.push(object) },
+      build: async (config: Config) => ({ name: config.name, config }) as never,
+    })
+    let loads = 0
+    agents.addLoader(async (name) => {
+      loads++
+      if (down) throw new Error('connect ECONNREFUSED 127.0.0.1:5440')
+      return { name, model: 'local/echo' }
+    })
+    const first = await agents.resolve('a')
+    down = true
+    vi.setSystemTime(1_000) // expired: reloaded, which fails
+    expect(await agents.resolve('a')).toBe(first)
+    expect(loads).toBe(2)
+    expect(warnings).toHaveLength(1)
+    expect(agents.resolve('a')).toBe(first) // within retryMs: no load, no wait
+    expect(loads).toBe(2)
+    vi.setSystemTime(1_500)
+    expect(await agents.resolve('a')).toBe(first)
+    expect(loads).toBe(3)
+    expect(agents.stats().staleServed).toBe(2)
+    vi.setSystemTime(10_001) // older than maxStaleMs: the failure itself
+    await expect(agents.resolve('a')).rejects.toBeInstanceOf(AgentLoadError)
+    expect(agents.cacheSize).toBe(0)
+    down = false
+    expect(await nameOf(agents.resolve('a'))).toBe('a')
+    expect(agents.resolve('a')).not.toBe(first) // a fresh load
+  })
+
+  it('an agent that its loader no longer knows is gone at once, stale or not', async () => {
+    const known = new Set(['a'])
+    const { agents } = directory({ ttlMs: 1_000 }, known)
+    await agents.resolve('a')
+    known.delete('a')
+    vi.setSystemTime(1_000)
+    expect(await agents.resolve('a')).toBeNull()
+    expect([agents.cacheSize, agents.negativeSize]).toEqual([0, 1])
   })
 
   it('asks loaders by priority, lower first, until one knows the name', async () => {

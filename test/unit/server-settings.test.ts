@@ -19,12 +19,17 @@ describe('resolveSettings', () => {
       corsOrigins: null,
       requestTimeoutMs: 300_000,
       bodyLimit: 10 * 1024 * 1024,
+      headersTimeoutMs: 20_000,
+      bodyTimeoutMs: 60_000,
+      maxConnectionsPerIp: 128,
       drainTimeoutMs: 30_000,
       pluginTimeoutMs: 10_000,
       workerThreads: Math.max(1, availableParallelism() - 1),
       workerQueue: 256,
-      workerResourceLimits: { maxOldGenerationSizeMb: 512 },
+      workerResourceLimits: { maxOldGenerationSizeMb: 512, maxExternalMb: 256 },
+      maxToolResultBytes: 1024 * 1024,
       toolTimeoutMs: 60_000,
+      agentMaxStaleMs: 600_000,
       providerTimeoutMs: 120_000,
       providerRetries: 2,
       appDir: resolve('.'),
@@ -32,6 +37,7 @@ describe('resolveSettings', () => {
       monitoring: false,
       asyncContext: 'auto',
       trustProxy: false,
+      params: {},
     })
   })
 
@@ -56,7 +62,7 @@ describe('resolveSettings', () => {
       bodyLimit: 2048,
       drainTimeoutMs: 0,
       workerThreads: 0,
-      workerResourceLimits: { maxOldGenerationSizeMb: 512, stackSizeMb: 4 },
+      workerResourceLimits: { maxOldGenerationSizeMb: 512, maxExternalMb: 256, stackSizeMb: 4 },
       corsOrigins: ['*'],
       monitoring: true,
       appDir: '/srv/app',
@@ -69,6 +75,13 @@ describe('resolveSettings', () => {
     expect(() => resolveSettings({ providerTimeout: 0 }, {})).toThrow(/providerTimeout must be a positive number of seconds, got 0/)
     expect(() => resolveSettings({ toolTimeout: -1 }, {})).toThrow(/toolTimeout must be a positive number of seconds/)
     expect(() => resolveSettings({ requestTimeout: Number.NaN }, {})).toThrow(/requestTimeout/)
+    expect(() => resolveSettings({ bodyTimeout: 0 }, {})).toThrow(/bodyTimeout must be a positive number of seconds/)
+    expect(() => resolveSettings({ maxToolResultSize: 'lots' }, {})).toThrow(/maxToolResultSize 'lots' is not a size/)
+  })
+
+  it("refuses a params policy that names the request's own fields, or defaults above its own cap", () => {
+    expect(() => resolveSettings({ params: { allow: ['temperature', 'messages'] } }, {})).toThrow(/server\.params\.allow names 'messages'/)
+    expect(() => resolveSettings({ params: { maxTokens: 100, defaults: { max_tokens: 200 } } }, {})).toThrow(/params\.defaults\.max_tokens is 200, above maxTokens 100/)
   })
 })
 
@@ -78,6 +91,8 @@ describe('optionsFromConfig', () => {
       title: 'T', host: '0.0.0.0', port: 9000, urlPrefix: '/v1', logLevel: 'debug', logPretty: true, cors: { origins: ['https://x'] },
       requestTimeout: 10, maxRequestSize: '1MB', workers: 3, workerThreads: 2, workerQueue: 8, workerResourceLimits: { maxOldGenerationSizeMb: 64 },
       toolTimeout: 5, providerTimeout: 6, providerRetries: 1, asyncContext: true, trustProxy: 1, drainTimeout: 4, pluginTimeout: 500,
+      headersTimeout: 5, bodyTimeout: 9, maxConnectionsPerIp: 10, maxToolResultSize: '64KB', agentMaxStale: 30,
+      params: { allow: ['temperature'], defaults: { temperature: 0.2 }, force: { store: false }, maxTokens: 512, refused: 'drop' },
     }
     expect(validateConfigShape({ server })).toBe(true)
     const options = optionsFromConfig({ server, agents: [], plugins: {}, skills: {} }, '/srv/app', {})

@@ -55,7 +55,13 @@ export interface AuthenticatorParts {
   configKeys: ReadonlyMap<string, KnownKey>
   /** Null without a database. */
   store: KeyStore | null
+  /** Keys the database knows (valid or revoked). */
   cache: TtlLru<CachedAnswer>
+  /**
+   * Keys the database does not know, apart and briefly: a flood of made-up keys cannot evict real ones, and a
+   * client repeating one bad key costs one query per period.
+   */
+  unknown: TtlLru<CachedAnswer>
   log: Log
 }
 
@@ -65,7 +71,7 @@ export interface AuthenticatorParts {
  * SHA-256 and two Map look-ups, and no promise.
  */
 export function createAuthenticator(parts: AuthenticatorParts): Authenticator {
-  const { configKeys, store, cache, log } = parts
+  const { configKeys, store, cache, unknown, log } = parts
   const inflight = new Map<string, Promise<AuthAnswer>>()
 
   async function lookUp(store: KeyStore, hash: Buffer, key: string): Promise<AuthAnswer> {
@@ -87,7 +93,7 @@ export function createAuthenticator(parts: AuthenticatorParts): Authenticator {
       log.debug({ keyId: row.id }, 'API key verified against the database')
       store.touch(row.id).catch((error) => log.warn({ keyId: row.id, err: { message: (error as Error)?.message } }, 'could not record last use of an API key'))
     }
-    cache.set(key, { hash, answer })
+    ;(answer === 'not-mine' ? unknown : cache).set(key, { hash, answer })
     return answer
   }
 
@@ -98,7 +104,7 @@ export function createAuthenticator(parts: AuthenticatorParts): Authenticator {
     // Only keys this plugin made can be in the database: anything else never costs a query.
     if (store === null || !GENERATED_SECRET.test(credential.token)) return 'not-mine'
     const hash = hashBytes(key)
-    const cached = cache.get(key)
+    const cached = cache.get(key) ?? unknown.get(key)
     if (cached !== undefined && sameHash(cached.hash, hash)) return cached.answer
     // One query per key at a time, however many requests carry it.
     let pending = inflight.get(key)

@@ -8,6 +8,9 @@ import { settingsFrom, type AuthKeysConfig, type ConfigKey } from './config.js'
 import { describeDatabase, openPool } from './database.js'
 import { KeyStore } from './store.js'
 
+/** How long a key the database does not know is answered without asking again (at most cacheTtlSeconds). */
+const UNKNOWN_KEY_TTL_MS = 5_000
+
 /** Config keys shorter than this are easy to guess online; they work, with a warning. */
 const SHORT_KEY = 20
 
@@ -51,7 +54,8 @@ export default definePlugin<AuthKeysConfig>({
       kernel.log.warn('no keys in the config and no database (database or DATABASE_URL): every API key will be refused')
     }
     const cache = new TtlLru<CachedAnswer>({ ttlMs: settings.cacheTtlMs, max: settings.cacheSize })
-    kernel.auth.addAuthenticator(createAuthenticator({ configKeys, store, cache, log: kernel.log }))
+    const unknown = new TtlLru<CachedAnswer>({ ttlMs: Math.min(settings.cacheTtlMs, UNKNOWN_KEY_TTL_MS), max: settings.cacheSize })
+    kernel.auth.addAuthenticator(createAuthenticator({ configKeys, store, cache, unknown, log: kernel.log }))
   },
 })
 

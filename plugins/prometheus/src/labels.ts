@@ -99,9 +99,12 @@ export function errorType(status: number): string {
   return ERROR_TYPES[status] ?? (status >= 500 ? '5xx' : '4xx')
 }
 
-const LLM_FAILURES = new Set(['rate_limit', 'server', 'connection', 'timeout', 'client'])
+const LLM_FAILURES = new Set(['rate_limit', 'server', 'connection', 'timeout', 'client', 'aborted'])
 
-/** `ok`, or the kernel's provider failure kind (`rate_limit`, `server`, `connection`, `timeout`, `client`). */
+/**
+ * `ok`, the kernel's provider failure kind (`rate_limit`, `server`, `connection`, `timeout`, `client`), or
+ * `aborted` for a call cut short because its request ended first (the client left, a drain ran out of time).
+ */
 export function llmStatus(error: string | null): string {
   if (error === null) return 'ok'
   return LLM_FAILURES.has(error) ? error : 'error'

@@ -99,6 +99,15 @@ export function createMetrics(registry: Registry, sources: Sources): Metrics {
     },
   })
 
+  new Counter({
+    name: `${PREFIX}worker_pool_threads_recycled_total`,
+    help: 'Worker threads ended because they held more memory outside the heap than workerResourceLimits.maxExternalMb.',
+    registers,
+    collect() {
+      mirror(this, pool.stats().recycled ?? 0)
+    },
+  })
+
   new Gauge({
     name: `${PREFIX}dynamic_agents_cached`,
     help: 'Dynamically loaded agents in the agent cache.',
@@ -121,6 +130,14 @@ export function createMetrics(registry: Registry, sources: Sources): Metrics {
     registers,
     collect() {
       mirror(this, agents.stats().misses)
+    },
+  })
+  new Counter({
+    name: `${PREFIX}dynamic_agent_stale_served_total`,
+    help: 'Dynamic agent reloads that failed and were answered by the agent as last loaded (server.agentMaxStale).',
+    registers,
+    collect() {
+      mirror(this, agents.stats().staleServed ?? 0)
     },
   })
   new Counter({

@@ -13,6 +13,11 @@ export interface RateLimitConfig {
   max?: number
   /** The window (default `"1 minute"`). */
   timeWindow?: TimeWindow
+  /**
+   * Requests with a credential that one client address may make per window, counted before the credential is
+   * looked up (default: 10 × max): a client trying made-up keys is limited before each costs a database query.
+   */
+  ipMax?: number
   /** Requests one caller may have in flight at once, per process (default: no cap). */
   maxParallel?: number
   /** Agents with a counter of their own instead of the global one. */
@@ -34,6 +39,8 @@ export interface WindowLimit {
 
 export interface Settings {
   global: WindowLimit
+  /** The per-address count of requests that carry a credential, before it is looked up. */
+  beforeLookup: WindowLimit
   agents: ReadonlyMap<string, WindowLimit>
   maxParallel: number | null
   redisUrl: string | null
@@ -41,6 +48,9 @@ export interface Settings {
 }
 
 export const GLOBAL_SCOPE = '*'
+/** The scope of the per-address count before credentials are looked up (no agent name has a `+`). */
+export const LOOKUP_SCOPE = '+lookup'
+const IP_MAX_FACTOR = 10
 const DEFAULT_MAX = 60
 const DEFAULT_WINDOW = '1 minute'
 const DEFAULT_KEY_PREFIX = 'robutler:rate-limit:'
@@ -92,7 +102,9 @@ export function resolveSettings(config: RateLimitConfig, env: Readonly<Record<st
   for (const [name, entry] of Object.entries(config.agents ?? {})) {
     agents.set(name, windowLimit(name, entry.max ?? max, entry.timeWindow ?? timeWindow, `agents.${name}.`))
   }
+  const ipMax = config.ipMax === undefined ? global.max * IP_MAX_FACTOR : checkMax(config.ipMax, 'ipMax')
+  const beforeLookup = windowLimit(LOOKUP_SCOPE, ipMax, timeWindow, '')
   const maxParallel = config.maxParallel === undefined ? null : checkMax(config.maxParallel, 'maxParallel')
   const redisUrl = config.redis === false ? null : config.redis || env.REDIS_URL || null
-  return { global, agents, maxParallel, redisUrl, keyPrefix: config.keyPrefix ?? DEFAULT_KEY_PREFIX }
+  return { global, beforeLookup, agents, maxParallel, redisUrl, keyPrefix: config.keyPrefix ?? DEFAULT_KEY_PREFIX }
 }

@@ -56,34 +56,45 @@ export function decorateRequests(app: FastifyInstance): void {
   app.decorateRequest(kKey, '')
 }
 
-export function createLimitHook(deps: LimitHookDeps): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
-  const { identify, check, parallel, onStoreError, onReject } = deps
-  const { global, agents } = deps.settings
-  return async function rateLimit(request, reply) {
-    const caller = await keyOfRequest(identify, request)
-    const agent = (request.params as { agent?: string }).agent
-    const limit = (agent !== undefined && agents.get(agent)) || global
-    const stash = stashed(request)
-    stash[kLimit] = limit
-    stash[kKey] = `${limit.scope}:${caller}`
+function hasCredential(request: FastifyRequest): boolean {
+  return request.headers.authorization !== undefined || request.headers['x-api-key'] !== undefined
+}
 
-    let counted: Awaited<ReturnType<WindowCheck>> | null = null
-    try {
-      counted = await check(request)
-    } catch (error) {
-      onStoreError(error)
+/** Counts the request against `limit` under `caller`; 429 when it is over. A store that fails lets it through. */
+async function count(deps: LimitHookDeps, request: FastifyRequest, reply: FastifyReply, limit: WindowLimit, caller: string, agent: string | undefined): Promise<void> {
+  const stash = stashed(request)
+  stash[kLimit] = limit
+  stash[kKey] = `${limit.scope}:${caller}`
+  let counted: Awaited<ReturnType<WindowCheck>> | null = null
+  try {
+    counted = await deps.check(request)
+  } catch (error) {
+    deps.onStoreError(error)
+  }
+  if (counted !== null && !counted.isAllowed) {
+    reply.header('x-ratelimit-limit', counted.max)
+    reply.header('x-ratelimit-remaining', counted.remaining)
+    reply.header('x-ratelimit-reset', counted.ttlInSeconds)
+    if (counted.isExceeded) {
+      const retryAfter = Math.max(1, counted.ttlInSeconds)
+      request.log.debug({ limit: limit.scope, caller, max: limit.max }, 'rate limit exceeded')
+      deps.onReject(request, 'rate', agent ?? null)
+      throw ERR_RATE_LIMITED(limit.max, limit.label, retryAfter)
     }
-    if (counted !== null && !counted.isAllowed) {
-      reply.header('x-ratelimit-limit', counted.max)
-      reply.header('x-ratelimit-remaining', counted.remaining)
-      reply.header('x-ratelimit-reset', counted.ttlInSeconds)
-      if (counted.isExceeded) {
-        const retryAfter = Math.max(1, counted.ttlInSeconds)
-        request.log.debug({ limit: limit.scope, caller, max: limit.max }, 'rate limit exceeded')
-        onReject(request, 'rate', agent ?? null)
-        throw ERR_RATE_LIMITED(limit.max, limit.label, retryAfter)
-      }
-    }
+  }
+}
+
+export function createLimitHook(deps: LimitHookDeps): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
+  const { identify, parallel, onReject } = deps
+  const { global, beforeLookup, agents } = deps.settings
+  return async function rateLimit(request, reply) {
+    const agent = (request.params as { agent?: string }).agent
+    // A credential may cost a database query to check: count its client address first, so a client trying
+    // made-up keys is stopped before the lookups (a known key's own counter follows).
+    if (hasCredential(request)) await count(deps, request, reply, beforeLookup, `ip:${request.ip}`, agent)
+    const caller = await keyOfRequest(identify, request)
+    const limit = (agent !== undefined && agents.get(agent)) || global
+    await count(deps, request, reply, limit, caller, agent)
 
     if (parallel !== null && !parallel.acquire(caller, reply.raw)) {
       request.log.debug({ caller, maxParallel: parallel.max }, 'parallel cap reached')

@@ -4,12 +4,13 @@ import type { RouteOptions } from 'fastify'
 import type { RouteConfig } from '@robutler/kernel'
 
 /**
- * True for `<prefix>/:agent`, `<prefix>/:agent/chat/completions` and `<prefix>/:agent/*` (skill routes); false for
- * `<prefix>/:agent/health` and every server route (`/health`, `/live`, `/ready`, `/info`, `/agents`, `/metrics`).
+ * True for `<prefix>/:agent`, `<prefix>/:agent/chat/completions`, `<prefix>/:agent/health` (a name it does not
+ * know costs a loader lookup) and `<prefix>/:agent/*` (skill routes); false for every server route (`/health`,
+ * `/live`, `/ready`, `/info`, `/agents`, `/metrics`).
  */
 export function isAgentRoute(url: string, urlPrefix: string): boolean {
   const base = `${urlPrefix}/:agent`
-  return url === base || (url.startsWith(`${base}/`) && url !== `${base}/health`)
+  return url === base || url.startsWith(`${base}/`)
 }
 
 /**
