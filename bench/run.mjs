@@ -16,6 +16,7 @@
 //                                of 5) against bare Fastify; info
 //   discovery                    discoverPackages over 1,000 installed packages against a readdir walk; info
 //   rss                          VmRSS idle and with 200 slow streams open, kernel against bare Fastify SSE; info
+//   mcp-tool-call                a stdio MCP tool call through skill-mcp against the SDK's own client, same server
 // A missed budget gets one line under the table: which, and why (each benchmark's `why`, from a profile).
 //   node bench/run.mjs [filter]      filter: a case-insensitive part of a benchmark's id or name
 //   BENCH_DURATION=10                seconds each measurement lasts (warm-up: 2 s more per server)
@@ -31,6 +32,7 @@ import { discovery } from './benchmarks/discovery.mjs'
 import { dynamicAgents } from './benchmarks/dynamic-agents.mjs'
 import { kernelJson, kernelStream } from './benchmarks/kernel-overhead.mjs'
 import { messagesSurface } from './benchmarks/messages-surface.mjs'
+import { mcpToolCall } from './benchmarks/mcp-tool-call.mjs'
 import { prometheusOverhead } from './benchmarks/prometheus-overhead.mjs'
 import { providerTtfb } from './benchmarks/provider-ttfb.mjs'
 import { rss } from './benchmarks/rss.mjs'
@@ -39,7 +41,7 @@ import { workerOffload } from './benchmarks/worker-offload.mjs'
 import { writeReport } from './report.mjs'
 import { prepare, runEach } from './suite.mjs'
 
-const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, dynamicAgents, messagesSurface, startup, discovery, rss]
+const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, dynamicAgents, messagesSurface, mcpToolCall, startup, discovery, rss]
 
 async function main([filter]) {
   const prepared = prepare(BENCHMARKS, filter)

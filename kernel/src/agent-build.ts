@@ -1,6 +1,7 @@
 // Builds an agent's per-agent state once, when it is loaded: model targets, skills' tools, hooks, prompts, routes,
 // and what each caller scope sees. Nothing here runs per request.
 import FindMyWay from 'find-my-way'
+import type { Logger } from 'pino'
 import { agentConfigProblems, agentInvalid, type AgentRules } from './agent-check.js'
 import { ERR_SKILL_SETUP_FAILED } from './errors.js'
 import { ParamPolicy } from './param-policy.js'
@@ -13,11 +14,12 @@ import type {
   ChatMessage,
   HookMap,
   HookName,
-  KernelApi,
   Scope,
+  SkillApi,
   SkillParts,
   SkillRoute,
   SkillTool,
+  SkillToolSource,
   ToolDefinition,
 } from './types.js'
 import type { AgentSummary } from './surface-types.js'
@@ -27,7 +29,7 @@ const DEFAULT_PRIORITY = 50
 /** A skill package as the kernel holds it after loading. */
 export interface SkillPackage {
   name: string
-  definition: { name: string; setup: (config: any, kernel: KernelApi) => SkillParts | Promise<SkillParts> }
+  definition: { name: string; setup: (config: any, kernel: SkillApi) => SkillParts | Promise<SkillParts> }
   defaults: Record<string, unknown>
   validateConfig: (config: unknown) => { ok: true; value: Record<string, unknown> } | { ok: false; message: string }
   workerPath: string | null
@@ -94,15 +96,41 @@ export interface BuildDeps {
   rules: AgentRules
   skills: ReadonlyMap<string, SkillPackage>
   validators: ToolValidators
-  kernelFor: (skill: string) => KernelApi
+  kernelFor: (skill: string, agent: string) => SkillApi
   urlPrefix: string
+  /** Where a skill's changing tools that cannot be offered are reported. */
+  log: Logger
+}
+
+type Prompt = { priority: number; scope: Scope; text: string }
+
+/** A skill's `toolSource`, and the names of the tools it gave the agent last. */
+interface LiveTools {
+  skill: SkillPackage
+  source: SkillToolSource
+  names: Set<string>
 }
 
 function emptyHooks(): HookTable {
   return Object.fromEntries(HOOK_NAMES.map((name) => [name, []])) as unknown as HookTable
 }
 
-function addParts(agent: BuiltAgent, skill: SkillPackage, parts: SkillParts, deps: BuildDeps, prompts: Array<{ priority: number; scope: Scope; text: string }>, routes: BuiltRoute[]): void {
+function builtTool(tool: SkillTool, skill: SkillPackage, deps: BuildDeps): BuiltTool {
+  const parameters = tool.parameters ?? { type: 'object', properties: {} }
+  return {
+    name: tool.name,
+    skill: skill.name,
+    scope: tool.scope ?? 'all',
+    definition: { type: 'function', function: { name: tool.name, description: tool.description, parameters } },
+    validate: deps.validators.compile(parameters, `${skill.name} tool ${tool.name}`),
+    run: tool.run,
+    worker: tool.worker,
+    workerPath: skill.workerPath,
+    timeoutMs: tool.timeoutMs,
+  }
+}
+
+function addParts(agent: BuiltAgent, skill: SkillPackage, parts: SkillParts, deps: BuildDeps, prompts: Prompt[], routes: BuiltRoute[], live: LiveTools[]): void {
   if (parts.access) {
     if (parts.access.required) agent.requireIdentity = true
     if (parts.access.owner) agent.owner = parts.access.owner
@@ -114,19 +142,9 @@ function addParts(agent: BuiltAgent, skill: SkillPackage, parts: SkillParts, dep
       const by = taken.skill === skill.name ? 'twice by this skill' : `by skill '${taken.skill}' too`
       throw new Error(`tool '${tool.name}' is defined ${by}: the tools of one agent's skills need distinct names (attach only one of them to this agent)`)
     }
-    const parameters = tool.parameters ?? { type: 'object', properties: {} }
-    agent.tools.set(tool.name, {
-      name: tool.name,
-      skill: skill.name,
-      scope: tool.scope ?? 'all',
-      definition: { type: 'function', function: { name: tool.name, description: tool.description, parameters } },
-      validate: deps.validators.compile(parameters, `${skill.name} tool ${tool.name}`),
-      run: tool.run,
-      worker: tool.worker,
-      workerPath: skill.workerPath,
-      timeoutMs: tool.timeoutMs,
-    })
+    agent.tools.set(tool.name, builtTool(tool, skill, deps))
   }
+  if (parts.toolSource !== undefined) live.push({ skill, source: parts.toolSource, names: new Set() })
   for (const name of Object.keys(parts.hooks ?? {}) as HookName[]) {
     const spec = parts.hooks![name] as any
     const entry = typeof spec === 'function' ? { fn: spec, priority: DEFAULT_PRIORITY } : { fn: spec.fn, priority: spec.priority ?? DEFAULT_PRIORITY }
@@ -139,7 +157,34 @@ function addParts(agent: BuiltAgent, skill: SkillPackage, parts: SkillParts, dep
   for (const route of parts.http ?? []) routes.push({ route, skill: skill.name })
 }
 
-function scopeView(agent: BuiltAgent, scope: Scope, prompts: Array<{ priority: number; scope: Scope; text: string }>, urlPrefix: string): ScopeView {
+/**
+ * Gives the agent a skill's changing tools as they are now, in place of the ones it gave last. A tool that breaks
+ * the rules, or has a name the agent already has, is left out with a warning: these lists come from outside (an MCP
+ * server) while the server runs, where there is no startup to stop.
+ */
+function takeLiveTools(agent: BuiltAgent, live: LiveTools, deps: BuildDeps): void {
+  for (const name of live.names) agent.tools.delete(name)
+  live.names.clear()
+  const tools = live.source.tools()
+  const refused = new Map<number, string>()
+  for (const problem of skillPartsProblems({ tools }, { workerPath: live.skill.workerPath })) {
+    if (problem.toolIndex !== undefined) refused.set(problem.toolIndex, `${problem.part}: ${problem.message}`)
+  }
+  for (const [index, tool] of tools.entries()) {
+    let problem = refused.get(index) ?? (agent.tools.has(tool.name) ? `tool ${tool.name}: the agent already has a tool of this name` : null)
+    if (problem === null) {
+      try {
+        agent.tools.set(tool.name, builtTool(tool, live.skill, deps))
+        live.names.add(tool.name)
+      } catch (error: any) {
+        problem = `tool ${tool.name}: ${error?.message ?? error}`
+      }
+    }
+    if (problem !== null) deps.log.warn({ agent: agent.name, skill: live.skill.name, problem }, 'a tool of the skill is left out')
+  }
+}
+
+function scopeView(agent: BuiltAgent, scope: Scope, prompts: Prompt[], urlPrefix: string): ScopeView {
   const texts = [agent.config.instructions, ...prompts.filter((p) => scopeAllows(scope, p.scope)).map((p) => p.text)].filter(
     (t): t is string => typeof t === 'string' && t.trim() !== '',
   )
@@ -186,16 +231,17 @@ export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<
     skills: Object.keys(config.skills ?? {}),
     summary: { name, description: config.description ?? '', model: config.model, owner: config.owner ?? null },
   }
-  const prompts: Array<{ priority: number; scope: Scope; text: string }> = []
+  const prompts: Prompt[] = []
   const routes: BuiltRoute[] = []
+  const live: LiveTools[] = []
   for (const [skillName, overrides] of Object.entries(config.skills ?? {})) {
     const skill = deps.skills.get(skillName)!
     const checked = skill.validateConfig({ ...skill.defaults, ...overrides })
     try {
-      const parts = await skill.definition.setup((checked as { value: Record<string, unknown> }).value, deps.kernelFor(skillName))
+      const parts = await skill.definition.setup((checked as { value: Record<string, unknown> }).value, deps.kernelFor(skillName, name))
       const problems = skillPartsProblems(parts, { workerPath: skill.workerPath })
       if (problems.length > 0) throw new Error(describeSkillPartProblems(problems))
-      addParts(agent, skill, parts, deps, prompts, routes)
+      addParts(agent, skill, parts, deps, prompts, routes, live)
     } catch (error: any) {
       throw ERR_SKILL_SETUP_FAILED(skillName, name, error?.message ?? String(error), error)
     }
@@ -203,7 +249,22 @@ export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<
   agent.summary.owner = agent.owner
   for (const name of HOOK_NAMES) (agent.hooks[name] as Array<HookEntry<any>>).sort((a, b) => a.priority - b.priority)
   prompts.sort((a, b) => a.priority - b.priority)
-  for (const scope of SCOPES) agent.views[scope] = scopeView(agent, scope, prompts, deps.urlPrefix)
+  // After every skill's fixed tools: those win a name over tools that come and go.
+  for (const source of live) takeLiveTools(agent, source, deps)
+  const makeViews = () => {
+    for (const scope of SCOPES) agent.views[scope] = scopeView(agent, scope, prompts, deps.urlPrefix)
+  }
+  makeViews()
+  for (const source of live) {
+    source.source.watch(function liveToolsChanged() {
+      try {
+        takeLiveTools(agent, source, deps)
+        makeViews()
+      } catch (error) {
+        deps.log.error({ err: error, agent: agent.name, skill: source.skill.name }, "a skill's changed tools could not be taken")
+      }
+    })
+  }
   if (routes.length > 0) {
     const router = FindMyWay({ ignoreTrailingSlash: true })
     for (const built of routes) {

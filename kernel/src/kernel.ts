@@ -18,7 +18,7 @@ import { ClusterGather } from './cluster-gather.js'
 import type { Context } from './request-context.js'
 import { RESERVED_AGENT_NAMES } from './config-schema.js'
 import { Surfaces } from './surfaces.js'
-import type { AgentConfig, HealthCheck, KernelApi } from './types.js'
+import type { AgentConfig, HealthCheck, KernelApi, SkillApi } from './types.js'
 import { idSource } from './ids.js'
 
 export class Kernel {
@@ -31,6 +31,8 @@ export class Kernel {
   readonly auth = new AuthChain()
   readonly validators = new ToolValidators()
   readonly skills = new Map<string, SkillPackage>()
+  /** Each skill's `shared(make)` value, by package name. */
+  readonly skillShared = new Map<string, unknown>()
   /** What every agent config is checked against once plugins have registered their providers. */
   readonly agentRules: AgentRules
   readonly healthChecks = new Map<string, HealthCheck>()
@@ -122,9 +124,23 @@ export class Kernel {
       rules: this.agentRules,
       skills: this.skills,
       validators: this.validators,
-      kernelFor: (skill) => this.apiFor(skill),
+      kernelFor: (skill, agent) => this.skillApiFor(skill, agent),
       urlPrefix: this.settings.urlPrefix,
+      log: this.log,
     })
+  }
+
+  /** What a skill's setup receives for one agent: the kernel API, the agent's name, and the skill's shared value. */
+  skillApiFor(skill: string, agent: string): SkillApi {
+    const shared = this.skillShared
+    return {
+      ...this.apiFor(skill),
+      agent,
+      shared<T>(make: () => T): T {
+        if (!shared.has(skill)) shared.set(skill, make())
+        return shared.get(skill) as T
+      },
+    }
   }
 
   /** The API a plugin or skill receives: the same kernel, with its own child logger and close owner. */

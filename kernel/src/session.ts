@@ -1,6 +1,7 @@
 // One admitted request to one agent, as every surface runs it: onConnection, the loop, finalizeConnection (on
 // error too), with the request's abort, and the failure path written once: an error before the response started
-// is thrown for Fastify to answer; after it, the surface's sink writes it in its protocol's terms.
+// is thrown for Fastify to answer; after it, the surface's sink writes it in its protocol's terms. A surface that
+// offers the agent's own tools (MCP) lists them for the caller's scope and runs one call on the loop's path.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { ClientClosedError } from './admission.js'
 import type { AgentEvent, AgentEventSink, AgentInput, AgentResult } from './agent-events.js'
@@ -15,6 +16,8 @@ import { firstModelRequest, runAgent } from './runtime.js'
 import { SseStream } from './sse.js'
 import type { AgentSession, AgentSummary, TokenCount } from './surface-types.js'
 import { estimateTokens } from './token-estimate.js'
+import { runToolCalls } from './tools.js'
+import type { ToolCall, ToolDefinition, ToolResult } from './types.js'
 
 function ignore(_event: AgentEvent): undefined {
   return undefined
@@ -24,12 +27,18 @@ function runInStorage(session: Session, input: AgentInput, sink: AgentEventSink)
   return session.runHere(input, sink)
 }
 
+function callInStorage(session: Session, name: string, args: Record<string, unknown>): Promise<ToolResult> {
+  return session.callToolHere(name, args)
+}
+
 export class Session implements AgentSession {
   readonly #kernel: Kernel
   readonly #agent: BuiltAgent
   readonly #reply: FastifyReply
   readonly context: Context
   #sse: SseStream | null = null
+  /** Tool calls made through callTool, for their ids. */
+  #toolCalls = 0
 
   constructor(kernel: Kernel, agent: BuiltAgent, context: Context, reply: FastifyReply) {
     this.#kernel = kernel
@@ -90,14 +99,44 @@ export class Session implements AgentSession {
       await this.#failAfterStart(error, sink)
       return null
     } finally {
-      if (agent.hooks.finalizeConnection.length > 0) {
-        const status = error ? (isRobutlerError(error) ? error.statusCode : 500) : 200
-        try {
-          await runHooks(agent.hooks.finalizeConnection, ctx, { error, status })
-        } catch (hookError) {
-          ctx.log.error({ err: hookError }, 'finalizeConnection hook failed')
-        }
-      }
+      await this.#finalize(error)
+    }
+  }
+
+  tools(): ToolDefinition[] {
+    return this.#agent.views[this.context.scope].tools
+  }
+
+  callTool(name: string, args: Record<string, unknown>): Promise<ToolResult> {
+    return this.#kernel.asyncContext ? contextStorage.run(this.context, callInStorage, this, name, args) : this.callToolHere(name, args)
+  }
+
+  /** callTool() without AsyncLocalStorage. */
+  async callToolHere(name: string, args: Record<string, unknown>): Promise<ToolResult> {
+    const agent = this.#agent
+    const ctx = this.context
+    const call: ToolCall = { id: `call_${ctx.id}_${++this.#toolCalls}`, type: 'function', function: { name, arguments: JSON.stringify(args ?? {}) } }
+    let error: unknown
+    try {
+      if (agent.hooks.onConnection.length > 0) await runHooks(agent.hooks.onConnection, ctx)
+      const [result] = await runToolCalls(agent, ctx, [call], this.#kernel.runtimeDeps)
+      return result!
+    } catch (thrown) {
+      error = this.#failure(thrown)
+      throw error
+    } finally {
+      await this.#finalize(error)
+    }
+  }
+
+  async #finalize(error: unknown): Promise<void> {
+    const hooks = this.#agent.hooks.finalizeConnection
+    if (hooks.length === 0) return
+    const status = error ? (isRobutlerError(error) ? error.statusCode : 500) : 200
+    try {
+      await runHooks(hooks, this.context, { error, status })
+    } catch (hookError) {
+      this.context.log.error({ err: hookError }, 'finalizeConnection hook failed')
     }
   }
 

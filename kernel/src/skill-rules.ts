@@ -99,8 +99,14 @@ function routeProblems(routes: unknown): SkillPartProblem[] {
   return problems
 }
 
+function toolSourceProblems(source: unknown): SkillPartProblem[] {
+  if (source === undefined) return []
+  if (isObject(source) && typeof source.tools === 'function' && typeof source.watch === 'function') return []
+  return [{ part: 'toolSource', message: 'must be an object with tools() and watch(changed)' }]
+}
+
 /**
- * Every problem of what a skill's setup returned — its tools (name, run or worker, scope), hooks and routes — in
+ * Every problem of what a skill's setup returned — its tools (name, run or worker, scope), tool source, hooks and routes — in
  * the order of the parts. Empty when the kernel will take them. Tool parameter schemas are checked when they are
  * compiled, and a tool name two skills of one agent share when the agent is built.
  *
@@ -110,7 +116,7 @@ function routeProblems(routes: unknown): SkillPartProblem[] {
  */
 export function skillPartsProblems(parts: unknown, options: SkillRuleOptions): SkillPartProblem[] {
   if (!isObject(parts)) return [{ part: 'setup', message: `returned ${JSON.stringify(parts) ?? String(parts)}, not an object of parts` }]
-  return [...toolProblems(parts.tools, options.workerPath), ...hookProblems(parts.hooks), ...routeProblems(parts.http)]
+  return [...toolProblems(parts.tools, options.workerPath), ...toolSourceProblems(parts.toolSource), ...hookProblems(parts.hooks), ...routeProblems(parts.http)]
 }
 
 /** The problems as one line: `tool x: needs exactly one of run or worker; hook y: …`. */

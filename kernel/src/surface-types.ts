@@ -5,7 +5,7 @@ import type { FastifyReply, FastifyRequest, HTTPMethods } from 'fastify'
 import type { AgentEventSink, AgentInput, AgentResult } from './agent-events.js'
 import type { RobutlerError } from './errors.js'
 import type { SseStream } from './sse.js'
-import type { Identity, RequestContext } from './types.js'
+import type { Identity, RequestContext, ToolDefinition, ToolResult } from './types.js'
 
 /** What a surface may tell a client about an agent. */
 export interface AgentSummary {
@@ -36,6 +36,20 @@ export interface AgentSession {
    * characters a token). Runs no hooks and calls no model; a provider's failure rejects as a model call's would.
    */
   countTokens(input: AgentInput): Promise<TokenCount>
+  /** The agent's own tools (its skills') that the caller's scope may see, as the model is offered them. */
+  tools(): ToolDefinition[]
+  /**
+   * Runs one of the agent's tools for this caller, on the loop's own path: onConnection, the scope check (again:
+   * a tool the caller may not see is refused), argument validation, beforeToolCall/afterToolCall, the tool's time
+   * limit and the request's abort, the worker pool for pool tools, the `tool:start`/`tool:end` events, then
+   * finalizeConnection. A call that fails, is refused, names no tool or has bad arguments answers a result with
+   * `error: true` and an `RBT_ERR_TOOL_*` text, as the model would read it; only the request's own abort (or a full
+   * pool, 503) rejects.
+   * @example
+   * const visible = session.tools().map((tool) => tool.function.name)
+   * const { content, error } = await session.callTool('calculate', { expression: '6*7' })
+   */
+  callTool(name: string, args: Record<string, unknown>): Promise<ToolResult>
   /** Server-sent events on this request's reply: headers go out with the first frame. */
   sse(): SseStream
 }

@@ -297,9 +297,31 @@ export interface SkillAccess {
   admins?: string[]
 }
 
+/**
+ * Tools that change while the server runs (an MCP server's tools, which come and go with the server and its
+ * `list_changed` notifications). The kernel reads `tools()` when it builds the agent and again each time the skill
+ * calls the function it was given in `watch`: the agent then offers the new list to every scope, and `GET /{agent}`
+ * shows it. A request already running keeps the list it started with; a call of a tool that has gone answers
+ * `RBT_ERR_TOOL_NOT_FOUND`.
+ * @example
+ * const source: SkillToolSource = {
+ *   tools: () => [...current.values()],
+ *   watch: (changed) => { onChange = changed },
+ * }
+ * return { toolSource: source }
+ */
+export interface SkillToolSource {
+  /** The tools now, held to the same rules as `tools` (a name another skill of the agent has is skipped, with a warning). */
+  tools(): SkillTool[]
+  /** Called once, when the agent is built: call `changed()` whenever `tools()` would answer something else. */
+  watch(changed: () => void): void
+}
+
 export interface SkillParts {
   access?: SkillAccess
   tools?: SkillTool[]
+  /** Tools that change while the server runs, next to (or instead of) `tools`. */
+  toolSource?: SkillToolSource
   hooks?: { [K in HookName]?: HookSpec<K> }
   prompts?: Array<SkillPrompt | string>
   http?: SkillRoute[]
@@ -313,8 +335,26 @@ export interface SkillDefinition<C = Record<string, unknown>> {
    * context as an argument either way.
    */
   asyncContext?: boolean
-  /** Called once per agent the skill is attached to, with the merged config. */
-  setup: (config: C, kernel: KernelApi) => SkillParts | Promise<SkillParts>
+  /** Called once per agent the skill is attached to (again when a loaded agent is reloaded), with the merged config. */
+  setup: (config: C, kernel: SkillApi) => SkillParts | Promise<SkillParts>
+}
+
+/** What a skill's setup receives: the kernel API, and what it needs to know about the agent it sets up. */
+export interface SkillApi extends KernelApi {
+  /** The name of the agent this setup builds. */
+  readonly agent: string
+  /**
+   * One value per server for this skill, made by `make` on the first call and the same object afterwards, for every
+   * agent the skill is attached to: state that must outlive one agent's build (processes, connection pools), where
+   * a loaded agent is built again whenever it is reloaded. Close what it holds with `onClose`.
+   * @example
+   * const pool = kernel.shared(() => {
+   *   const pool = new Pool()
+   *   kernel.onClose(() => pool.end())
+   *   return pool
+   * })
+   */
+  shared<T>(make: () => T): T
 }
 
 /** What a plugin's CLI command receives: its validated config section, without a server running. */

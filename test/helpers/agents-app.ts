@@ -16,7 +16,7 @@ export interface AgentsServer extends TestServer {
  * `prepare` runs on the app folder before the server starts (to write agent files first).
  */
 export async function startAgentsServer(
-  loaders: Array<'agentsFile' | 'agentsHttp'>,
+  loaders: Array<'agentsFile' | 'agentsHttp' | 'skillMcp'>,
   options: ServerOptions,
   prepare?: (dir: string) => Promise<void>,
 ): Promise<AgentsServer> {

@@ -29,6 +29,9 @@ export const PACKAGES = {
   agentsFile: ['@robutler/plugin-agents-file', 'plugins/agents-file'],
   agentsPostgres: ['@robutler/plugin-agents-postgres', 'plugins/agents-postgres'],
   agentsHttp: ['@robutler/plugin-agents-http', 'plugins/agents-http'],
+  skillMcp: ['@robutler/skill-mcp', 'skills/mcp'],
+  pluginMcp: ['@robutler/plugin-mcp', 'plugins/mcp'],
+  caller: ['robutler-skill-caller', 'test/fixtures/skills/caller'],
 } as const
 
 export type PackageKey = keyof typeof PACKAGES

@@ -51,6 +51,9 @@ export function inspectionKernel(options: InspectionOptions): SetupKernel {
     onReady: noop,
     onClose: noop,
     log: silentLogger(),
+    agent: 'robutler-validate',
+    // No server to share with: each setup gets a value of its own.
+    shared: (make) => make(),
   }
 }
 

@@ -160,12 +160,12 @@ function testTs({ toolPrefix }: SkillNames): string {
   return `// \`npm test\`: node:test over the built files (\`npm run build\` first).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { KernelApi, ToolRunContext } from '@robutler/kernel'
+import type { SkillApi, ToolRunContext } from '@robutler/kernel'
 import skill from './index.js'
 import { wordCount } from './worker.js'
 
 // setup and run get these from the kernel; the tools here use neither, so empty stand-ins do.
-const kernel = {} as KernelApi
+const kernel = {} as SkillApi
 const ctx = { signal: new AbortController().signal } as ToolRunContext
 const workers: Record<string, (args: any) => unknown> = { wordCount }
 
