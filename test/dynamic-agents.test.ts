@@ -23,6 +23,8 @@ describe('dynamic agents through createServer({ dynamicAgents })', () => {
 
   beforeAll(async () => {
     t = await startServer(['local'], {
+      // 1,000 sockets from one address are what the edge's per-address bound refuses; this file is about the loader.
+      maxConnectionsPerIp: 0,
       plugins: { '@robutler/plugin-local': {} },
       agents: [{ name: 'static', model: 'local/echo' }],
       dynamicAgents: async (name) => {
