@@ -18,7 +18,7 @@ const WARMUP = Math.min(10_000, Math.floor(TOTAL / 10))
 const SAMPLE_EVERY = Math.max(1, Math.floor(TOTAL / 10))
 const CONCURRENCY = 32
 const REQUEST_TIMEOUT_MS = 30_000
-const MAX_LOAD_MS = 8 * 60_000
+const MAX_LOAD_MS = Number(process.env.SOAK_MAX_MS ?? 8 * 60_000)
 const RSS_GROWTH_LIMIT = 0.1
 /**
  * RSS is read every RSS_EVERY requests. The figures compared are medians over RSS_WINDOW requests (a tenth of the
