@@ -59,6 +59,8 @@ export type {
   FinalizeInfo,
   FinishReason,
   HealthCheck,
+  HeaderInjector,
+  ToolKind,
   HookMap,
   HookName,
   HookSpec,

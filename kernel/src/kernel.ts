@@ -18,7 +18,7 @@ import { ClusterGather } from './cluster-gather.js'
 import type { Context } from './request-context.js'
 import { RESERVED_AGENT_NAMES } from './config-schema.js'
 import { Surfaces } from './surfaces.js'
-import type { AgentConfig, HealthCheck, KernelApi, SkillApi } from './types.js'
+import type { AgentConfig, HeaderInjector, HealthCheck, KernelApi, SkillApi } from './types.js'
 import { idSource } from './ids.js'
 
 export class Kernel {
@@ -36,6 +36,8 @@ export class Kernel {
   /** What every agent config is checked against once plugins have registered their providers. */
   readonly agentRules: AgentRules
   readonly healthChecks = new Map<string, HealthCheck>()
+  /** kernel.propagation's injectors: the model-call layer runs each on every call's headers. */
+  readonly propagators: HeaderInjector[] = []
   readonly readyFns: Array<() => void | Promise<void>> = []
   readonly closeFns: Array<{ owner: string; fn: () => void | Promise<void> }> = []
   /** In-flight agent requests: swept for their deadline, aborted when a drain runs out of time. */
@@ -87,6 +89,7 @@ export class Kernel {
       maxResultBytes: s.maxToolResultBytes,
       retry: { retries: s.providerRetries, baseDelayMs: 250, maxDelayMs: 8_000, timeoutMs: s.providerTimeoutMs },
       runWorker: (tool, args, signal) => this.pool.run(tool.workerPath!, tool.worker!, args, signal),
+      propagators: this.propagators,
     }
     this.surfaces = new Surfaces(this, RESERVED_AGENT_NAMES)
   }
@@ -165,6 +168,7 @@ export class Kernel {
         off: (event, fn) => this.events.off(event, fn),
         emit: (event, payload) => this.events.emit(event, payload),
       },
+      propagation: { add: (inject) => void this.propagators.push(inject) },
       http: this.app,
       surfaces: { add: (definition) => this.surfaces.add(owner, definition) },
       pool: { stats: () => this.pool.stats() },

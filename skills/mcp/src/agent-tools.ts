@@ -105,6 +105,7 @@ export class AgentTools implements SkillToolSource {
       scope: this.#scopes[name] ?? server.plan.scope,
       timeoutMs: server.plan.timeoutMs,
       run: callTool(server, tool.name),
+      remote: 'mcp',
     }
     this.#made.set(tool, skillTool)
     return skillTool

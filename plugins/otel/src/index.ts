@@ -1,0 +1,45 @@
+// @robutler/plugin-otel: OpenTelemetry traces of a Robutler server with the GenAI semantic conventions, exported
+// over OTLP/HTTP to any backend (a Collector, Jaeger, Tempo, Langfuse, Honeycomb, Datadog).
+import { definePlugin } from '@robutler/kernel'
+import { resolveSettings, type OtelConfig } from './config.js'
+import { createExporter } from './exporter.js'
+import { RequestTraces } from './request-traces.js'
+import { createTracerProvider } from './tracing.js'
+
+/**
+ * The plugin. Each process of `robutler start --workers N` exports its own spans.
+ * @example
+ * // robutler.config.json, with OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 in the environment
+ * { "plugins": { "@robutler/plugin-otel": { "captureContent": false } } }
+ */
+export default definePlugin<OtelConfig>({
+  name: 'otel',
+  register(kernel, config) {
+    const settings = resolveSettings(config ?? {}, kernel.env)
+    if (!settings.enabled) {
+      kernel.log.info('OTEL_SDK_DISABLED=true: no traces are recorded')
+      return
+    }
+    const provider = createTracerProvider(settings, createExporter(settings, kernel.log), kernel.version)
+    const traces = new RequestTraces(provider.getTracer('@robutler/plugin-otel', kernel.version), settings)
+    traces.listen(kernel.events)
+    kernel.propagation.add((requestId, headers) => traces.inject(requestId, headers))
+    kernel.http.addHook('onRequest', function startTrace(request, _reply, done) {
+      traces.start(request)
+      done()
+    })
+    kernel.http.addHook('onRequestAbort', function abandonTrace(request, done) {
+      traces.abandoned(request)
+      done()
+    })
+    // After the kernel's drain, so the last requests' spans are in the batch that goes out.
+    kernel.onClose(async () => {
+      traces.unlisten(kernel.events)
+      await provider.shutdown().catch((error: unknown) => kernel.log.warn({ err: error }, 'flushing the last spans failed'))
+    })
+    kernel.log.debug({ url: settings.url, protocol: settings.protocol, sampler: settings.sampler, ratio: settings.ratio }, 'opentelemetry tracing')
+  },
+})
+
+export { surfaceOf } from './request-traces.js'
+export type { OtelConfig }
