@@ -1,5 +1,7 @@
 // @robutler/plugin-otel end to end: a real server, the real openai SDK against the scripted fake upstream, and the
 // real OTLP/HTTP exporter posting to a receiver that decodes the payload (JSON here, protobuf in one test).
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { chatCompletion, startFakeOpenAI, textChunks } from './fixtures/fake-openai.js'
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver.js'
@@ -80,7 +82,7 @@ describe('plugin-otel', () => {
     expect(http!.traceId).toBe(CLIENT_TRACE)
     expect(http!.parentSpanId).toBe(CLIENT_SPAN)
     expect(http!.name).toBe('POST /:agent/chat/completions')
-    expect(http!.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/:agent/chat/completions', 'http.response.status_code': 200, 'robutler.surface': 'chat_completions' })
+    expect(http!.attributes).toMatchObject({ 'http.request.method': 'POST', 'http.route': '/:agent/chat/completions', 'http.response.status_code': 200 })
     expect(http!.status.code).toBe(0)
     expect(http!.resource['service.name']).toBe('otel-test')
 
@@ -227,5 +229,38 @@ describe('plugin-otel with content capture and protobuf', () => {
     const [tool] = byName(spans, 'execute_tool add')
     expect(tool!.attributes['gen_ai.tool.call.arguments']).toBe('{"a":1,"b":2}')
     expect(JSON.parse(tool!.attributes['gen_ai.tool.call.result'] as string)).toMatchObject({ sum: 3 })
+  })
+})
+
+describe('plugin-otel with a collector that cannot be reached', () => {
+  let fake: Fake
+  let t: TestServer
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAI()
+    // A port that was free a moment ago: nothing listens there.
+    const closed = createServer()
+    await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
+    const { port } = closed.address() as AddressInfo
+    await new Promise((resolve) => closed.close(resolve))
+    t = await otelServer(fake, { url: `http://127.0.0.1:${port}` } as OtlpReceiver, {}, { OTEL_EXPORTER_OTLP_TIMEOUT: '300' })
+  })
+  afterAll(async () => {
+    await t?.close()
+    await fake?.close()
+  })
+
+  it('answers as usual, drops the batches and warns once a minute', async () => {
+    fake.always({ json: chatCompletion({ content: 'fine' }) })
+    const warnings = () => t.logs.flatMap((c) => c.split('\n')).filter((l) => l.includes('trace export failed'))
+    for (let i = 0; i < 3; i++) {
+      const res = await postJson(`${t.url}/tooly/chat/completions`, { messages: [{ role: 'user', content: 'hi' }] })
+      expect(res.status).toBe(200)
+      await new Promise((r) => setTimeout(r, 400))
+    }
+    await fake.waitFor(() => warnings().length > 0, 5000)
+    await new Promise((r) => setTimeout(r, 500))
+    expect(warnings()).toHaveLength(1)
+    expect(JSON.parse(warnings()[0]!)).toMatchObject({ level: 'warn', droppedSpans: expect.any(Number) })
   })
 })

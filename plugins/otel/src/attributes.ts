@@ -7,7 +7,6 @@ export {
   ATTR_HTTP_ROUTE,
   ATTR_SERVICE_NAME,
   ATTR_URL_PATH,
-  ATTR_URL_SCHEME,
 } from '@opentelemetry/semantic-conventions'
 export {
   ATTR_GEN_AI_AGENT_NAME,

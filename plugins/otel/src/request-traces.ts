@@ -11,6 +11,8 @@ import { inputAttributes, outputAttribute, redactJsonText, redactText, truncate 
 
 interface RequestTrace {
   request: FastifyRequest
+  /** The protocol surface of its route, when it has one. */
+  surface: string | undefined
   http: Span
   httpContext: Context
   run: Span | null
@@ -98,20 +100,20 @@ export class RequestTraces {
   /** Starts the request's server span (continuing the client's trace when it sent a traceparent). */
   start(request: FastifyRequest): void {
     const parent = request.headers.traceparent === undefined ? ROOT_CONTEXT : w3c.extract(ROOT_CONTEXT, request.headers, headerGetter)
-    const route = request.routeOptions.url
-    const attributes: Attributes = {
-      [A.ATTR_HTTP_REQUEST_METHOD]: request.method,
-      [A.ATTR_URL_PATH]: request.url.split('?', 1)[0],
-      [A.ATTR_URL_SCHEME]: request.protocol,
-      [A.ATTR_ROBUTLER_REQUEST_ID]: request.id,
-    }
-    if (route !== undefined) attributes[A.ATTR_HTTP_ROUTE] = route
-    const surface = surfaceOf(route)
-    if (surface !== undefined) attributes[A.ATTR_ROBUTLER_SURFACE] = surface
-    const http = this.#tracer.startSpan(route === undefined ? request.method : `${request.method} ${route}`, { kind: SpanKind.SERVER, attributes }, parent)
+    // Named and described only once it is sampled: an unsampled request (most, at a low ratio) pays for no more.
+    const http = this.#tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent)
     if (!http.isRecording()) return
+    const route = request.routeOptions.url
+    const surface = surfaceOf(route)
+    http.setAttribute(A.ATTR_HTTP_REQUEST_METHOD, request.method)
+    http.setAttribute(A.ATTR_URL_PATH, request.url.split('?', 1)[0]!)
+    http.setAttribute(A.ATTR_ROBUTLER_REQUEST_ID, request.id)
+    if (route !== undefined) {
+      http.updateName(`${request.method} ${route}`)
+      http.setAttribute(A.ATTR_HTTP_ROUTE, route)
+    }
     const httpContext = trace.setSpan(parent, http)
-    this.#traces.set(request.id, { request, http, httpContext, run: null, runContext: null, chat: null, tools: null, httpEnded: false })
+    this.#traces.set(request.id, { request, surface, http, httpContext, run: null, runContext: null, chat: null, tools: null, httpEnded: false })
     const ids = http.spanContext()
     request.log = request.log.child({ trace_id: ids.traceId, span_id: ids.spanId })
   }
@@ -179,10 +181,8 @@ export class RequestTraces {
     const attributes: Attributes = {
       [A.ATTR_GEN_AI_OPERATION_NAME]: 'invoke_agent',
       [A.ATTR_GEN_AI_AGENT_NAME]: e.agent,
-      [A.ATTR_GEN_AI_REQUEST_STREAM]: e.stream,
     }
-    const surface = surfaceOf(t.request.routeOptions.url)
-    if (surface !== undefined) attributes[A.ATTR_ROBUTLER_SURFACE] = surface
+    if (t.surface !== undefined) attributes[A.ATTR_ROBUTLER_SURFACE] = t.surface
     if (e.userId !== null) attributes[A.ATTR_USER_ID] = e.userId
     t.run = this.#tracer.startSpan(`invoke_agent ${e.agent}`, { kind: SpanKind.INTERNAL, attributes }, t.httpContext)
     t.runContext = trace.setSpan(t.httpContext, t.run)
