@@ -2,12 +2,15 @@
 // real OTLP/HTTP exporter posting to a receiver that decodes the payload (JSON here, protobuf in one test).
 import { createServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
+import { fileURLToPath } from 'node:url'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { chatCompletion, startFakeOpenAI, textChunks } from './fixtures/fake-openai.js'
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './helpers/otlp-receiver.js'
 import { postJson, readSse, startServer, type TestServer } from './helpers/test-server.js'
 
 type Fake = Awaited<ReturnType<typeof startFakeOpenAI>>
+
+const STDIO_FIXTURE = fileURLToPath(new URL('./fixtures/mcp/stdio-server.mjs', import.meta.url))
 
 const SERVER = 2
 const CLIENT = 3
@@ -262,5 +265,40 @@ describe('plugin-otel with a collector that cannot be reached', () => {
     await new Promise((r) => setTimeout(r, 500))
     expect(warnings()).toHaveLength(1)
     expect(JSON.parse(warnings()[0]!)).toMatchObject({ level: 'warn', droppedSpans: expect.any(Number) })
+  })
+})
+
+describe('plugin-otel with an MCP tool', () => {
+  let fake: Fake
+  let receiver: OtlpReceiver
+  let t: TestServer
+
+  beforeAll(async () => {
+    fake = await startFakeOpenAI()
+    receiver = await startOtlpReceiver()
+    t = await startServer(['openai', 'otel', 'skillMcp'], {
+      env: { PATH: process.env.PATH!, HOME: '/tmp', OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '20' },
+      plugins: { '@robutler/plugin-openai': { apiKey: 'sk-test-KEYKEYKEYKEY', baseURL: `${fake.url}/v1` }, '@robutler/plugin-otel': {} },
+      agents: [{ name: 'mcpy', model: 'openai/gpt-a', skills: { '@robutler/skill-mcp': { servers: { fx: { command: process.execPath, args: [STDIO_FIXTURE] } }, tools: ['fx__whoami'] } } }],
+    })
+  })
+  afterAll(async () => {
+    await t?.close()
+    await receiver?.close()
+    await fake?.close()
+  })
+
+  it("an MCP tool call is an execute_tool span of kind mcp whose traceparent reaches the server in the call's _meta", async () => {
+    fake.script(
+      { json: chatCompletion({ tool_calls: [{ id: 'call_who', function: { name: 'fx__whoami', arguments: '{}' } }] }) },
+      { json: chatCompletion({ content: 'done' }) },
+    )
+    const res = await postJson(`${t.url}/mcpy/chat/completions`, { messages: [{ role: 'user', content: 'who are you?' }] })
+    expect(res.status).toBe(200)
+    const spans = await traceOf(receiver, res.headers.get('x-request-id')!, 5)
+    const [tool] = byName(spans, 'execute_tool fx__whoami')
+    expect(tool!.attributes).toMatchObject({ 'robutler.tool.kind': 'mcp', 'gen_ai.tool.type': 'extension', 'robutler.skill': '@robutler/skill-mcp' })
+    const toolMessage = fake.requests[1]!.body.messages.find((m: { role: string }) => m.role === 'tool')
+    expect(JSON.parse(toolMessage.content).traceparent).toBe(`00-${tool!.traceId}-${tool!.spanId}-01`)
   })
 })

@@ -16,7 +16,7 @@ import type { EventBus } from './events.js'
 import { overLimit, resultTooLarge } from './pool-worker.js'
 import { runHooks } from './hooks.js'
 import type { Context } from './request-context.js'
-import type { ToolCall, ToolCallInfo, ToolKind, ToolResult } from './types.js'
+import type { HeaderInjector, ToolCall, ToolCallInfo, ToolKind, ToolResult, ToolRunContext } from './types.js'
 
 /** Runs a pool-backed tool: `(tool, args, signal)` → its JSON result. */
 export type WorkerRunner = (tool: BuiltTool, args: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>
@@ -28,6 +28,8 @@ export interface ToolDeps {
   toolTimeoutMs: number
   /** The largest tool result, in bytes of its text (a pool tool's is checked in its thread, before it crosses). */
   maxResultBytes: number
+  /** kernel.propagation's injectors: an in-process tool's run gets their headers (ToolRunContext.propagation). */
+  propagators: HeaderInjector[]
 }
 
 type Status = 'ok' | 'error' | 'invalid' | 'refused'
@@ -94,6 +96,13 @@ function kindOf(tool: BuiltTool | undefined): ToolKind {
   return tool?.remote ?? 'inline'
 }
 
+function runContext(ctx: Context, signal: AbortSignal, callId: string, deps: ToolDeps): ToolRunContext {
+  if (deps.propagators.length === 0) return { signal, context: ctx, log: ctx.log }
+  const propagation: Record<string, string> = {}
+  for (const inject of deps.propagators) inject(ctx.id, propagation, callId)
+  return { signal, context: ctx, log: ctx.log, propagation }
+}
+
 async function execute(agent: BuiltAgent, ctx: Context, call: ToolCall, deps: ToolDeps): Promise<Outcome> {
   const name = call.function.name
   const tool = agent.tools.get(name)
@@ -118,7 +127,7 @@ async function execute(agent: BuiltAgent, ctx: Context, call: ToolCall, deps: To
   }
   try {
     const value = await withTimeout(name, tool.timeoutMs ?? deps.toolTimeoutMs, ctx.signal, (signal) =>
-      tool.run ? Promise.resolve(tool.run(args, { signal, context: ctx, log: ctx.log })) : deps.runWorker(tool, args, signal),
+      tool.run ? Promise.resolve(tool.run(args, runContext(ctx, signal, call.id, deps))) : deps.runWorker(tool, args, signal),
     )
     const content = resultText(value)
     const bytes = overLimit(content, deps.maxResultBytes)

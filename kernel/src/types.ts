@@ -220,6 +220,11 @@ export interface ToolRunContext {
   signal: AbortSignal
   context: RequestContext
   log: Logger
+  /**
+   * The request's trace context (W3C `traceparent`, `tracestate`) for what the tool calls, when a plugin propagates
+   * one (kernel.propagation): send it on (skill-mcp puts it in the MCP call's `_meta`).
+   */
+  propagation?: Record<string, string>
 }
 
 export interface ToolExample {
@@ -515,8 +520,11 @@ export interface KernelEvents {
 
 // ---------------------------------------------------------------- the kernel handed to plugins
 
-/** Writes the headers that carry a request's context onto an outgoing call (see KernelApi.propagation). */
-export type HeaderInjector = (requestId: string, headers: Record<string, string>) => void
+/**
+ * Writes the headers that carry a request's context onto an outgoing call (see KernelApi.propagation): a model
+ * call's, or with `toolCallId`, what that tool call sends (an MCP call's `_meta`).
+ */
+export type HeaderInjector = (requestId: string, headers: Record<string, string>, toolCallId?: string) => void
 
 export type HealthCheck = (signal: AbortSignal) => void | Promise<void>
 

@@ -23,7 +23,7 @@ export default definePlugin<OtelConfig>({
     const provider = createTracerProvider(settings, createExporter(settings, kernel.log), kernel.version)
     const traces = new RequestTraces(provider.getTracer('@robutler/plugin-otel', kernel.version), settings)
     traces.listen(kernel.events)
-    kernel.propagation.add((requestId, headers) => traces.inject(requestId, headers))
+    kernel.propagation.add((requestId, headers, toolCallId) => traces.inject(requestId, headers, toolCallId))
     kernel.http.addHook('onRequest', function startTrace(request, _reply, done) {
       traces.start(request)
       done()

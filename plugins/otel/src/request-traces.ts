@@ -125,11 +125,11 @@ export class RequestTraces {
     this.#requestEnd({ requestId: request.id, method: request.method, route: request.routeOptions.url ?? 'unknown', status: 0, agent: null, durationMs: 0, aborted: true, error: null })
   }
 
-  /** Writes the traceparent (and tracestate) of the request's innermost open span: for its outgoing calls. */
-  inject(requestId: string, headers: Record<string, string>): void {
+  /** Writes the traceparent (and tracestate) of the span an outgoing call belongs to: a tool call's, or the model call's. */
+  inject(requestId: string, headers: Record<string, string>, toolCallId?: string): void {
     const t = this.#traces.get(requestId)
     if (t === undefined) return
-    const span = t.chat ?? t.run ?? t.http
+    const span = (toolCallId === undefined ? undefined : t.tools?.get(toolCallId)) ?? t.chat ?? t.run ?? t.http
     w3c.inject(trace.setSpan(ROOT_CONTEXT, span), headers, { set: (carrier, key, value) => void (carrier[key] = value) })
   }
 
