@@ -4,22 +4,24 @@ import { ExportResultCode, type ExportResult } from '@opentelemetry/core'
 import { OTLPTraceExporter as JsonExporter } from '@opentelemetry/exporter-trace-otlp-http'
 import { OTLPTraceExporter as ProtoExporter } from '@opentelemetry/exporter-trace-otlp-proto'
 import type { ReadableSpan, SpanExporter } from '@opentelemetry/sdk-trace-base'
-import type { Logger } from 'pino'
 import type { OtelSettings } from './config.js'
 
 const WARN_EVERY_MS = 60_000
 
+/** Where a warning goes: the server's log (from the export thread, through its parent). */
+export type Warn = (fields: Record<string, unknown>, message: string) => void
+
 /** Wraps an exporter: failed exports are counted and warned about at most once a minute, with what was dropped. */
 export class WarningExporter implements SpanExporter {
   readonly #inner: SpanExporter
-  readonly #log: Logger
+  readonly #warn: Warn
   readonly #url: string
   #lastWarning = -Infinity
   #dropped = 0
 
-  constructor(inner: SpanExporter, log: Logger, url: string) {
+  constructor(inner: SpanExporter, warn: Warn, url: string) {
     this.#inner = inner
-    this.#log = log
+    this.#warn = warn
     this.#url = url
   }
 
@@ -35,7 +37,7 @@ export class WarningExporter implements SpanExporter {
     const now = Date.now()
     if (now - this.#lastWarning < WARN_EVERY_MS) return
     this.#lastWarning = now
-    this.#log.warn({ url: this.#url, droppedSpans: this.#dropped, reason: error?.message ?? 'export failed' }, 'trace export failed: spans dropped (next warning in a minute at the earliest)')
+    this.#warn({ url: this.#url, droppedSpans: this.#dropped, reason: error?.message ?? 'export failed' }, 'trace export failed: spans dropped (next warning in a minute at the earliest)')
     this.#dropped = 0
   }
 
@@ -48,8 +50,8 @@ export class WarningExporter implements SpanExporter {
   }
 }
 
-export function createExporter(settings: OtelSettings, log: Logger): SpanExporter {
+export function createExporter(settings: OtelSettings, warn: Warn): SpanExporter {
   const options = { url: settings.url, headers: settings.headers, timeoutMillis: settings.batch.exportTimeoutMillis }
   const inner = settings.protocol === 'http/json' ? new JsonExporter(options) : new ProtoExporter(options)
-  return new WarningExporter(inner, log, settings.url)
+  return new WarningExporter(inner, warn, settings.url)
 }

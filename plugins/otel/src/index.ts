@@ -2,9 +2,9 @@
 // over OTLP/HTTP to any backend (a Collector, Jaeger, Tempo, Langfuse, Honeycomb, Datadog).
 import { definePlugin } from '@robutler/kernel'
 import { resolveSettings, type OtelConfig } from './config.js'
-import { createExporter } from './exporter.js'
+import { ExportThread } from './export-thread.js'
 import { RequestTraces } from './request-traces.js'
-import { createTracerProvider } from './tracing.js'
+import { samplerOf } from './tracing.js'
 
 /**
  * The plugin. Each process of `robutler start --workers N` exports its own spans.
@@ -20,8 +20,10 @@ export default definePlugin<OtelConfig>({
       kernel.log.info('OTEL_SDK_DISABLED=true: no traces are recorded')
       return
     }
-    const provider = createTracerProvider(settings, createExporter(settings, kernel.log), kernel.version)
-    const traces = new RequestTraces(provider.getTracer('@robutler/plugin-otel', kernel.version), settings)
+    // The SDK's spans are built and exported on a thread of their own (export-worker.ts): they cost more CPU than
+    // the request they describe.
+    const exports = new ExportThread(settings, kernel.version, kernel.log)
+    const traces = new RequestTraces(samplerOf(settings), (span) => exports.add(span), settings)
     traces.listen(kernel.events)
     kernel.propagation.add((requestId, headers, toolCallId) => traces.inject(requestId, headers, toolCallId))
     kernel.http.addHook('onRequest', function startTrace(request, _reply, done) {
@@ -35,7 +37,7 @@ export default definePlugin<OtelConfig>({
     // After the kernel's drain, so the last requests' spans are in the batch that goes out.
     kernel.onClose(async () => {
       traces.unlisten(kernel.events)
-      await provider.shutdown().catch((error: unknown) => kernel.log.warn({ err: error }, 'flushing the last spans failed'))
+      await exports.close()
     })
     kernel.log.debug({ url: settings.url, protocol: settings.protocol, sampler: settings.sampler, ratio: settings.ratio }, 'opentelemetry tracing')
   },

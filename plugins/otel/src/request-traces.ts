@@ -1,25 +1,42 @@
 // One trace per sampled request, built from the kernel's events: the HTTP server span, `invoke_agent {agent}`
 // around the loop, `chat {model}` per model call attempt (each retry and fallback its own span), `execute_tool
-// {tool}` per tool call. Spans are parented explicitly (no AsyncLocalStorage context manager: it costs every
-// request throughput); each request's spans live in one record, found by request id, until its last span ends.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context, type Span, type Tracer } from '@opentelemetry/api'
+// {tool}` per tool call. The request thread only decides sampling (the SDK's sampler), picks ids (the SDK's
+// generator) and notes names, times and attributes; finished spans go as plain records to the export thread, which
+// builds the SDK spans and exports them (export-worker.ts). Each request's open spans live in one record, found by
+// request id, until its last span ends.
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { RandomIdGenerator, SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base'
 import type { KernelEventMap, KernelEvents, SamplingParams } from '@robutler/kernel'
 import type { FastifyRequest } from 'fastify'
 import * as A from './attributes.js'
 import { inputAttributes, outputAttribute, redactJsonText, redactText, truncate } from './content.js'
+import type { SpanRecord } from './span-record.js'
+
+/** A span not yet ended. */
+interface OpenSpan {
+  spanId: string
+  parentSpanId: string
+  name: string
+  kind: number
+  start: number
+  attributes: Attributes
+  status: number
+  message?: string
+}
 
 interface RequestTrace {
   request: FastifyRequest
+  traceId: string
+  /** The client's tracestate, passed on. */
+  traceState: string | undefined
   /** The protocol surface of its route, when it has one. */
   surface: string | undefined
-  http: Span
-  httpContext: Context
-  run: Span | null
-  runContext: Context | null
+  http: OpenSpan
+  run: OpenSpan | null
   /** The model call attempt in progress (one at a time per request). */
-  chat: Span | null
-  tools: Map<string, Span> | null
+  chat: OpenSpan | null
+  tools: Map<string, OpenSpan> | null
   httpEnded: boolean
 }
 
@@ -32,6 +49,14 @@ const w3c = new W3CTraceContextPropagator()
 const headerGetter = {
   keys: (carrier: FastifyRequest['headers']) => Object.keys(carrier),
   get: (carrier: FastifyRequest['headers'], key: string) => carrier[key],
+}
+const NO_LINKS: never[] = []
+const NO_ATTRIBUTES: Attributes = {}
+const ORIGIN = performance.timeOrigin
+
+/** Epoch milliseconds, sub-millisecond precise. */
+function now(): number {
+  return ORIGIN + performance.now()
 }
 
 /** The protocol surface a route belongs to, from its path. */
@@ -57,21 +82,26 @@ function samplingAttributes(params: SamplingParams, out: Attributes): void {
   else if (Array.isArray(params.stop)) out[A.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = params.stop.filter((s): s is string => typeof s === 'string')
 }
 
-function fail(span: Span, type: string, message?: string): void {
-  span.setAttribute(A.ATTR_ERROR_TYPE, type)
-  span.setStatus({ code: SpanStatusCode.ERROR, message: message ?? type })
+function fail(span: OpenSpan, type: string, message?: string): void {
+  span.attributes[A.ATTR_ERROR_TYPE] = type
+  span.status = SpanStatusCode.ERROR
+  span.message = message ?? type
 }
 
 const DISCONNECTED = 'the client closed the connection'
 
 export class RequestTraces {
-  readonly #tracer: Tracer
+  readonly #sampler: Sampler
+  readonly #ids = new RandomIdGenerator()
+  readonly #finished: (span: SpanRecord) => void
   readonly #options: TraceOptions
   readonly #traces = new Map<string, RequestTrace>()
   readonly #listeners: Array<[keyof KernelEventMap, (payload: any) => void]>
 
-  constructor(tracer: Tracer, options: TraceOptions) {
-    this.#tracer = tracer
+  /** `finished` takes each span as it ends (to the export thread). */
+  constructor(sampler: Sampler, finished: (span: SpanRecord) => void, options: TraceOptions) {
+    this.#sampler = sampler
+    this.#finished = finished
     this.#options = options
     this.#listeners = [
       ['request:end', (e) => this.#requestEnd(e)],
@@ -97,25 +127,32 @@ export class RequestTraces {
     for (const [name, fn] of this.#listeners) events.off(name, fn)
   }
 
-  /** Starts the request's server span (continuing the client's trace when it sent a traceparent). */
+  /** Starts the request's server span (continuing the client's trace when it sent a traceparent), when sampled. */
   start(request: FastifyRequest): void {
-    const parent = request.headers.traceparent === undefined ? ROOT_CONTEXT : w3c.extract(ROOT_CONTEXT, request.headers, headerGetter)
-    // Named and described only once it is sampled: an unsampled request (most, at a low ratio) pays for no more.
-    const http = this.#tracer.startSpan(request.method, { kind: SpanKind.SERVER }, parent)
-    if (!http.isRecording()) return
+    let parent: Context = ROOT_CONTEXT
+    let parentSpanId = ''
+    let traceId: string
+    let traceState: string | undefined
+    const remote = request.headers.traceparent === undefined ? undefined : trace.getSpanContext((parent = w3c.extract(ROOT_CONTEXT, request.headers, headerGetter)))
+    if (remote !== undefined && trace.isSpanContextValid(remote)) {
+      traceId = remote.traceId
+      parentSpanId = remote.spanId
+      traceState = remote.traceState?.serialize() || undefined
+    } else traceId = this.#ids.generateTraceId()
+    // The SDK's sampler decides, as the SDK's tracer would ask it; an unsampled request pays for no more.
+    const decision = this.#sampler.shouldSample(parent, traceId, request.method, SpanKind.SERVER, NO_ATTRIBUTES, NO_LINKS).decision
+    if (decision !== SamplingDecision.RECORD_AND_SAMPLED) return
     const route = request.routeOptions.url
-    const surface = surfaceOf(route)
-    http.setAttribute(A.ATTR_HTTP_REQUEST_METHOD, request.method)
-    http.setAttribute(A.ATTR_URL_PATH, request.url.split('?', 1)[0]!)
-    http.setAttribute(A.ATTR_ROBUTLER_REQUEST_ID, request.id)
-    if (route !== undefined) {
-      http.updateName(`${request.method} ${route}`)
-      http.setAttribute(A.ATTR_HTTP_ROUTE, route)
+    const attributes: Attributes = {
+      [A.ATTR_HTTP_REQUEST_METHOD]: request.method,
+      [A.ATTR_URL_PATH]: request.url.split('?', 1)[0],
+      [A.ATTR_ROBUTLER_REQUEST_ID]: request.id,
     }
-    const httpContext = trace.setSpan(parent, http)
-    this.#traces.set(request.id, { request, surface, http, httpContext, run: null, runContext: null, chat: null, tools: null, httpEnded: false })
-    const ids = http.spanContext()
-    request.log = request.log.child({ trace_id: ids.traceId, span_id: ids.spanId })
+    if (route !== undefined) attributes[A.ATTR_HTTP_ROUTE] = route
+    const name = route === undefined ? request.method : `${request.method} ${route}`
+    const http = this.#open(name, SpanKind.SERVER, parentSpanId, attributes)
+    this.#traces.set(request.id, { request, traceId, traceState, surface: surfaceOf(route), http, run: null, chat: null, tools: null, httpEnded: false })
+    request.log = request.log.child({ trace_id: traceId, span_id: http.spanId })
   }
 
   /** A request whose client left and that the kernel does not end itself (no agent behind it). */
@@ -130,7 +167,35 @@ export class RequestTraces {
     const t = this.#traces.get(requestId)
     if (t === undefined) return
     const span = (toolCallId === undefined ? undefined : t.tools?.get(toolCallId)) ?? t.chat ?? t.run ?? t.http
-    w3c.inject(trace.setSpan(ROOT_CONTEXT, span), headers, { set: (carrier, key, value) => void (carrier[key] = value) })
+    headers.traceparent = `00-${t.traceId}-${span.spanId}-01`
+    if (t.traceState !== undefined) headers.tracestate = t.traceState
+  }
+
+  #open(name: string, kind: SpanKind, parentSpanId: string, attributes: Attributes): OpenSpan {
+    return { spanId: this.#ids.generateSpanId(), parentSpanId, name, kind, start: now(), attributes, status: SpanStatusCode.UNSET }
+  }
+
+  #end(t: RequestTrace, span: OpenSpan): void {
+    const record: SpanRecord = {
+      traceId: t.traceId,
+      spanId: span.spanId,
+      parentSpanId: span.parentSpanId,
+      name: span.name,
+      kind: span.kind,
+      start: span.start,
+      end: now(),
+      attributes: span.attributes,
+      status: span.status,
+    }
+    if (span.message !== undefined) record.message = span.message
+    // The root's parent is the client's span: its tracestate goes with it.
+    if (span === t.http && t.traceState !== undefined) record.traceState = t.traceState
+    this.#finished(record)
+  }
+
+  /** The span a loop's spans hang from: its invoke_agent, or the request's own when no loop runs (an MCP tool call). */
+  #parentOf(t: RequestTrace): string {
+    return (t.run ?? t.http).spanId
   }
 
   #requestEnd(e: KernelEventMap['request:end']): void {
@@ -138,36 +203,35 @@ export class RequestTraces {
     if (t === undefined || t.httpEnded) return
     const span = t.http
     // No status when the client left before any was sent.
-    if (e.status > 0) span.setAttribute(A.ATTR_HTTP_RESPONSE_STATUS_CODE, e.status)
+    if (e.status > 0) span.attributes[A.ATTR_HTTP_RESPONSE_STATUS_CODE] = e.status
     if (e.aborted) {
       fail(span, 'client_closed', DISCONNECTED)
       this.#endChildren(t)
     } else if (e.status >= 500) fail(span, e.error ?? String(e.status))
-    else if (e.error !== null) span.setAttribute(A.ATTR_ERROR_TYPE, e.error)
-    span.end()
+    else if (e.error !== null) span.attributes[A.ATTR_ERROR_TYPE] = e.error
+    this.#end(t, span)
     t.httpEnded = true
-    if (t.run === null && t.chat === null && t.tools === null) this.#traces.delete(e.requestId)
+    this.#release(t, e.requestId)
   }
 
   /** Ends what is still open of a request whose client left: each with an error status. */
   #endChildren(t: RequestTrace): void {
     if (t.chat !== null) {
       fail(t.chat, 'aborted', DISCONNECTED)
-      t.chat.end()
+      this.#end(t, t.chat)
       t.chat = null
     }
     if (t.tools !== null) {
       for (const span of t.tools.values()) {
         fail(span, 'aborted', DISCONNECTED)
-        span.end()
+        this.#end(t, span)
       }
       t.tools = null
     }
     if (t.run !== null) {
       fail(t.run, 'aborted', DISCONNECTED)
-      t.run.end()
+      this.#end(t, t.run)
       t.run = null
-      t.runContext = null
     }
   }
 
@@ -184,25 +248,24 @@ export class RequestTraces {
     }
     if (t.surface !== undefined) attributes[A.ATTR_ROBUTLER_SURFACE] = t.surface
     if (e.userId !== null) attributes[A.ATTR_USER_ID] = e.userId
-    t.run = this.#tracer.startSpan(`invoke_agent ${e.agent}`, { kind: SpanKind.INTERNAL, attributes }, t.httpContext)
-    t.runContext = trace.setSpan(t.httpContext, t.run)
+    t.run = this.#open(`invoke_agent ${e.agent}`, SpanKind.INTERNAL, t.http.spanId, attributes)
   }
 
   #runEnd(e: KernelEventMap['run:end']): void {
     const t = this.#traces.get(e.requestId)
     if (t === undefined || t.run === null) return
     const span = t.run
-    span.setAttribute(A.ATTR_GEN_AI_USAGE_INPUT_TOKENS, e.usage.prompt_tokens)
-    span.setAttribute(A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, e.usage.completion_tokens)
-    if (e.model !== null) span.setAttribute(A.ATTR_GEN_AI_RESPONSE_MODEL, e.model)
-    if (e.finishReason !== null) span.setAttribute(A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, [e.finishReason])
+    const a = span.attributes
+    a[A.ATTR_GEN_AI_USAGE_INPUT_TOKENS] = e.usage.prompt_tokens
+    a[A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = e.usage.completion_tokens
+    if (e.model !== null) a[A.ATTR_GEN_AI_RESPONSE_MODEL] = e.model
+    if (e.finishReason !== null) a[A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = [e.finishReason]
     if (e.error !== null) fail(span, e.error)
     if (this.#options.captureContent && e.output !== null) {
-      span.setAttribute(A.ATTR_GEN_AI_OUTPUT_MESSAGES, outputAttribute(e.output.content, e.output.tool_calls, e.finishReason, this.#options.maxContentBytes))
+      a[A.ATTR_GEN_AI_OUTPUT_MESSAGES] = outputAttribute(e.output.content, e.output.tool_calls, e.finishReason, this.#options.maxContentBytes)
     }
-    span.end()
+    this.#end(t, span)
     t.run = null
-    t.runContext = null
     this.#release(t, e.requestId)
   }
 
@@ -224,29 +287,30 @@ export class RequestTraces {
       attributes[A.ATTR_GEN_AI_INPUT_MESSAGES] = input
     }
     // A call still open here was abandoned without its end (it cannot be: one call at a time); never leave it open.
-    t.chat?.end()
-    t.chat = this.#tracer.startSpan(`chat ${e.model}`, { kind: SpanKind.CLIENT, attributes }, t.runContext ?? t.httpContext)
+    if (t.chat !== null) this.#end(t, t.chat)
+    t.chat = this.#open(`chat ${e.model}`, SpanKind.CLIENT, this.#parentOf(t), attributes)
   }
 
   #llmEnd(e: KernelEventMap['llm:end']): void {
     const t = this.#traces.get(e.requestId)
     if (t === undefined || t.chat === null) return
     const span = t.chat
+    const a = span.attributes
     if (e.usage !== null) {
-      span.setAttribute(A.ATTR_GEN_AI_USAGE_INPUT_TOKENS, e.usage.prompt_tokens)
-      span.setAttribute(A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, e.usage.completion_tokens)
+      a[A.ATTR_GEN_AI_USAGE_INPUT_TOKENS] = e.usage.prompt_tokens
+      a[A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = e.usage.completion_tokens
     }
-    if (e.ttftMs !== null) span.setAttribute(A.ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, e.ttftMs / 1000)
+    if (e.ttftMs !== null) a[A.ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = e.ttftMs / 1000
     if (e.error !== null) fail(span, e.error)
     else {
       // The model string that answered: providers do not pass on the upstream's own name for it.
-      span.setAttribute(A.ATTR_GEN_AI_RESPONSE_MODEL, e.model)
-      if (e.finishReason !== null) span.setAttribute(A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, [e.finishReason])
+      a[A.ATTR_GEN_AI_RESPONSE_MODEL] = e.model
+      if (e.finishReason !== null) a[A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = [e.finishReason]
       if (this.#options.captureContent && e.output !== null) {
-        span.setAttribute(A.ATTR_GEN_AI_OUTPUT_MESSAGES, outputAttribute(e.output.content, e.output.toolCalls, e.finishReason, this.#options.maxContentBytes))
+        a[A.ATTR_GEN_AI_OUTPUT_MESSAGES] = outputAttribute(e.output.content, e.output.toolCalls, e.finishReason, this.#options.maxContentBytes)
       }
     }
-    span.end()
+    this.#end(t, span)
     t.chat = null
     this.#release(t, e.requestId)
   }
@@ -263,18 +327,17 @@ export class RequestTraces {
     }
     if (e.skill !== null) attributes[A.ATTR_ROBUTLER_SKILL] = e.skill
     if (this.#options.captureContent) attributes[A.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS] = truncate(redactJsonText(e.arguments), this.#options.maxContentBytes)
-    const span = this.#tracer.startSpan(`execute_tool ${e.tool}`, { kind: SpanKind.INTERNAL, attributes }, t.runContext ?? t.httpContext)
-    ;(t.tools ??= new Map()).set(e.callId, span)
+    ;(t.tools ??= new Map()).set(e.callId, this.#open(`execute_tool ${e.tool}`, SpanKind.INTERNAL, this.#parentOf(t), attributes))
   }
 
   #toolEnd(e: KernelEventMap['tool:end']): void {
     const t = this.#traces.get(e.requestId)
     const span = t?.tools?.get(e.callId)
     if (t === undefined || span === undefined) return
-    span.setAttribute(A.ATTR_ROBUTLER_TOOL_STATUS, e.status)
+    span.attributes[A.ATTR_ROBUTLER_TOOL_STATUS] = e.status
     if (e.error !== null) fail(span, e.error)
-    if (this.#options.captureContent) span.setAttribute(A.ATTR_GEN_AI_TOOL_CALL_RESULT, truncate(redactText(e.result), this.#options.maxContentBytes))
-    span.end()
+    if (this.#options.captureContent) span.attributes[A.ATTR_GEN_AI_TOOL_CALL_RESULT] = truncate(redactText(e.result), this.#options.maxContentBytes)
+    this.#end(t, span)
     t.tools!.delete(e.callId)
     if (t.tools!.size === 0) t.tools = null
     this.#release(t, e.requestId)

@@ -9,6 +9,7 @@ import {
   BatchSpanProcessor,
   ParentBasedSampler,
   TraceIdRatioBasedSampler,
+  type IdGenerator,
   type Sampler,
   type SpanExporter,
 } from '@opentelemetry/sdk-trace-base'
@@ -33,7 +34,7 @@ export function samplerOf(settings: Pick<OtelSettings, 'sampler' | 'ratio'>): Sa
   }
 }
 
-export function createTracerProvider(settings: OtelSettings, exporter: SpanExporter, version: string): BasicTracerProvider {
+export function createTracerProvider(settings: OtelSettings, exporter: SpanExporter, version: string, idGenerator?: IdGenerator): BasicTracerProvider {
   const resource = resourceFromAttributes({
     'service.instance.id': `${hostname()}:${process.pid}`,
     'service.version': version,
@@ -43,6 +44,7 @@ export function createTracerProvider(settings: OtelSettings, exporter: SpanExpor
   return new BasicTracerProvider({
     resource,
     sampler: samplerOf(settings),
+    idGenerator,
     spanProcessors: [new BatchSpanProcessor(exporter, settings.batch)],
   })
 }
