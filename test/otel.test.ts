@@ -302,3 +302,45 @@ describe('plugin-otel with an MCP tool', () => {
     expect(JSON.parse(toolMessage.content).traceparent).toBe(`00-${tool!.traceId}-${tool!.spanId}-01`)
   })
 })
+
+describe('plugin-otel with an agent loaded from a portal', () => {
+  let fake: Fake
+  let receiver: OtlpReceiver
+  let t: TestServer
+  const portalHeaders: Array<Record<string, unknown>> = []
+  const portal = createServer((req, res) => {
+    portalHeaders.push({ ...req.headers })
+    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'far', model: 'openai/gpt-a' }))
+  })
+
+  beforeAll(async () => {
+    await new Promise<void>((resolve) => portal.listen(0, '127.0.0.1', resolve))
+    fake = await startFakeOpenAI()
+    receiver = await startOtlpReceiver()
+    t = await startServer(['openai', 'otel', 'agentsHttp'], {
+      env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '20' },
+      plugins: {
+        '@robutler/plugin-openai': { apiKey: 'sk-test-KEYKEYKEYKEY', baseURL: `${fake.url}/v1` },
+        '@robutler/plugin-otel': {},
+        '@robutler/plugin-agents-http': { baseURL: `http://127.0.0.1:${(portal.address() as AddressInfo).port}/agents` },
+      },
+    })
+  })
+  afterAll(async () => {
+    await t?.close()
+    await receiver?.close()
+    await fake?.close()
+    portal.closeAllConnections()
+    await new Promise((resolve) => portal.close(resolve))
+  })
+
+  it("the portal load carries the traceparent of the request's server span", async () => {
+    fake.script({ json: chatCompletion({ content: 'from afar' }) })
+    const res = await postJson(`${t.url}/far/chat/completions`, { messages: [{ role: 'user', content: 'hi' }] })
+    expect(res.status).toBe(200)
+    const spans = await traceOf(receiver, res.headers.get('x-request-id')!, 3)
+    const http = spans.find((s) => s.kind === SERVER)!
+    expect(portalHeaders).toHaveLength(1)
+    expect(portalHeaders[0]!.traceparent).toBe(`00-${http.traceId}-${http.spanId}-01`)
+  })
+})

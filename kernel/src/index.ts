@@ -47,6 +47,7 @@ export type {
   AgentConfig,
   AgentLister,
   AgentLoader,
+  AgentLoadOptions,
   AgentLoaderOptions,
   AssistantMessage,
   AuthAnswer,

@@ -75,6 +75,7 @@ export class Kernel {
       reservedBy: (name) => this.surfaces.reservedBy(name),
       maxStaleMs: options.settings.agentMaxStaleMs,
       log: options.log,
+      propagation: (requestId) => this.propagationOf(requestId),
     })
     this.events = new EventBus((error, event) => this.log.error({ err: error, event }, 'a kernel event listener threw'))
     const s = options.settings
@@ -115,6 +116,14 @@ export class Kernel {
   stopTimeoutSweep(): void {
     if (this.#sweeper) clearInterval(this.#sweeper)
     this.#sweeper = null
+  }
+
+  /** The headers kernel.propagation's injectors write for a request, or undefined when none is added. */
+  propagationOf(requestId: string): Record<string, string> | undefined {
+    if (this.propagators.length === 0) return undefined
+    const headers: Record<string, string> = {}
+    for (const inject of this.propagators) inject(requestId, headers)
+    return headers
   }
 
   publicError(error: unknown, request: FastifyRequest): RobutlerError {

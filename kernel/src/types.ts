@@ -181,7 +181,16 @@ export interface AgentConfig {
 }
 
 /** Returns the agent config for a name, or null when this loader has no such agent. */
-export type AgentLoader = (name: string, options: { signal: AbortSignal }) => Promise<AgentConfig | null>
+export type AgentLoader = (name: string, options: AgentLoadOptions) => Promise<AgentConfig | null>
+
+export interface AgentLoadOptions {
+  signal: AbortSignal
+  /**
+   * The trace context (W3C `traceparent`) of the request that started the load, when a plugin propagates one
+   * (kernel.propagation): send it with what the loader asks (plugin-agents-http sends it as headers).
+   */
+  propagation?: Record<string, string>
+}
 
 /**
  * Names every agent a loader can load (a folder's files, a table's enabled rows), for `GET /agents` and
