@@ -50,8 +50,8 @@ function replay(record: SpanRecord): void {
 
 port.on('message', (message: ToExport) => {
   if (message.type === 'spans') {
-    for (const record of message.spans) replay(record)
-    send({ type: 'taken', count: message.spans.length })
+    for (const record of JSON.parse(message.json) as SpanRecord[]) replay(record)
+    send({ type: 'taken', count: message.count })
     return
   }
   provider

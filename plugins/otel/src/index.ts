@@ -23,7 +23,7 @@ export default definePlugin<OtelConfig>({
     // The SDK's spans are built and exported on a thread of their own (export-worker.ts): they cost more CPU than
     // the request they describe.
     const exports = new ExportThread(settings, kernel.version, kernel.log)
-    const traces = new RequestTraces(samplerOf(settings), (span) => exports.add(span), settings)
+    const traces = new RequestTraces(samplerOf(settings), (span) => exports.add(span), settings, kernel.http.log)
     traces.listen(kernel.events)
     kernel.propagation.add((requestId, headers, toolCallId) => traces.inject(requestId, headers, toolCallId))
     kernel.http.addHook('onRequest', function startTrace(request, _reply, done) {

@@ -95,12 +95,14 @@ export class RequestTraces {
   readonly #ids = new RandomIdGenerator()
   readonly #finished: (span: SpanRecord) => void
   readonly #options: TraceOptions
+  readonly #serverLog: unknown
   readonly #traces = new Map<string, RequestTrace>()
   readonly #listeners: Array<[keyof KernelEventMap, (payload: any) => void]>
 
   /** `finished` takes each span as it ends (to the export thread). */
-  constructor(sampler: Sampler, finished: (span: SpanRecord) => void, options: TraceOptions) {
+  constructor(sampler: Sampler, finished: (span: SpanRecord) => void, options: TraceOptions, serverLog: unknown) {
     this.#sampler = sampler
+    this.#serverLog = serverLog
     this.#finished = finished
     this.#options = options
     this.#listeners = [
@@ -152,7 +154,12 @@ export class RequestTraces {
     const name = route === undefined ? request.method : `${request.method} ${route}`
     const http = this.#open(name, SpanKind.SERVER, parentSpanId, attributes)
     this.#traces.set(request.id, { request, traceId, traceState, surface: surfaceOf(route), http, run: null, chat: null, tools: null, httpEnded: false })
-    request.log = request.log.child({ trace_id: traceId, span_id: http.spanId })
+    // Onto the request's own child logger (Fastify makes one per request): cheaper than a child of it.
+    const bindings = { trace_id: traceId, span_id: http.spanId }
+    const log = request.log as FastifyRequest['log'] & { setBindings?: (bindings: Record<string, string>) => void }
+    // Only on a logger of this request's own: never on the server's (no request logger is made without one).
+    if (log !== this.#serverLog && typeof log.setBindings === 'function') log.setBindings(bindings)
+    else request.log = request.log.child(bindings)
   }
 
   /** A request whose client left and that the kernel does not end itself (no agent behind it). */
