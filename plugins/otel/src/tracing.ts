@@ -1,19 +1,8 @@
-// The tracer provider of one server: its own (never the global one, so two servers in a process, or an app's own
-// OpenTelemetry setup, do not mix), with the sampler and resource from the settings and a batch processor that
-// exports off the request path.
+// The sampler and the resource of one server, from its settings: the plugin keeps its own (it never registers a
+// global tracer provider, so two servers in a process, or an app's own OpenTelemetry setup, do not mix).
 import { hostname } from 'node:os'
-import {
-  AlwaysOffSampler,
-  AlwaysOnSampler,
-  BasicTracerProvider,
-  BatchSpanProcessor,
-  ParentBasedSampler,
-  TraceIdRatioBasedSampler,
-  type IdGenerator,
-  type Sampler,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace-base'
-import { resourceFromAttributes } from '@opentelemetry/resources'
+import { AlwaysOffSampler, AlwaysOnSampler, ParentBasedSampler, TraceIdRatioBasedSampler, type Sampler } from '@opentelemetry/sdk-trace-base'
+import { resourceFromAttributes, type Resource } from '@opentelemetry/resources'
 import { ATTR_SERVICE_NAME } from './attributes.js'
 import type { OtelSettings } from './config.js'
 
@@ -34,17 +23,12 @@ export function samplerOf(settings: Pick<OtelSettings, 'sampler' | 'ratio'>): Sa
   }
 }
 
-export function createTracerProvider(settings: OtelSettings, exporter: SpanExporter, version: string, idGenerator?: IdGenerator): BasicTracerProvider {
-  const resource = resourceFromAttributes({
+/** The resource every span of this process carries: service name and instance, the kernel version, OTEL_RESOURCE_ATTRIBUTES. */
+export function resourceOf(settings: OtelSettings, version: string): Resource {
+  return resourceFromAttributes({
     'service.instance.id': `${hostname()}:${process.pid}`,
     'service.version': version,
     ...settings.resource,
     [ATTR_SERVICE_NAME]: settings.serviceName,
-  })
-  return new BasicTracerProvider({
-    resource,
-    sampler: samplerOf(settings),
-    idGenerator,
-    spanProcessors: [new BatchSpanProcessor(exporter, settings.batch)],
   })
 }
