@@ -60,11 +60,12 @@ export const otelOverhead = otelBench(
   'otel overhead, always on',
   undefined,
   0.85,
-  'Why (when it misses): three SDK spans per request (HTTP, invoke_agent, chat) built, batched and serialised to OTLP ' +
-    'protobuf cost about as much CPU as the request itself (measured 100 against 38 µs/req of server CPU, export thread ' +
-    'included, on a loaded 2-core machine). The export thread keeps that work off the request thread, but on 2 cores it ' +
-    'competes with the request thread and the load generator; the request thread itself pays the sampler, the ids, the ' +
-    'span records and a pino child logger per request (for trace_id / span_id).',
+  'Why (when it misses): three spans per request (HTTP, invoke_agent, chat) batched and serialised to OTLP protobuf ' +
+    'and sent cost about as much CPU as the request itself (measured 74 against 36 µs/req of server CPU, export thread ' +
+    'included, on a loaded 2-core machine; 100+ before the export thread built ReadableSpans itself instead of tracer ' +
+    'spans). The export thread keeps that work off the request thread, but on 2 cores it competes with the request ' +
+    'thread and the load generator; the request thread pays the sampler, the ids, the span records (JSON to the ' +
+    'export thread) and the trace ids bound on its logger.',
 )
 
 export const otelSampled = otelBench(
@@ -73,6 +74,6 @@ export const otelSampled = otelBench(
   0.01,
   0.95,
   'Why (when it misses): an unsampled request still makes a trace id and asks the sampler, and the kernel builds the ' +
-    'run:* and llm:* event payloads for the plugin, which finds no trace for them (≈ 8 µs/req of server CPU measured on ' +
+    'run:* and llm:* event payloads for the plugin, which finds no trace for them (≈ 5 µs/req of server CPU measured on ' +
     'a loaded machine, against 37).',
 )
