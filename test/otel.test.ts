@@ -20,10 +20,14 @@ const CLIENT_SPAN = '00f067aa0ba902b7'
 const CONTENT_KEYS = ['gen_ai.input.messages', 'gen_ai.output.messages', 'gen_ai.system_instructions', 'gen_ai.tool.call.arguments', 'gen_ai.tool.call.result']
 
 function otelServer(fake: Fake, receiver: OtlpReceiver, otel: Record<string, unknown>, env: Record<string, string> = {}): Promise<TestServer> {
-  return startServer(['openai', 'otel', 'probe'], {
+  return startServer(['openai', 'otel', 'probe', 'keys'], {
     providerRetries: 1,
     env: { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, OTEL_EXPORTER_OTLP_PROTOCOL: 'http/json', OTEL_BSP_SCHEDULE_DELAY: '20', OTEL_SERVICE_NAME: 'otel-test', ...env },
-    plugins: { '@robutler/plugin-openai': { apiKey: 'sk-test-KEYKEYKEYKEY', baseURL: `${fake.url}/v1` }, '@robutler/plugin-otel': otel },
+    plugins: {
+      '@robutler/plugin-openai': { apiKey: 'sk-test-KEYKEYKEYKEY', baseURL: `${fake.url}/v1` },
+      '@robutler/plugin-otel': otel,
+      'robutler-plugin-keys': { keys: { 'key-ann-SECRET': { userId: 'ann', scope: 'all' } } },
+    },
     agents: [{ name: 'tooly', model: 'openai/gpt-a', fallbackModels: ['openai/gpt-b'], instructions: 'You add numbers.', skills: { 'robutler-skill-probe': {} } }],
   })
 }
@@ -72,7 +76,7 @@ describe('plugin-otel', () => {
     const res = await postJson(
       `${t.url}/tooly/chat/completions`,
       { messages: [{ role: 'user', content: 'what is 2+3?' }], temperature: 0.3, max_tokens: 50, stop: ['END'] },
-      { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01` },
+      { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`, authorization: 'Bearer key-ann-SECRET' },
     )
     expect(res.status).toBe(200)
     expect(res.json.choices[0].message.content).toBe('The sum is 5.')
@@ -100,7 +104,9 @@ describe('plugin-otel', () => {
       'gen_ai.response.model': 'openai/gpt-a',
       'robutler.surface': 'chat_completions',
     })
-    expect(run!.attributes['user.id']).toBeUndefined()
+    // The caller's user id, never its key.
+    expect(run!.attributes['user.id']).toBe('ann')
+    expect(JSON.stringify(spans, (_k, v) => (typeof v === 'bigint' ? String(v) : v))).not.toContain('key-ann-SECRET')
 
     const chats = started(spans.filter((s) => s.attributes['gen_ai.operation.name'] === 'chat'))
     expect(chats.map((s) => s.name)).toEqual(['chat gpt-a', 'chat gpt-a', 'chat gpt-b', 'chat gpt-a'])
@@ -157,8 +163,9 @@ describe('plugin-otel', () => {
     const [tool] = byName(spans, 'execute_tool boom')
     expect(tool!.status.code).toBe(ERROR)
     expect(tool!.attributes).toMatchObject({ 'error.type': 'RBT_ERR_TOOL_FAILED', 'robutler.tool.status': 'error' })
-    // A request with no traceparent starts a trace of its own.
+    // A request with no traceparent starts a trace of its own; an anonymous one has no user.
     expect(spans.find((s) => s.kind === SERVER)!.parentSpanId).toBe('')
+    expect(byName(spans, 'invoke_agent tooly')[0]!.attributes['user.id']).toBeUndefined()
   })
 
   it("a streamed request's chat span ends when the stream ends, with usage and time to first chunk", async () => {
@@ -342,5 +349,39 @@ describe('plugin-otel with an agent loaded from a portal', () => {
     const http = spans.find((s) => s.kind === SERVER)!
     expect(portalHeaders).toHaveLength(1)
     expect(portalHeaders[0]!.traceparent).toBe(`00-${http.traceId}-${http.spanId}-01`)
+  })
+})
+
+describe('plugin-otel configuration', () => {
+  it('a bad OTEL_* value stops startup naming the variable; OTEL_SDK_DISABLED=true records nothing', async () => {
+    const fake = await startFakeOpenAI()
+    const receiver = await startOtlpReceiver()
+    try {
+      for (const [name, value] of [['OTEL_TRACES_SAMPLER', 'sometimes'], ['OTEL_TRACES_SAMPLER_ARG', '2'], ['OTEL_EXPORTER_OTLP_PROTOCOL', 'grpc'], ['OTEL_BSP_SCHEDULE_DELAY', 'soon']]) {
+        const failed = await otelServer(fake, receiver, {}, { [name]: value }).then(
+          async (t) => {
+            await t.close()
+            return null
+          },
+          (error: any) => error,
+        )
+        expect(failed?.problems?.[0]?.code ?? failed?.code).toBe('RBT_ERR_PLUGIN_BOOT_FAILED')
+        expect(String(failed?.message)).toContain(name)
+      }
+      const t = await otelServer(fake, receiver, {}, { OTEL_SDK_DISABLED: 'true' })
+      try {
+        fake.script({ json: chatCompletion({ content: 'untraced' }) })
+        const res = await postJson(`${t.url}/tooly/chat/completions`, { messages: [{ role: 'user', content: 'hi' }] })
+        expect(res.status).toBe(200)
+        expect(fake.requests[0]!.headers.traceparent).toBeUndefined()
+        await new Promise((r) => setTimeout(r, 200))
+        expect(receiver.spans).toHaveLength(0)
+      } finally {
+        await t.close()
+      }
+    } finally {
+      await receiver.close()
+      await fake.close()
+    }
   })
 })
