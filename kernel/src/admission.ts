@@ -85,7 +85,7 @@ function loadFailure(request: FastifyRequest, name: string, error: unknown): Rob
 
 /** The agent of that name (null: none), or a promise of it; a load that fails rejects with what the client may see. */
 export function findAgent(kernel: Kernel, request: FastifyRequest, name: string): BuiltAgent | null | Promise<BuiltAgent | null> {
-  const found = kernel.agents.resolve(name)
+  const found = kernel.agents.resolve(name, request.id)
   if (!(found instanceof Promise)) return found
   return found.catch((error: unknown) => {
     throw loadFailure(request, name, error)

@@ -45,6 +45,7 @@ export interface BuiltTool {
   worker?: string
   workerPath: string | null
   timeoutMs?: number
+  remote?: 'mcp'
 }
 
 export interface HookEntry<K extends HookName> {
@@ -127,6 +128,7 @@ function builtTool(tool: SkillTool, skill: SkillPackage, deps: BuildDeps): Built
     worker: tool.worker,
     workerPath: skill.workerPath,
     timeoutMs: tool.timeoutMs,
+    remote: tool.remote,
   }
 }
 

@@ -11,6 +11,8 @@ export interface DirectoryOptions {
   build: (config: AgentConfig) => Promise<BuiltAgent>
   /** Who serves a route of that name under the prefix, or null: such names are no agents'. */
   reservedBy: (name: string) => string | null
+  /** The trace-context headers of a request (kernel.propagation), for the loads it starts; none when nobody propagates. */
+  propagation?: (requestId: string) => Record<string, string> | undefined
   /** Loaded agents kept (LRU). */
   maxEntries?: number
   /** Unknown names and refused records kept, apart from the agents: a flood of made-up names cannot evict one. */
@@ -91,6 +93,7 @@ export class AgentDirectory {
   readonly #cache = new Map<string, Entry>()
   readonly #negative = new Map<string, Negative>()
   readonly #loading = new Map<string, Promise<BuiltAgent | null>>()
+  readonly #propagation: (requestId: string) => Record<string, string> | undefined
   readonly #build: DirectoryOptions['build']
   readonly #reservedBy: DirectoryOptions['reservedBy']
   readonly #log: DirectoryOptions['log']
@@ -113,6 +116,7 @@ export class AgentDirectory {
   constructor(options: DirectoryOptions) {
     this.#build = options.build
     this.#reservedBy = options.reservedBy
+    this.#propagation = options.propagation ?? (() => undefined)
     this.#log = options.log
     this.#maxEntries = options.maxEntries ?? 10_000
     this.#maxNegative = options.maxNegativeEntries ?? 1_000
@@ -166,7 +170,7 @@ export class AgentDirectory {
    * failure rejects with AgentLoadError, unless the name's last agent was loaded within maxStaleMs: that one is
    * answered instead (stale), and the loader asked again after retryMs.
    */
-  resolve(name: string): BuiltAgent | null | Promise<BuiltAgent | null> {
+  resolve(name: string, requestId?: string): BuiltAgent | null | Promise<BuiltAgent | null> {
     const found = this.static.get(name)
     if (found) return found
     if (this.#loaders.length === 0 || !AGENT_NAME.test(name) || this.#reservedBy(name) !== null) return null
@@ -191,7 +195,8 @@ export class AgentDirectory {
     this.#misses++
     let loading = this.#loading.get(name)
     if (!loading) {
-      loading = this.#load(name).finally(() => this.#loading.delete(name))
+      // A load other requests wait on too carries the trace context of the request that started it.
+      loading = this.#load(name, requestId === undefined ? undefined : this.#propagation(requestId)).finally(() => this.#loading.delete(name))
       this.#loading.set(name, loading)
     }
     return loading
@@ -236,14 +241,14 @@ export class AgentDirectory {
     }
   }
 
-  async #load(name: string): Promise<BuiltAgent | null> {
+  async #load(name: string, propagation: Record<string, string> | undefined): Promise<BuiltAgent | null> {
     this.#loads++
     const generation = this.#generationOf(name)
     const signal = AbortSignal.timeout(this.#loadTimeoutMs)
     let config: AgentConfig | null = null
     for (const loader of this.#loaders) {
       try {
-        config = (await loader.load(name, { signal })) ?? null
+        config = (await loader.load(name, propagation === undefined ? { signal } : { signal, propagation })) ?? null
       } catch (error: any) {
         this.#loadErrors++
         const failure = isRobutlerError(error) ? error : new AgentLoadError(name, loader.name, error)

@@ -11,6 +11,8 @@ const EVENT_NAMES: readonly KernelEventName[] = [
   'llm:end',
   'tool:start',
   'tool:end',
+  'run:start',
+  'run:end',
   'pool:task',
   'limit:rejected',
 ]

@@ -18,7 +18,7 @@ import { ClusterGather } from './cluster-gather.js'
 import type { Context } from './request-context.js'
 import { RESERVED_AGENT_NAMES } from './config-schema.js'
 import { Surfaces } from './surfaces.js'
-import type { AgentConfig, HealthCheck, KernelApi, SkillApi } from './types.js'
+import type { AgentConfig, HeaderInjector, HealthCheck, KernelApi, SkillApi } from './types.js'
 import { idSource } from './ids.js'
 
 export class Kernel {
@@ -36,6 +36,8 @@ export class Kernel {
   /** What every agent config is checked against once plugins have registered their providers. */
   readonly agentRules: AgentRules
   readonly healthChecks = new Map<string, HealthCheck>()
+  /** kernel.propagation's injectors: the model-call layer runs each on every call's headers. */
+  readonly propagators: HeaderInjector[] = []
   readonly readyFns: Array<() => void | Promise<void>> = []
   readonly closeFns: Array<{ owner: string; fn: () => void | Promise<void> }> = []
   /** In-flight agent requests: swept for their deadline, aborted when a drain runs out of time. */
@@ -73,6 +75,7 @@ export class Kernel {
       reservedBy: (name) => this.surfaces.reservedBy(name),
       maxStaleMs: options.settings.agentMaxStaleMs,
       log: options.log,
+      propagation: (requestId) => this.propagationOf(requestId),
     })
     this.events = new EventBus((error, event) => this.log.error({ err: error, event }, 'a kernel event listener threw'))
     const s = options.settings
@@ -87,6 +90,7 @@ export class Kernel {
       maxResultBytes: s.maxToolResultBytes,
       retry: { retries: s.providerRetries, baseDelayMs: 250, maxDelayMs: 8_000, timeoutMs: s.providerTimeoutMs },
       runWorker: (tool, args, signal) => this.pool.run(tool.workerPath!, tool.worker!, args, signal),
+      propagators: this.propagators,
     }
     this.surfaces = new Surfaces(this, RESERVED_AGENT_NAMES)
   }
@@ -112,6 +116,14 @@ export class Kernel {
   stopTimeoutSweep(): void {
     if (this.#sweeper) clearInterval(this.#sweeper)
     this.#sweeper = null
+  }
+
+  /** The headers kernel.propagation's injectors write for a request, or undefined when none is added. */
+  propagationOf(requestId: string): Record<string, string> | undefined {
+    if (this.propagators.length === 0) return undefined
+    const headers: Record<string, string> = {}
+    for (const inject of this.propagators) inject(requestId, headers)
+    return headers
   }
 
   publicError(error: unknown, request: FastifyRequest): RobutlerError {
@@ -165,6 +177,7 @@ export class Kernel {
         off: (event, fn) => this.events.off(event, fn),
         emit: (event, payload) => this.events.emit(event, payload),
       },
+      propagation: { add: (inject) => void this.propagators.push(inject) },
       http: this.app,
       surfaces: { add: (definition) => this.surfaces.add(owner, definition) },
       pool: { stats: () => this.pool.stats() },

@@ -9,7 +9,7 @@ import { classify, ProviderTimeoutError, publicProviderError } from './provider-
 import type { ModelTarget } from './providers.js'
 import { LazyAbort } from './lazy-abort.js'
 import type { Context } from './request-context.js'
-import type { ModelDelta, ModelRequest, ModelResponse, Usage } from './types.js'
+import type { FinishReason, HeaderInjector, ModelDelta, ModelRequest, ModelResponse, ToolCall, Usage } from './types.js'
 
 export interface RetryPolicy {
   /** Retries per target after the first attempt. */
@@ -23,6 +23,8 @@ export interface RetryPolicy {
 export interface ModelCallDeps {
   events: EventBus
   retry: RetryPolicy
+  /** Write the request's context headers onto each call (kernel.propagation); empty: calls carry none. */
+  propagators: HeaderInjector[]
 }
 
 /**
@@ -35,6 +37,8 @@ class CallSignal extends LazyAbort {
   readonly #ms: number
   /** Date.now() past which the call has timed out. */
   deadline: number
+  /** CallOptions.headers: set only when a propagator is added. */
+  headers?: Record<string, string>
 
   constructor(ctx: Context, ms: number) {
     super()
@@ -63,28 +67,55 @@ class CallSignal extends LazyAbort {
   }
 }
 
-function emitStart(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, target: ModelTarget, stream: boolean): void {
-  if (deps.events.has('llm:start')) {
-    deps.events.emit('llm:start', { requestId: ctx.id, agent: agent.name, provider: target.prefix, model: target.model, stream })
-  }
+/** Which call of the loop an attempt is: its target (0 the model, then fallbacks) and its try of that target. */
+interface Attempt {
+  target: ModelTarget
+  fallback: number
+  attempt: number
+  stream: boolean
+  started: number
 }
 
-function emitEnd(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, target: ModelTarget, stream: boolean, started: number, ttft: number | null, usage: Usage | undefined, error: unknown): void {
+function emitStart(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, a: Attempt, request: ModelRequest): void {
+  if (!deps.events.has('llm:start')) return
+  deps.events.emit('llm:start', {
+    requestId: ctx.id,
+    agent: agent.name,
+    provider: a.target.prefix,
+    model: a.target.model,
+    stream: a.stream,
+    fallback: a.fallback,
+    attempt: a.attempt,
+    request,
+  })
+}
+
+/** What a call answered, for llm:end: a streamed one's text added up as it came. */
+interface Outcome {
+  ttft: number | null
+  usage: Usage | undefined
+  finish: FinishReason | null
+  content: string
+  toolCalls: ToolCall[] | undefined
+}
+
+function emitEnd(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, a: Attempt, o: Outcome, error: unknown): void {
   if (!deps.events.has('llm:end')) return
-  deps.events.emit(
-    'llm:end',
-    {
-      requestId: ctx.id,
-      agent: agent.name,
-      provider: target.prefix,
-      model: target.model,
-      stream,
-      durationMs: performance.now() - started,
-      ttftMs: ttft,
-      usage: usage ?? null,
-      error: error === null ? null : ctx.aborted ? 'aborted' : classify(error).kind,
-    }
-  )
+  deps.events.emit('llm:end', {
+    requestId: ctx.id,
+    agent: agent.name,
+    provider: a.target.prefix,
+    model: a.target.model,
+    stream: a.stream,
+    fallback: a.fallback,
+    attempt: a.attempt,
+    durationMs: performance.now() - a.started,
+    ttftMs: o.ttft,
+    usage: o.usage ?? null,
+    error: error === null ? null : ctx.aborted ? 'aborted' : classify(error).kind,
+    finishReason: error === null ? o.finish : null,
+    output: error === null ? { content: o.content || null, toolCalls: o.toolCalls } : null,
+  })
 }
 
 /**
@@ -141,26 +172,32 @@ export async function* callModel(
 ): AsyncGenerator<ModelDelta, void> {
   let lastError: unknown
   let lastTarget = agent.targets[0]!
-  for (const target of agent.targets) {
+  for (let fallback = 0; fallback < agent.targets.length; fallback++) {
+    const target = agent.targets[fallback]!
     for (let attempt = 0; ; attempt++) {
-      const started = performance.now()
-      let ttft: number | null = null
-      let usage: Usage | undefined
+      const a: Attempt = { target, fallback, attempt, stream, started: performance.now() }
+      const o: Outcome = { ttft: null, usage: undefined, finish: null, content: '', toolCalls: undefined }
       let yielded = false
-      emitStart(deps, ctx, agent, target, stream)
+      request.model = target.model
+      emitStart(deps, ctx, agent, a, request)
       const call = new CallSignal(ctx, deps.retry.timeoutMs)
+      if (deps.propagators.length > 0) {
+        call.headers = {}
+        for (const inject of deps.propagators) inject(ctx.id, call.headers)
+      }
       let error: unknown
       // Whether llm:end went out (or will, for a failure): a loop that stops reading (its client left) ends this
       // generator at its yield, and the call must still be reported, as aborted.
       let reported = false
       answering.target = target
       try {
-        request.model = target.model
         if (stream) {
           for await (const delta of target.provider.stream(request, call)) {
             call.reset()
-            if (ttft === null) ttft = performance.now() - started
-            if (delta.usage) usage = delta.usage
+            if (o.ttft === null) o.ttft = performance.now() - a.started
+            if (delta.usage) o.usage = delta.usage
+            if (delta.content) o.content += delta.content
+            if (delta.finish_reason) o.finish = delta.finish_reason
             yielded = true
             yield delta
           }
@@ -169,24 +206,27 @@ export async function* callModel(
         } else {
           const response = await target.provider.complete(request, call)
           call.done()
-          usage = response.usage
+          o.usage = response.usage
+          o.finish = response.finish_reason
+          o.content = response.message.content ?? ''
+          o.toolCalls = response.message.tool_calls
           reported = true
-          emitEnd(deps, ctx, agent, target, false, started, null, usage, null)
+          emitEnd(deps, ctx, agent, a, o, null)
           yielded = true
           yield wholeDelta(response)
           return
         }
         reported = true
-        emitEnd(deps, ctx, agent, target, true, started, ttft, usage, null)
+        emitEnd(deps, ctx, agent, a, o, null)
         return
       } catch (thrown) {
         error = call.reason(thrown)
         reported = true
       } finally {
         call.done()
-        if (!reported) emitEnd(deps, ctx, agent, target, stream, started, ttft, usage, ctx.aborted ? ctx.abortReason : new Error('the call was abandoned'))
+        if (!reported) emitEnd(deps, ctx, agent, a, o, ctx.aborted ? ctx.abortReason : new Error('the call was abandoned'))
       }
-      emitEnd(deps, ctx, agent, target, stream, started, ttft, usage, error)
+      emitEnd(deps, ctx, agent, a, o, error)
       if (ctx.aborted) throw ctx.abortReason
       if (yielded) throw publicProviderError(error, target)
       lastError = error

@@ -89,18 +89,39 @@ export class Session implements AgentSession {
   async runHere(input: AgentInput, sink: AgentEventSink): Promise<AgentResult | null> {
     const agent = this.#agent
     const ctx = this.context
+    const events = this.#kernel.events
+    const started = events.has('run:end') ? performance.now() : 0
+    if (events.has('run:start')) events.emit('run:start', { requestId: ctx.id, agent: agent.name, stream: input.stream, userId: ctx.identity?.userId ?? null })
     let error: unknown
+    let result: AgentResult | null = null
     try {
       if (agent.hooks.onConnection.length > 0) await runHooks(agent.hooks.onConnection, ctx)
-      return await runAgent(agent, ctx, input, sink, this.#kernel.runtimeDeps)
+      result = await runAgent(agent, ctx, input, sink, this.#kernel.runtimeDeps)
+      return result
     } catch (thrown) {
       error = this.#failure(thrown)
       if (!this.#reply.raw.headersSent) throw error
       await this.#failAfterStart(error, sink)
       return null
     } finally {
+      if (events.has('run:end')) this.#runEnd(started, result, error)
       await this.#finalize(error)
     }
+  }
+
+  #runEnd(started: number, result: AgentResult | null, error: unknown): void {
+    const ctx = this.context
+    const code = error === undefined ? null : error instanceof ClientClosedError || (ctx.aborted && !isRobutlerError(error)) ? 'aborted' : isRobutlerError(error) ? error.code : 'RBT_ERR_INTERNAL'
+    this.#kernel.events.emit('run:end', {
+      requestId: ctx.id,
+      agent: this.#agent.name,
+      durationMs: performance.now() - started,
+      model: result?.model ?? null,
+      finishReason: result?.finishReason ?? null,
+      usage: ctx.usage,
+      error: code,
+      output: result?.message ?? null,
+    })
   }
 
   tools(): ToolDefinition[] {

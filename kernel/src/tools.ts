@@ -16,7 +16,7 @@ import type { EventBus } from './events.js'
 import { overLimit, resultTooLarge } from './pool-worker.js'
 import { runHooks } from './hooks.js'
 import type { Context } from './request-context.js'
-import type { ToolCall, ToolCallInfo, ToolResult } from './types.js'
+import type { HeaderInjector, ToolCall, ToolCallInfo, ToolKind, ToolResult, ToolRunContext } from './types.js'
 
 /** Runs a pool-backed tool: `(tool, args, signal)` → its JSON result. */
 export type WorkerRunner = (tool: BuiltTool, args: Record<string, unknown>, signal: AbortSignal) => Promise<unknown>
@@ -28,6 +28,8 @@ export interface ToolDeps {
   toolTimeoutMs: number
   /** The largest tool result, in bytes of its text (a pool tool's is checked in its thread, before it crosses). */
   maxResultBytes: number
+  /** kernel.propagation's injectors: an in-process tool's run gets their headers (ToolRunContext.propagation). */
+  propagators: HeaderInjector[]
 }
 
 type Status = 'ok' | 'error' | 'invalid' | 'refused'
@@ -78,30 +80,54 @@ async function withTimeout<T>(name: string, ms: number | undefined, signal: Abor
   })
 }
 
-async function execute(agent: BuiltAgent, ctx: Context, call: ToolCall, deps: ToolDeps): Promise<{ result: ToolResult; status: Status }> {
+interface Outcome {
+  result: ToolResult
+  status: Status
+  /** The RBT_ERR_* code of a call that did not succeed. */
+  code?: string
+}
+
+function refused(error: RobutlerError, status: Status): Outcome {
+  return { result: { content: errorText(error), error: true }, status, code: error.code }
+}
+
+function kindOf(tool: BuiltTool | undefined): ToolKind {
+  if (tool?.worker) return 'worker'
+  return tool?.remote ?? 'inline'
+}
+
+function runContext(ctx: Context, signal: AbortSignal, callId: string, deps: ToolDeps): ToolRunContext {
+  if (deps.propagators.length === 0) return { signal, context: ctx, log: ctx.log }
+  const propagation: Record<string, string> = {}
+  for (const inject of deps.propagators) inject(ctx.id, propagation, callId)
+  return { signal, context: ctx, log: ctx.log, propagation }
+}
+
+async function execute(agent: BuiltAgent, ctx: Context, call: ToolCall, deps: ToolDeps): Promise<Outcome> {
   const name = call.function.name
   const tool = agent.tools.get(name)
-  if (!tool) return { result: { content: errorText(ERR_TOOL_NOT_FOUND(name)), error: true }, status: 'invalid' }
+  if (!tool) return refused(ERR_TOOL_NOT_FOUND(name), 'invalid')
   // Checked again here, not only when offered: a model may name a tool it was never shown.
   if (!scopeAllows(ctx.scope, tool.scope)) {
-    return { result: { content: errorText(ERR_TOOL_FORBIDDEN(name, tool.scope, ctx.scope)), error: true }, status: 'refused' }
+    return refused(ERR_TOOL_FORBIDDEN(name, tool.scope, ctx.scope), 'refused')
   }
   const args = parseArguments(name, call.function.arguments ?? '')
-  if (isRobutlerError(args)) return { result: { content: errorText(args), error: true }, status: 'invalid' }
+  if (isRobutlerError(args)) return refused(args, 'invalid')
   const invalid = tool.validate(args)
-  if (invalid) return { result: { content: errorText(ERR_TOOL_ARGUMENTS_INVALID(name, invalid)), error: true }, status: 'invalid' }
+  if (invalid) return refused(ERR_TOOL_ARGUMENTS_INVALID(name, invalid), 'invalid')
 
   const info: ToolCallInfo = { id: call.id, name, arguments: args, skill: tool.skill }
   let result: ToolResult
   let status: Status = 'ok'
+  let code: string | undefined
   try {
     if (agent.hooks.beforeToolCall.length > 0) await runHooks(agent.hooks.beforeToolCall, ctx, info)
   } catch (error: any) {
-    return { result: { content: errorText(ERR_TOOL_FORBIDDEN(name, tool.scope, `${ctx.scope} (refused: ${error?.message ?? error})`)), error: true }, status: 'refused' }
+    return refused(ERR_TOOL_FORBIDDEN(name, tool.scope, `${ctx.scope} (refused: ${error?.message ?? error})`), 'refused')
   }
   try {
     const value = await withTimeout(name, tool.timeoutMs ?? deps.toolTimeoutMs, ctx.signal, (signal) =>
-      tool.run ? Promise.resolve(tool.run(args, { signal, context: ctx, log: ctx.log })) : deps.runWorker(tool, args, signal),
+      tool.run ? Promise.resolve(tool.run(args, runContext(ctx, signal, call.id, deps))) : deps.runWorker(tool, args, signal),
     )
     const content = resultText(value)
     const bytes = overLimit(content, deps.maxResultBytes)
@@ -115,9 +141,10 @@ async function execute(agent: BuiltAgent, ctx: Context, call: ToolCall, deps: To
     const wrapped = isRobutlerError(error) ? error : ERR_TOOL_FAILED(name, error?.message ?? String(error))
     ctx.log.warn({ tool: name, skill: tool.skill, code: wrapped.code, err: error }, 'tool call failed')
     result = { content: errorText(wrapped), error: true }
+    code = wrapped.code
   }
   if (agent.hooks.afterToolCall.length > 0) await runHooks(agent.hooks.afterToolCall, ctx, info, result)
-  return { result, status }
+  return { result, status, code }
 }
 
 /** Runs the calls side by side and answers one result per call, in call order. */
@@ -125,13 +152,18 @@ export async function runToolCalls(agent: BuiltAgent, ctx: Context, calls: ToolC
   return Promise.all(
     calls.map(async (call) => {
       const started = performance.now()
-      const skill = agent.tools.get(call.function.name)?.skill ?? null
-      deps.events.emit('tool:start', { requestId: ctx.id, agent: agent.name, skill, tool: call.function.name })
-      const { result, status } = await execute(agent, ctx, call, deps)
-      deps.events.emit(
-        'tool:end',
-        { requestId: ctx.id, agent: agent.name, skill, tool: call.function.name, durationMs: performance.now() - started, status }
-      )
+      const tool = agent.tools.get(call.function.name)
+      const skill = tool?.skill ?? null
+      const kind = kindOf(tool)
+      const name = call.function.name
+      if (deps.events.has('tool:start')) {
+        deps.events.emit('tool:start', { requestId: ctx.id, agent: agent.name, skill, tool: name, callId: call.id, kind, arguments: call.function.arguments ?? '' })
+      }
+      const { result, status, code } = await execute(agent, ctx, call, deps)
+      if (deps.events.has('tool:end')) {
+        const durationMs = performance.now() - started
+        deps.events.emit('tool:end', { requestId: ctx.id, agent: agent.name, skill, tool: name, callId: call.id, kind, durationMs, status, error: code ?? null, result: result.content })
+      }
       return result
     }),
   )

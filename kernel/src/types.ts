@@ -121,6 +121,11 @@ export interface ModelDelta {
 export interface CallOptions {
   /** Fires when the client disconnects, the request times out or the server force-closes. */
   signal: AbortSignal
+  /**
+   * Headers to send with this call, beside the provider's own: the request's trace context (W3C `traceparent`)
+   * when a plugin propagates one (`kernel.propagation`). Absent when none does.
+   */
+  headers?: Record<string, string>
 }
 
 /** A model backend registered under a prefix (`openai`, `local`, …). */
@@ -176,7 +181,16 @@ export interface AgentConfig {
 }
 
 /** Returns the agent config for a name, or null when this loader has no such agent. */
-export type AgentLoader = (name: string, options: { signal: AbortSignal }) => Promise<AgentConfig | null>
+export type AgentLoader = (name: string, options: AgentLoadOptions) => Promise<AgentConfig | null>
+
+export interface AgentLoadOptions {
+  signal: AbortSignal
+  /**
+   * The trace context (W3C `traceparent`) of the request that started the load, when a plugin propagates one
+   * (kernel.propagation): send it with what the loader asks (plugin-agents-http sends it as headers).
+   */
+  propagation?: Record<string, string>
+}
 
 /**
  * Names every agent a loader can load (a folder's files, a table's enabled rows), for `GET /agents` and
@@ -215,6 +229,11 @@ export interface ToolRunContext {
   signal: AbortSignal
   context: RequestContext
   log: Logger
+  /**
+   * The request's trace context (W3C `traceparent`, `tracestate`) for what the tool calls, when a plugin propagates
+   * one (kernel.propagation): send it on (skill-mcp puts it in the MCP call's `_meta`).
+   */
+  propagation?: Record<string, string>
 }
 
 export interface ToolExample {
@@ -237,6 +256,8 @@ export interface SkillTool {
   /** Per-call time limit in milliseconds. */
   timeoutMs?: number
   examples?: ToolExample[]
+  /** Set when the tool calls a remote tool server (`mcp`): monitoring tells such calls apart from in-process ones. */
+  remote?: 'mcp'
 }
 
 export interface ToolCallInfo {
@@ -408,28 +429,86 @@ export interface KernelEventMap {
     error: string | null
   }
   'agent:resolved': { requestId: string; agent: string; source: 'static' | 'cache' | 'loader'; durationMs: number }
-  'llm:start': { requestId: string; agent: string; provider: string; model: string; stream: boolean }
+  'llm:start': {
+    requestId: string
+    agent: string
+    provider: string
+    model: string
+    stream: boolean
+    /** Which target of the agent answers: 0 its model, 1 its first fallback, … */
+    fallback: number
+    /** Which try of that target: 0 the first, 1 the first retry, … */
+    attempt: number
+    /** The request as it goes to the provider (messages, tools, sampling params): read it, never change it. */
+    request: ModelRequest
+  }
   'llm:end': {
     requestId: string
     agent: string
     provider: string
     model: string
     stream: boolean
+    fallback: number
+    attempt: number
     durationMs: number
     /** Time to first token, streamed calls only. */
     ttftMs: number | null
     usage: Usage | null
     /** How the call failed (`rate_limit`, `server`, `connection`, `timeout`, `client`, `aborted`), or null. */
     error: string | null
+    /** Why the model stopped, when it said (null for a failed call). */
+    finishReason: FinishReason | null
+    /** What the model answered (a streamed call's text added up), null for a failed call: read it, never change it. */
+    output: { content: string | null; toolCalls?: ToolCall[] } | null
   }
-  'tool:start': { requestId: string; agent: string; skill: string | null; tool: string }
+  'tool:start': {
+    requestId: string
+    agent: string
+    skill: string | null
+    tool: string
+    /** The model's id for the call. */
+    callId: string
+    /** Where it runs: in process, in the worker pool, or through a remote tool server (MCP). */
+    kind: ToolKind
+    /** The arguments as the model wrote them (JSON text). */
+    arguments: string
+  }
   'tool:end': {
     requestId: string
     agent: string
     skill: string | null
     tool: string
+    callId: string
+    kind: ToolKind
     durationMs: number
     status: 'ok' | 'error' | 'invalid' | 'refused'
+    /** The RBT_ERR_* code of a call that did not succeed, else null. */
+    error: string | null
+    /** The text the model gets back (an error's text for a failed call). */
+    result: string
+  }
+  /** The agent loop of one request starts (on every surface), before its onConnection hooks. */
+  'run:start': {
+    requestId: string
+    agent: string
+    stream: boolean
+    /** The caller's user id (null: anonymous); never its key. */
+    userId: string | null
+  }
+  /** The loop ended: its answer, or how it failed (`aborted` when the client left). */
+  'run:end': {
+    requestId: string
+    agent: string
+    durationMs: number
+    /** The model string that gave the last answer (null when none did). */
+    model: string | null
+    finishReason: FinishReason | null
+    /** Every model call of the run added up. */
+    usage: Usage
+    /** The RBT_ERR_* code (or `aborted`) when the run failed, else null. */
+    error: string | null
+    /** The answer's message (null when the run failed): read it, never change it. */
+    output: AssistantMessage | null
   }
   'pool:task': { name: string; durationMs: number; status: 'ok' | 'error' | 'timeout' | 'aborted' }
   /** Emitted by a limits plugin when it refuses a request. */
@@ -437,6 +516,9 @@ export interface KernelEventMap {
 }
 
 export type KernelEventName = keyof KernelEventMap
+
+/** Where a tool call runs. */
+export type ToolKind = 'inline' | 'worker' | 'mcp'
 
 export interface KernelEvents {
   on<K extends KernelEventName>(event: K, fn: (payload: KernelEventMap[K]) => void): void
@@ -446,6 +528,12 @@ export interface KernelEvents {
 }
 
 // ---------------------------------------------------------------- the kernel handed to plugins
+
+/**
+ * Writes the headers that carry a request's context onto an outgoing call (see KernelApi.propagation): a model
+ * call's, or with `toolCallId`, what that tool call sends (an MCP call's `_meta`).
+ */
+export type HeaderInjector = (requestId: string, headers: Record<string, string>, toolCallId?: string) => void
 
 export type HealthCheck = (signal: AbortSignal) => void | Promise<void>
 
@@ -474,6 +562,14 @@ export interface KernelApi {
     identify(request: FastifyRequest): Promise<Identity | null>
   }
   events: KernelEvents
+  /**
+   * Context propagation for the calls the kernel makes on a request's behalf (model calls): each injector added
+   * writes headers (W3C `traceparent`, `tracestate`) for the request id it is given, and they go out with the
+   * call (CallOptions.headers). With none added, calls carry no extra headers and nothing is built.
+   * @example
+   * kernel.propagation.add((requestId, headers) => { headers.traceparent = currentSpanOf(requestId) })
+   */
+  propagation: { add(inject: HeaderInjector): void }
   /**
    * Figures that must cover every serving process under `--workers N`: `gather(topic)` returns one value per
    * process (this one's included), each from the handler that process registered with `onGather(topic, fn)`.

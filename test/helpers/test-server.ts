@@ -26,6 +26,7 @@ export const PACKAGES = {
   skillAuth: ['@robutler/skill-auth', 'skills/auth'],
   rateLimit: ['@robutler/plugin-rate-limit', 'plugins/rate-limit'],
   prometheus: ['@robutler/plugin-prometheus', 'plugins/prometheus'],
+  otel: ['@robutler/plugin-otel', 'plugins/otel'],
   agentsFile: ['@robutler/plugin-agents-file', 'plugins/agents-file'],
   agentsPostgres: ['@robutler/plugin-agents-postgres', 'plugins/agents-postgres'],
   agentsHttp: ['@robutler/plugin-agents-http', 'plugins/agents-http'],

@@ -43,6 +43,7 @@ export function inspectionKernel(options: InspectionOptions): SetupKernel {
     },
     auth: { addAuthenticator: noop, identify: async () => null },
     events: { on: noop, off: noop, emit: noop },
+    propagation: { add: noop },
     cluster: { isWorker: false, onGather: noop, gather: async () => [], gatherAll: async () => ({ values: [], departed: [] }) },
     pool: { stats: () => ({ threads: 0, queueSize: 0, utilization: 0, completed: 0, failed: 0 }) },
     http: serverOnly('http'),

@@ -10,8 +10,8 @@ export default definePlugin<AgentsHttpConfig>({
   register(kernel, config) {
     const settings = settingsOf(config)
     const portal = new PortalAgents(settings, kernel.log)
-    kernel.agents.addLoader(function agentsHttp(name, { signal }) {
-      return portal.load(name, signal)
+    kernel.agents.addLoader(function agentsHttp(name, { signal, propagation }) {
+      return portal.load(name, signal, propagation)
     }, { priority: settings.priority })
   },
 })

@@ -33,7 +33,7 @@ export class PortalAgents {
   }
 
   /** The config of agent `name` from the portal, or null when the portal has no such agent. */
-  async load(name: string, signal: AbortSignal): Promise<AgentConfig | null> {
+  async load(name: string, signal: AbortSignal, propagation?: Record<string, string>): Promise<AgentConfig | null> {
     const entry = this.#cache.get(name)
     if (entry && entry.freshUntil > Date.now()) {
       this.#cache.delete(name)
@@ -41,7 +41,7 @@ export class PortalAgents {
       return entry.config
     }
     const shown = `${this.#shownBase}/${encodeURIComponent(name)}`
-    const response = await this.#fetch(name, entry, signal, shown)
+    const response = await this.#fetch(name, entry, signal, shown, propagation)
     const status = response.status
     this.#log.debug({ agent: name, status, revalidated: entry !== undefined }, 'portal answered')
 
@@ -82,11 +82,13 @@ export class PortalAgents {
     return config
   }
 
-  async #fetch(name: string, entry: Entry | undefined, signal: AbortSignal, shown: string): Promise<Response> {
+  async #fetch(name: string, entry: Entry | undefined, signal: AbortSignal, shown: string, propagation: Record<string, string> | undefined): Promise<Response> {
     const url = new URL(this.#settings.baseURL)
     url.pathname = `${url.pathname.replace(/\/+$/, '')}/${encodeURIComponent(name)}`
     const headers = new Headers(this.#settings.headers)
     if (!headers.has('accept')) headers.set('accept', 'application/json')
+    // The trace context of the request that asked (traceparent), beside the operator's own headers.
+    if (propagation !== undefined) for (const [key, value] of Object.entries(propagation)) if (!headers.has(key)) headers.set(key, value)
     if (entry?.etag) headers.set('if-none-match', entry.etag)
     else if (entry?.lastModified) headers.set('if-modified-since', entry.lastModified)
     const timeout = AbortSignal.timeout(this.#settings.timeoutMs)

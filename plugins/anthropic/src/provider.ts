@@ -76,10 +76,10 @@ export function createAnthropicProvider(config: AnthropicConfig = {}, deps: { lo
   }
 
   return {
-    async complete(request, { signal }): Promise<ModelResponse> {
+    async complete(request, { signal, headers }): Promise<ModelResponse> {
       const anthropic = ready()
       try {
-        return fromAnthropicMessage(await anthropic.messages.create(toAnthropicRequest(request, { maxTokens }), { signal }))
+        return fromAnthropicMessage(await anthropic.messages.create(toAnthropicRequest(request, { maxTokens }), { signal, headers }))
       } catch (error) {
         throw toProviderError(error)
       }
@@ -96,10 +96,10 @@ export function createAnthropicProvider(config: AnthropicConfig = {}, deps: { lo
       }
     },
 
-    async *stream(request, { signal }): AsyncGenerator<ModelDelta> {
+    async *stream(request, { signal, headers }): AsyncGenerator<ModelDelta> {
       const anthropic = ready()
       try {
-        const events = await anthropic.messages.create({ ...toAnthropicRequest(request, { maxTokens }), stream: true }, { signal })
+        const events = await anthropic.messages.create({ ...toAnthropicRequest(request, { maxTokens }), stream: true }, { signal, headers })
         // Leaving this loop early (return or throw) ends the SDK's iterator, which aborts the upstream request.
         yield* fromAnthropicStream(events, signal)
       } catch (error) {

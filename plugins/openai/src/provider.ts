@@ -28,22 +28,22 @@ function bodyOf(request: ModelRequest): Record<string, unknown> {
 export function createOpenAIProvider(client: OpenAI): Provider {
   const completions = client.chat.completions
   return {
-    async complete(request, { signal }): Promise<ModelResponse> {
+    async complete(request, { signal, headers }): Promise<ModelResponse> {
       const body = bodyOf(request)
       body.stream = false
       try {
-        return toResponse(await completions.create(body as unknown as ChatCompletionCreateParamsNonStreaming, { signal }))
+        return toResponse(await completions.create(body as unknown as ChatCompletionCreateParamsNonStreaming, { signal, headers }))
       } catch (error) {
         throw toProviderError(error)
       }
     },
-    async *stream(request, { signal }): AsyncGenerator<ModelDelta> {
+    async *stream(request, { signal, headers }): AsyncGenerator<ModelDelta> {
       const body = bodyOf(request)
       body.stream = true
       body.stream_options = { include_usage: true }
       try {
         // Leaving the loop early (the kernel stopped reading) makes the SDK's stream abort its own request.
-        const chunks = await completions.create(body as unknown as ChatCompletionCreateParamsStreaming, { signal })
+        const chunks = await completions.create(body as unknown as ChatCompletionCreateParamsStreaming, { signal, headers })
         for await (const chunk of chunks) {
           const delta = toDelta(chunk)
           if (delta !== null) yield delta

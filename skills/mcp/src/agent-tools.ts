@@ -42,7 +42,7 @@ function exposedName(prefix: string, tool: string): string {
 
 function callTool(server: AgentServer, tool: string) {
   return async function mcpTool(args: Record<string, unknown>, ctx: ToolRunContext): Promise<string> {
-    const result = await server.connection.call(tool, args, ctx.signal, server.plan.timeoutMs).catch((error: unknown) => {
+    const result = await server.connection.call(tool, args, ctx.signal, server.plan.timeoutMs, ctx.propagation).catch((error: unknown) => {
       // The kernel logs a failed call's message: never with a secret of the config in it.
       throw new Error(server.redact(error instanceof Error ? error.message : String(error)))
     })
@@ -105,6 +105,7 @@ export class AgentTools implements SkillToolSource {
       scope: this.#scopes[name] ?? server.plan.scope,
       timeoutMs: server.plan.timeoutMs,
       run: callTool(server, tool.name),
+      remote: 'mcp',
     }
     this.#made.set(tool, skillTool)
     return skillTool

@@ -102,12 +102,16 @@ export class McpConnection {
     }
   }
 
-  /** Calls one of the server's tools by its own name. A result with isError is returned as it is. */
-  async call(tool: string, args: Record<string, unknown>, signal: AbortSignal, timeoutMs: number | undefined): Promise<CallToolResult> {
+  /**
+   * Calls one of the server's tools by its own name. A result with isError is returned as it is. `propagation` (the
+   * request's `traceparent`) goes in the call's `_meta`, where OpenTelemetry's MCP conventions carry trace context.
+   */
+  async call(tool: string, args: Record<string, unknown>, signal: AbortSignal, timeoutMs: number | undefined, propagation?: Record<string, string>): Promise<CallToolResult> {
     const client = this.#client
     if (client === null || this.state !== 'up') throw new Error(`the MCP server '${this.#options.server}' is ${this.problem() ?? this.state}`)
     try {
-      return (await client.callTool({ name: tool, arguments: args }, undefined, { signal, timeout: timeoutMs ?? NO_SDK_TIMEOUT_MS })) as CallToolResult
+      const params = propagation === undefined ? { name: tool, arguments: args } : { name: tool, arguments: args, _meta: propagation }
+      return (await client.callTool(params, undefined, { signal, timeout: timeoutMs ?? NO_SDK_TIMEOUT_MS })) as CallToolResult
     } catch (error) {
       // A JSON-RPC error is the server's answer; anything else (a fetch that failed, a session the server forgot)
       // means the connection is gone.

@@ -1,0 +1,47 @@
+// @robutler/plugin-otel: OpenTelemetry traces of a Robutler server with the GenAI semantic conventions, exported
+// over OTLP/HTTP to any backend (a Collector, Jaeger, Tempo, Langfuse, Honeycomb, Datadog).
+import { definePlugin } from '@robutler/kernel'
+import { resolveSettings, type OtelConfig } from './config.js'
+import { ExportThread } from './export-thread.js'
+import { RequestTraces } from './request-traces.js'
+import { samplerOf } from './tracing.js'
+
+/**
+ * The plugin. Each process of `robutler start --workers N` exports its own spans.
+ * @example
+ * // robutler.config.json, with OTEL_EXPORTER_OTLP_ENDPOINT=http://localhost:4318 in the environment
+ * { "plugins": { "@robutler/plugin-otel": { "captureContent": false } } }
+ */
+export default definePlugin<OtelConfig>({
+  name: 'otel',
+  register(kernel, config) {
+    const settings = resolveSettings(config ?? {}, kernel.env)
+    if (!settings.enabled) {
+      kernel.log.info('OTEL_SDK_DISABLED=true: no traces are recorded')
+      return
+    }
+    // The SDK's spans are built and exported on a thread of their own (export-worker.ts): they cost more CPU than
+    // the request they describe.
+    const exports = new ExportThread(settings, kernel.version, kernel.log)
+    const traces = new RequestTraces(samplerOf(settings), (span) => exports.add(span), settings, kernel.http.log)
+    traces.listen(kernel.events)
+    kernel.propagation.add((requestId, headers, toolCallId) => traces.inject(requestId, headers, toolCallId))
+    kernel.http.addHook('onRequest', function startTrace(request, _reply, done) {
+      traces.start(request)
+      done()
+    })
+    kernel.http.addHook('onRequestAbort', function abandonTrace(request, done) {
+      traces.abandoned(request)
+      done()
+    })
+    // After the kernel's drain, so the last requests' spans are in the batch that goes out.
+    kernel.onClose(async () => {
+      traces.unlisten(kernel.events)
+      await exports.close()
+    })
+    kernel.log.debug({ url: settings.url, protocol: settings.protocol, sampler: settings.sampler, ratio: settings.ratio }, 'opentelemetry tracing')
+  },
+})
+
+export { surfaceOf } from './request-traces.js'
+export type { OtelConfig }

@@ -1,0 +1,352 @@
+// One trace per sampled request, built from the kernel's events: the HTTP server span, `invoke_agent {agent}`
+// around the loop, `chat {model}` per model call attempt (each retry and fallback its own span), `execute_tool
+// {tool}` per tool call. The request thread only decides sampling (the SDK's sampler), picks ids (the SDK's
+// generator) and notes names, times and attributes; finished spans go as plain records to the export thread, which
+// builds the SDK spans and exports them (export-worker.ts). Each request's open spans live in one record, found by
+// request id, until its last span ends.
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context } from '@opentelemetry/api'
+import { W3CTraceContextPropagator } from '@opentelemetry/core'
+import { RandomIdGenerator, SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base'
+import type { KernelEventMap, KernelEvents, SamplingParams } from '@robutler/kernel'
+import type { FastifyRequest } from 'fastify'
+import * as A from './attributes.js'
+import { inputAttributes, outputAttribute, redactJsonText, redactText, truncate } from './content.js'
+import type { SpanRecord } from './span-record.js'
+
+/** A span not yet ended. */
+interface OpenSpan {
+  spanId: string
+  parentSpanId: string
+  name: string
+  kind: number
+  start: number
+  attributes: Attributes
+  status: number
+  message?: string
+}
+
+interface RequestTrace {
+  request: FastifyRequest
+  traceId: string
+  /** The client's tracestate, passed on. */
+  traceState: string | undefined
+  /** The protocol surface of its route, when it has one. */
+  surface: string | undefined
+  http: OpenSpan
+  run: OpenSpan | null
+  /** The model call attempt in progress (one at a time per request). */
+  chat: OpenSpan | null
+  tools: Map<string, OpenSpan> | null
+  httpEnded: boolean
+}
+
+export interface TraceOptions {
+  captureContent: boolean
+  maxContentBytes: number
+}
+
+const w3c = new W3CTraceContextPropagator()
+const headerGetter = {
+  keys: (carrier: FastifyRequest['headers']) => Object.keys(carrier),
+  get: (carrier: FastifyRequest['headers'], key: string) => carrier[key],
+}
+const NO_LINKS: never[] = []
+const NO_ATTRIBUTES: Attributes = {}
+const ORIGIN = performance.timeOrigin
+
+/** Epoch milliseconds, sub-millisecond precise. */
+function now(): number {
+  return ORIGIN + performance.now()
+}
+
+/** The protocol surface a route belongs to, from its path. */
+export function surfaceOf(route: string | undefined): string | undefined {
+  if (route === undefined) return undefined
+  if (route.endsWith('/chat/completions')) return 'chat_completions'
+  if (route.includes('/responses')) return 'responses'
+  if (route.includes('/v1/messages')) return 'messages'
+  if (route.endsWith('/mcp')) return 'mcp'
+  return undefined
+}
+
+function samplingAttributes(params: SamplingParams, out: Attributes): void {
+  if (typeof params.temperature === 'number') out[A.ATTR_GEN_AI_REQUEST_TEMPERATURE] = params.temperature
+  if (typeof params.top_p === 'number') out[A.ATTR_GEN_AI_REQUEST_TOP_P] = params.top_p
+  if (typeof params.top_k === 'number') out[A.ATTR_GEN_AI_REQUEST_TOP_K] = params.top_k
+  const max = params.max_completion_tokens ?? params.max_tokens
+  if (typeof max === 'number') out[A.ATTR_GEN_AI_REQUEST_MAX_TOKENS] = max
+  if (typeof params.frequency_penalty === 'number') out[A.ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY] = params.frequency_penalty
+  if (typeof params.presence_penalty === 'number') out[A.ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY] = params.presence_penalty
+  if (typeof params.seed === 'number') out[A.ATTR_GEN_AI_REQUEST_SEED] = params.seed
+  if (typeof params.stop === 'string') out[A.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = [params.stop]
+  else if (Array.isArray(params.stop)) out[A.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = params.stop.filter((s): s is string => typeof s === 'string')
+}
+
+function fail(span: OpenSpan, type: string, message?: string): void {
+  span.attributes[A.ATTR_ERROR_TYPE] = type
+  span.status = SpanStatusCode.ERROR
+  span.message = message ?? type
+}
+
+const DISCONNECTED = 'the client closed the connection'
+
+export class RequestTraces {
+  readonly #sampler: Sampler
+  readonly #ids = new RandomIdGenerator()
+  readonly #finished: (span: SpanRecord) => void
+  readonly #options: TraceOptions
+  readonly #serverLog: unknown
+  readonly #traces = new Map<string, RequestTrace>()
+  readonly #listeners: Array<[keyof KernelEventMap, (payload: any) => void]>
+
+  /** `finished` takes each span as it ends (to the export thread). */
+  constructor(sampler: Sampler, finished: (span: SpanRecord) => void, options: TraceOptions, serverLog: unknown) {
+    this.#sampler = sampler
+    this.#serverLog = serverLog
+    this.#finished = finished
+    this.#options = options
+    this.#listeners = [
+      ['request:end', (e) => this.#requestEnd(e)],
+      ['run:start', (e) => this.#runStart(e)],
+      ['run:end', (e) => this.#runEnd(e)],
+      ['llm:start', (e) => this.#llmStart(e)],
+      ['llm:end', (e) => this.#llmEnd(e)],
+      ['tool:start', (e) => this.#toolStart(e)],
+      ['tool:end', (e) => this.#toolEnd(e)],
+    ]
+  }
+
+  /** Requests with spans still open. */
+  get open(): number {
+    return this.#traces.size
+  }
+
+  listen(events: KernelEvents): void {
+    for (const [name, fn] of this.#listeners) events.on(name, fn)
+  }
+
+  unlisten(events: KernelEvents): void {
+    for (const [name, fn] of this.#listeners) events.off(name, fn)
+  }
+
+  /** Starts the request's server span (continuing the client's trace when it sent a traceparent), when sampled. */
+  start(request: FastifyRequest): void {
+    let parent: Context = ROOT_CONTEXT
+    let parentSpanId = ''
+    let traceId: string
+    let traceState: string | undefined
+    const remote = request.headers.traceparent === undefined ? undefined : trace.getSpanContext((parent = w3c.extract(ROOT_CONTEXT, request.headers, headerGetter)))
+    if (remote !== undefined && trace.isSpanContextValid(remote)) {
+      traceId = remote.traceId
+      parentSpanId = remote.spanId
+      traceState = remote.traceState?.serialize() || undefined
+    } else traceId = this.#ids.generateTraceId()
+    // The SDK's sampler decides, as the SDK's tracer would ask it; an unsampled request pays for no more.
+    const decision = this.#sampler.shouldSample(parent, traceId, request.method, SpanKind.SERVER, NO_ATTRIBUTES, NO_LINKS).decision
+    if (decision !== SamplingDecision.RECORD_AND_SAMPLED) return
+    const route = request.routeOptions.url
+    const attributes: Attributes = {
+      [A.ATTR_HTTP_REQUEST_METHOD]: request.method,
+      [A.ATTR_URL_PATH]: request.url.split('?', 1)[0],
+      [A.ATTR_ROBUTLER_REQUEST_ID]: request.id,
+    }
+    if (route !== undefined) attributes[A.ATTR_HTTP_ROUTE] = route
+    const name = route === undefined ? request.method : `${request.method} ${route}`
+    const http = this.#open(name, SpanKind.SERVER, parentSpanId, attributes)
+    this.#traces.set(request.id, { request, traceId, traceState, surface: surfaceOf(route), http, run: null, chat: null, tools: null, httpEnded: false })
+    // Onto the request's own child logger (Fastify makes one per request): cheaper than a child of it.
+    const bindings = { trace_id: traceId, span_id: http.spanId }
+    const log = request.log as FastifyRequest['log'] & { setBindings?: (bindings: Record<string, string>) => void }
+    // Only on a logger of this request's own: never on the server's (no request logger is made without one).
+    if (log !== this.#serverLog && typeof log.setBindings === 'function') log.setBindings(bindings)
+    else request.log = request.log.child(bindings)
+  }
+
+  /** A request whose client left and that the kernel does not end itself (no agent behind it). */
+  abandoned(request: FastifyRequest): void {
+    const t = this.#traces.get(request.id)
+    if (t === undefined || t.httpEnded) return
+    this.#requestEnd({ requestId: request.id, method: request.method, route: request.routeOptions.url ?? 'unknown', status: 0, agent: null, durationMs: 0, aborted: true, error: null })
+  }
+
+  /** Writes the traceparent (and tracestate) of the span an outgoing call belongs to: a tool call's, or the model call's. */
+  inject(requestId: string, headers: Record<string, string>, toolCallId?: string): void {
+    const t = this.#traces.get(requestId)
+    if (t === undefined) return
+    const span = (toolCallId === undefined ? undefined : t.tools?.get(toolCallId)) ?? t.chat ?? t.run ?? t.http
+    headers.traceparent = `00-${t.traceId}-${span.spanId}-01`
+    if (t.traceState !== undefined) headers.tracestate = t.traceState
+  }
+
+  #open(name: string, kind: SpanKind, parentSpanId: string, attributes: Attributes): OpenSpan {
+    return { spanId: this.#ids.generateSpanId(), parentSpanId, name, kind, start: now(), attributes, status: SpanStatusCode.UNSET }
+  }
+
+  #end(t: RequestTrace, span: OpenSpan): void {
+    const record: SpanRecord = {
+      traceId: t.traceId,
+      spanId: span.spanId,
+      parentSpanId: span.parentSpanId,
+      name: span.name,
+      kind: span.kind,
+      start: span.start,
+      end: now(),
+      attributes: span.attributes,
+      status: span.status,
+    }
+    if (span.message !== undefined) record.message = span.message
+    // The root's parent is the client's span: its tracestate goes with it.
+    if (span === t.http && t.traceState !== undefined) record.traceState = t.traceState
+    this.#finished(record)
+  }
+
+  /** The span a loop's spans hang from: its invoke_agent, or the request's own when no loop runs (an MCP tool call). */
+  #parentOf(t: RequestTrace): string {
+    return (t.run ?? t.http).spanId
+  }
+
+  #requestEnd(e: KernelEventMap['request:end']): void {
+    const t = this.#traces.get(e.requestId)
+    if (t === undefined || t.httpEnded) return
+    const span = t.http
+    // No status when the client left before any was sent.
+    if (e.status > 0) span.attributes[A.ATTR_HTTP_RESPONSE_STATUS_CODE] = e.status
+    if (e.aborted) {
+      fail(span, 'client_closed', DISCONNECTED)
+      this.#endChildren(t)
+    } else if (e.status >= 500) fail(span, e.error ?? String(e.status))
+    else if (e.error !== null) span.attributes[A.ATTR_ERROR_TYPE] = e.error
+    this.#end(t, span)
+    t.httpEnded = true
+    this.#release(t, e.requestId)
+  }
+
+  /** Ends what is still open of a request whose client left: each with an error status. */
+  #endChildren(t: RequestTrace): void {
+    if (t.chat !== null) {
+      fail(t.chat, 'aborted', DISCONNECTED)
+      this.#end(t, t.chat)
+      t.chat = null
+    }
+    if (t.tools !== null) {
+      for (const span of t.tools.values()) {
+        fail(span, 'aborted', DISCONNECTED)
+        this.#end(t, span)
+      }
+      t.tools = null
+    }
+    if (t.run !== null) {
+      fail(t.run, 'aborted', DISCONNECTED)
+      this.#end(t, t.run)
+      t.run = null
+    }
+  }
+
+  #release(t: RequestTrace, requestId: string): void {
+    if (t.httpEnded && t.run === null && t.chat === null && t.tools === null) this.#traces.delete(requestId)
+  }
+
+  #runStart(e: KernelEventMap['run:start']): void {
+    const t = this.#traces.get(e.requestId)
+    if (t === undefined || t.httpEnded) return
+    const attributes: Attributes = {
+      [A.ATTR_GEN_AI_OPERATION_NAME]: 'invoke_agent',
+      [A.ATTR_GEN_AI_AGENT_NAME]: e.agent,
+    }
+    if (t.surface !== undefined) attributes[A.ATTR_ROBUTLER_SURFACE] = t.surface
+    if (e.userId !== null) attributes[A.ATTR_USER_ID] = e.userId
+    t.run = this.#open(`invoke_agent ${e.agent}`, SpanKind.INTERNAL, t.http.spanId, attributes)
+  }
+
+  #runEnd(e: KernelEventMap['run:end']): void {
+    const t = this.#traces.get(e.requestId)
+    if (t === undefined || t.run === null) return
+    const span = t.run
+    const a = span.attributes
+    a[A.ATTR_GEN_AI_USAGE_INPUT_TOKENS] = e.usage.prompt_tokens
+    a[A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = e.usage.completion_tokens
+    if (e.model !== null) a[A.ATTR_GEN_AI_RESPONSE_MODEL] = e.model
+    if (e.finishReason !== null) a[A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = [e.finishReason]
+    if (e.error !== null) fail(span, e.error)
+    if (this.#options.captureContent && e.output !== null) {
+      a[A.ATTR_GEN_AI_OUTPUT_MESSAGES] = outputAttribute(e.output.content, e.output.tool_calls, e.finishReason, this.#options.maxContentBytes)
+    }
+    this.#end(t, span)
+    t.run = null
+    this.#release(t, e.requestId)
+  }
+
+  #llmStart(e: KernelEventMap['llm:start']): void {
+    const t = this.#traces.get(e.requestId)
+    if (t === undefined || t.httpEnded) return
+    const attributes: Attributes = {
+      [A.ATTR_GEN_AI_OPERATION_NAME]: 'chat',
+      [A.ATTR_GEN_AI_PROVIDER_NAME]: e.provider,
+      [A.ATTR_GEN_AI_REQUEST_MODEL]: e.model,
+      [A.ATTR_GEN_AI_REQUEST_STREAM]: e.stream,
+      [A.ATTR_ROBUTLER_FALLBACK]: e.fallback,
+      [A.ATTR_ROBUTLER_ATTEMPT]: e.attempt,
+    }
+    samplingAttributes(e.request.params, attributes)
+    if (this.#options.captureContent) {
+      const { system, input } = inputAttributes(e.request.messages, this.#options.maxContentBytes)
+      if (system !== undefined) attributes[A.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS] = system
+      attributes[A.ATTR_GEN_AI_INPUT_MESSAGES] = input
+    }
+    // A call still open here was abandoned without its end (it cannot be: one call at a time); never leave it open.
+    if (t.chat !== null) this.#end(t, t.chat)
+    t.chat = this.#open(`chat ${e.model}`, SpanKind.CLIENT, this.#parentOf(t), attributes)
+  }
+
+  #llmEnd(e: KernelEventMap['llm:end']): void {
+    const t = this.#traces.get(e.requestId)
+    if (t === undefined || t.chat === null) return
+    const span = t.chat
+    const a = span.attributes
+    if (e.usage !== null) {
+      a[A.ATTR_GEN_AI_USAGE_INPUT_TOKENS] = e.usage.prompt_tokens
+      a[A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = e.usage.completion_tokens
+    }
+    if (e.ttftMs !== null) a[A.ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = e.ttftMs / 1000
+    if (e.error !== null) fail(span, e.error)
+    else {
+      // The model string that answered: providers do not pass on the upstream's own name for it.
+      a[A.ATTR_GEN_AI_RESPONSE_MODEL] = e.model
+      if (e.finishReason !== null) a[A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = [e.finishReason]
+      if (this.#options.captureContent && e.output !== null) {
+        a[A.ATTR_GEN_AI_OUTPUT_MESSAGES] = outputAttribute(e.output.content, e.output.toolCalls, e.finishReason, this.#options.maxContentBytes)
+      }
+    }
+    this.#end(t, span)
+    t.chat = null
+    this.#release(t, e.requestId)
+  }
+
+  #toolStart(e: KernelEventMap['tool:start']): void {
+    const t = this.#traces.get(e.requestId)
+    if (t === undefined || t.httpEnded) return
+    const attributes: Attributes = {
+      [A.ATTR_GEN_AI_OPERATION_NAME]: 'execute_tool',
+      [A.ATTR_GEN_AI_TOOL_NAME]: e.tool,
+      [A.ATTR_GEN_AI_TOOL_CALL_ID]: e.callId,
+      [A.ATTR_GEN_AI_TOOL_TYPE]: e.kind === 'mcp' ? 'extension' : 'function',
+      [A.ATTR_ROBUTLER_TOOL_KIND]: e.kind,
+    }
+    if (e.skill !== null) attributes[A.ATTR_ROBUTLER_SKILL] = e.skill
+    if (this.#options.captureContent) attributes[A.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS] = truncate(redactJsonText(e.arguments), this.#options.maxContentBytes)
+    ;(t.tools ??= new Map()).set(e.callId, this.#open(`execute_tool ${e.tool}`, SpanKind.INTERNAL, this.#parentOf(t), attributes))
+  }
+
+  #toolEnd(e: KernelEventMap['tool:end']): void {
+    const t = this.#traces.get(e.requestId)
+    const span = t?.tools?.get(e.callId)
+    if (t === undefined || span === undefined) return
+    span.attributes[A.ATTR_ROBUTLER_TOOL_STATUS] = e.status
+    if (e.error !== null) fail(span, e.error)
+    if (this.#options.captureContent) span.attributes[A.ATTR_GEN_AI_TOOL_CALL_RESULT] = truncate(redactText(e.result), this.#options.maxContentBytes)
+    this.#end(t, span)
+    t.tools!.delete(e.callId)
+    if (t.tools!.size === 0) t.tools = null
+    this.#release(t, e.requestId)
+  }
+}
