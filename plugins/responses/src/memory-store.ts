@@ -1,0 +1,193 @@
+// The in-memory store (no database configured): one process's responses, least recently used evicted first once
+// `maxResponses` or `maxBytes` (the JSON size of what is kept) is passed. Conversations count toward the same
+// bounds. Events of background runs live with their response. Nothing survives a restart.
+import { EventEmitter } from 'node:events'
+import type { Item } from './items.js'
+import { wakeOf } from './store.js'
+import { pageOf, type Page, type PageQuery, type ResponseStore, type StoredConversation, type StoredEvent, type StoredResponse } from './store.js'
+
+interface Entry {
+  kind: 'response' | 'conversation'
+  value: StoredResponse | StoredConversation
+  items: Item[]
+  events: StoredEvent[]
+  bytes: number
+  written: number
+  leaseUntil: number
+}
+
+function sizeOf(value: unknown): number {
+  return JSON.stringify(value).length
+}
+
+export class MemoryStore implements ResponseStore {
+  readonly kind = 'memory'
+  readonly #entries = new Map<string, Entry>()
+  readonly #maxEntries: number
+  readonly #maxBytes: number
+  readonly #wake = new EventEmitter()
+  #bytes = 0
+  #cancel: (id: string) => void = () => undefined
+
+  constructor(maxEntries: number, maxBytes: number) {
+    this.#maxEntries = maxEntries
+    this.#maxBytes = maxBytes
+    this.#wake.setMaxListeners(0)
+  }
+
+  /** Figures for the README's bounds and tests: entries kept and their bytes. */
+  stats(): { entries: number; bytes: number } {
+    return { entries: this.#entries.size, bytes: this.#bytes }
+  }
+
+  #get(id: string, kind: Entry['kind']): Entry | null {
+    const entry = this.#entries.get(id)
+    if (entry === undefined || entry.kind !== kind) return null
+    // Most recently used last.
+    this.#entries.delete(id)
+    this.#entries.set(id, entry)
+    return entry
+  }
+
+  #set(id: string, entry: Entry): void {
+    const old = this.#entries.get(id)
+    if (old !== undefined) {
+      this.#bytes -= old.bytes
+      this.#entries.delete(id)
+    }
+    this.#entries.set(id, entry)
+    this.#bytes += entry.bytes
+    for (const [key, oldest] of this.#entries) {
+      if (this.#entries.size <= this.#maxEntries && this.#bytes <= this.#maxBytes) break
+      if (key === id) continue
+      this.#entries.delete(key)
+      this.#bytes -= oldest.bytes
+    }
+  }
+
+  #resize(entry: Entry, bytes: number): void {
+    entry.bytes += bytes
+    this.#bytes += bytes
+  }
+
+  async putResponse(record: StoredResponse): Promise<void> {
+    const old = this.#entries.get(record.id)
+    const events = old?.events ?? []
+    const bytes = sizeOf(record) + events.reduce((sum, event) => sum + event.json.length, 0)
+    this.#set(record.id, { kind: 'response', value: record, items: [], events, bytes, written: Date.now(), leaseUntil: old?.leaseUntil ?? 0 })
+  }
+
+  async getResponse(id: string): Promise<StoredResponse | null> {
+    return (this.#get(id, 'response')?.value as StoredResponse | undefined) ?? null
+  }
+
+  async deleteResponse(id: string): Promise<boolean> {
+    const entry = this.#get(id, 'response')
+    if (entry === null) return false
+    this.#entries.delete(id)
+    this.#bytes -= entry.bytes
+    return true
+  }
+
+  async appendEvents(id: string, events: StoredEvent[]): Promise<void> {
+    const entry = this.#entries.get(id)
+    if (entry === undefined) return
+    for (const event of events) {
+      entry.events.push(event)
+      this.#resize(entry, event.json.length)
+    }
+    this.#wake.emit(id)
+  }
+
+  async readEvents(id: string, after: number): Promise<StoredEvent[]> {
+    const events = this.#entries.get(id)?.events ?? []
+    // Sequence numbers start at 0 and have no gaps: the one after `after` is at index after + 1.
+    return events.slice(Math.max(0, after + 1))
+  }
+
+  waitEvents(id: string, timeoutMs: number, signal: AbortSignal): Promise<void> {
+    return wakeOf(this.#wake, id, timeoutMs, signal)
+  }
+
+  async requestCancel(id: string): Promise<void> {
+    this.#cancel(id)
+  }
+
+  onCancel(handler: (id: string) => void): void {
+    this.#cancel = handler
+  }
+
+  async renewLeases(ids: string[], until: number): Promise<void> {
+    for (const id of ids) {
+      const entry = this.#entries.get(id)
+      if (entry) entry.leaseUntil = until
+    }
+  }
+
+  async sweepLost(): Promise<string[]> {
+    // One process: a run that is not running here died with the memory that held it.
+    return []
+  }
+
+  async expire(before: number): Promise<void> {
+    for (const [id, entry] of this.#entries) {
+      if (entry.written < before) {
+        this.#entries.delete(id)
+        this.#bytes -= entry.bytes
+      }
+    }
+  }
+
+  async createConversation(record: StoredConversation, items: Item[]): Promise<void> {
+    this.#set(record.id, { kind: 'conversation', value: record, items: items.slice(), events: [], bytes: sizeOf(record) + sizeOf(items), written: Date.now(), leaseUntil: 0 })
+  }
+
+  async getConversation(id: string): Promise<StoredConversation | null> {
+    return (this.#get(id, 'conversation')?.value as StoredConversation | undefined) ?? null
+  }
+
+  async updateConversation(record: StoredConversation): Promise<void> {
+    const entry = this.#get(record.id, 'conversation')
+    if (entry) entry.value = record
+  }
+
+  async deleteConversation(id: string): Promise<boolean> {
+    const entry = this.#get(id, 'conversation')
+    if (entry === null) return false
+    this.#entries.delete(id)
+    this.#bytes -= entry.bytes
+    return true
+  }
+
+  async addItems(conversation: string, items: Item[]): Promise<void> {
+    const entry = this.#get(conversation, 'conversation')
+    if (entry === null) return
+    entry.items.push(...items)
+    entry.written = Date.now()
+    this.#resize(entry, sizeOf(items))
+  }
+
+  async allItems(conversation: string): Promise<Item[]> {
+    return this.#get(conversation, 'conversation')?.items.slice() ?? []
+  }
+
+  async listItems(conversation: string, query: PageQuery): Promise<Page<Item>> {
+    return pageOf(this.#get(conversation, 'conversation')?.items ?? [], query)
+  }
+
+  async getItem(conversation: string, item: string): Promise<Item | null> {
+    return this.#get(conversation, 'conversation')?.items.find((one) => one.id === item) ?? null
+  }
+
+  async deleteItem(conversation: string, item: string): Promise<boolean> {
+    const entry = this.#get(conversation, 'conversation')
+    const at = entry?.items.findIndex((one) => one.id === item) ?? -1
+    if (at < 0) return false
+    entry!.items.splice(at, 1)
+    return true
+  }
+
+  async close(): Promise<void> {
+    this.#wake.removeAllListeners()
+  }
+}
