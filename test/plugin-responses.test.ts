@@ -151,6 +151,17 @@ describe('the Responses API surface', () => {
       await expect(client.responses.retrieve(third.id)).rejects.toBeInstanceOf(NotFoundError)
     })
 
+    it('namespace tools (as Codex CLI sends them): the model sees NAMESPACE__NAME, the client gets name and namespace back', async () => {
+      const tools = [{ type: 'namespace', name: 'agents', description: 'Sub-agents', tools: [{ type: 'function', name: 'spawn', parameters: { type: 'object' } }] }] as any
+      const first = await client.responses.create({ model: 'echo', input: '/tool agents__spawn {"task":"x"}', tools })
+      expect(first.output[0]).toMatchObject({ type: 'function_call', name: 'spawn', namespace: 'agents', arguments: '{"task":"x"}' })
+      const call = first.output[0] as OpenAI.Responses.ResponseFunctionToolCall
+      const second = await client.responses.create({ model: 'inspector', previous_response_id: first.id, input: [{ type: 'function_call_output', call_id: call.call_id, output: 'spawned' }], tools })
+      const seen = JSON.parse(second.output_text)
+      expect(seen.tools).toEqual(['agents__spawn'])
+      expect(seen.messages.at(-2).tool_calls[0].function.name).toBe('agents__spawn')
+    })
+
     it('streams a client tool call: output_item.added, function_call_arguments.delta/.done, output_item.done', async () => {
       const stream = client.responses.stream({ model: 'echo', input: '/tool get_weather {"city":"Rome"}', tools: [weather] })
       const types: string[] = []

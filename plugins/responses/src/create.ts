@@ -101,7 +101,7 @@ export async function create(deps: CreateDeps, session: AgentSession, request: F
   const input = loopInput(req, history, req.stream)
 
   if (!req.stream) {
-    const render = new ResponseRender(response, null)
+    const render = new ResponseRender(response, null, req.namespaces)
     await session.run(input, (event) => render.event(event))
     record.items = render.items
     if (req.store) await keep(deps, record, req)
@@ -109,7 +109,7 @@ export async function create(deps: CreateDeps, session: AgentSession, request: F
   }
 
   const sse = session.sse()
-  const render = new ResponseRender(response, (event) => sse.send(event, event.type as string))
+  const render = new ResponseRender(response, (event) => sse.send(event, event.type as string), req.namespaces)
   let started = false
   const sink: AgentEventSink = (event) => {
     // The first frames go out when the model starts answering: until then a failure is a plain HTTP error.
@@ -145,7 +145,7 @@ async function background(deps: CreateDeps, session: AgentSession, req: CreateRe
     if (sse !== null) return sse.write(`event: ${event.type as string}\ndata: ${json}\n\n`)
     return undefined
   }
-  const render = new ResponseRender(response, emit)
+  const render = new ResponseRender(response, emit, req.namespaces)
   const abort = session.detach()
   let cancelled = false
   const cancel = (): void => {

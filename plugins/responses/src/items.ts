@@ -6,6 +6,22 @@ import { newId } from './ids.js'
 
 export type Item = Record<string, unknown> & { type: string; id?: string }
 
+/** The separator of a namespaced tool's name as the model sees it: `NAMESPACE__NAME`. */
+const NAMESPACE_SEPARATOR = '__'
+
+/** A namespace's function as the model sees it. */
+export function flatName(namespace: string, name: string): string {
+  return `${namespace}${NAMESPACE_SEPARATOR}${name}`
+}
+
+/** A client call's name and namespace as its function_call item gives them back. */
+export function callName(name: string, namespaces: ReadonlySet<string>): { name: string; namespace?: string } {
+  const at = name.indexOf(NAMESPACE_SEPARATOR)
+  if (at <= 0 || namespaces.size === 0) return { name }
+  const namespace = name.slice(0, at)
+  return namespaces.has(namespace) ? { name: name.slice(at + NAMESPACE_SEPARATOR.length), namespace } : { name }
+}
+
 const ROLES = new Set(['user', 'system', 'developer', 'assistant'])
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -62,8 +78,8 @@ function inputItem(raw: unknown, at: string): Item {
       if (typeof role !== 'string' || !ROLES.has(role)) throw invalid(`Invalid value for '${at}.role': expected one of user, system, developer, assistant.`, `${at}.role`)
       return { id: typeof raw.id === 'string' ? raw.id : newId('msg'), type: 'message', role, content: contentParts(role, raw.content, `${at}.content`), status: 'completed' }
     }
-    case 'function_call':
-      return {
+    case 'function_call': {
+      const item: Item = {
         id: typeof raw.id === 'string' ? raw.id : newId('fc'),
         type: 'function_call',
         call_id: text(raw.call_id, `${at}.call_id`),
@@ -71,6 +87,9 @@ function inputItem(raw: unknown, at: string): Item {
         arguments: text(raw.arguments, `${at}.arguments`),
         status: 'completed',
       }
+      if (typeof raw.namespace === 'string') item.namespace = raw.namespace
+      return item
+    }
     case 'function_call_output': {
       const output = raw.output
       if (typeof output !== 'string' && !Array.isArray(output)) throw invalid(`Invalid type for '${at}.output': expected a string or an array of content parts.`, `${at}.output`)
@@ -125,7 +144,8 @@ export function messagesOf(items: Item[], into: ChatMessage[] = []): ChatMessage
         break
       }
       case 'function_call': {
-        const call: ToolCall = { id: item.call_id as string, type: 'function', function: { name: item.name as string, arguments: item.arguments as string } }
+        const name = typeof item.namespace === 'string' ? flatName(item.namespace, item.name as string) : (item.name as string)
+        const call: ToolCall = { id: item.call_id as string, type: 'function', function: { name, arguments: item.arguments as string } }
         if (open === null) {
           open = { role: 'assistant', content: null }
           if (reasoning) open.reasoning = reasoning

@@ -4,12 +4,14 @@
 // output_item.done, function_call_arguments.delta/.done, and response.completed / .incomplete / .failed.
 import type { AgentEvent, RobutlerError, Usage } from '@robutler/kernel'
 import { newId } from './ids.js'
-import type { Item } from './items.js'
+import { callName, type Item } from './items.js'
 
 /** A stream event, told as soon as it is made (serialize it then: the response object it carries changes later). */
 export type Emit = (event: Record<string, unknown>) => void | Promise<void>
 
 type Open = { kind: 'message' | 'reasoning' | 'refusal'; item: Item; index: number; text: string }
+
+const NONE: ReadonlySet<string> = new Set()
 
 const TERMINAL = new Set(['response.completed', 'response.incomplete', 'response.failed'])
 
@@ -50,10 +52,13 @@ export class ResponseRender {
   #internalCalls = new Set<number>()
   #waits: Array<Promise<void>> | null = null
 
-  constructor(response: Record<string, unknown> & { output: Item[] }, emit: Emit | null, sequence = 0) {
+  readonly #namespaces: ReadonlySet<string>
+
+  /** `namespaces`: those of the client's tools, whose calls go back split (`name` and `namespace`). */
+  constructor(response: Record<string, unknown> & { output: Item[] }, emit: Emit | null, namespaces: ReadonlySet<string> = NONE) {
     this.response = response
     this.#emit = emit
-    this.#sequence = sequence
+    this.#namespaces = namespaces
   }
 
   /** The next event's sequence number. */
@@ -210,7 +215,7 @@ export class ResponseRender {
   #callStart(index: number, callId: string, name: string): void {
     this.#close()
     const output = this.response.output
-    const item: Item = { id: newId('fc'), type: 'function_call', status: 'in_progress', arguments: '', call_id: callId, name }
+    const item: Item = { id: newId('fc'), type: 'function_call', status: 'in_progress', arguments: '', call_id: callId, ...callName(name, this.#namespaces) }
     this.#calls.set(index, { item, index: output.length })
     output.push(item)
     this.items.push(item)
@@ -236,7 +241,7 @@ export class ResponseRender {
     const { item, index } = found
     item.arguments = args
     item.status = 'completed'
-    this.tell('response.function_call_arguments.done', { item_id: item.id, output_index: index, name, arguments: args })
+    this.tell('response.function_call_arguments.done', { item_id: item.id, output_index: index, name: item.name, arguments: args })
     this.tell('response.output_item.done', { output_index: index, item })
   }
 

@@ -4,7 +4,7 @@
 // caching, service tiers) are accepted and have no effect (listed in the README).
 import type { SamplingParams, ToolDefinition } from '@robutler/kernel'
 import { invalid, unsupported } from './errors.js'
-import { inputItems, type Item } from './items.js'
+import { flatName, inputItems, type Item } from './items.js'
 
 export interface CreateRequest {
   input: Item[]
@@ -12,6 +12,8 @@ export interface CreateRequest {
   tools: ToolDefinition[] | undefined
   /** The tools as the response object echoes them. */
   toolsEcho: unknown[]
+  /** Namespaces of the client's tools (their functions reach the model as `NAMESPACE__NAME`). */
+  namespaces: ReadonlySet<string>
   params: SamplingParams
   store: boolean
   background: boolean
@@ -67,22 +69,39 @@ function range(key: string, value: number | undefined, min: number, max: number)
   if (value !== undefined && (value < min || value > max)) throw invalid(`Invalid '${key}': expected a value between ${min} and ${max}, got ${value}.`, key)
 }
 
-function tools(value: unknown): { tools: ToolDefinition[] | undefined; echo: unknown[] } {
-  if (value === undefined || value === null) return { tools: undefined, echo: [] }
+function functionTool(tool: Record<string, unknown>, at: string, namespace: string | null): ToolDefinition {
+  if (typeof tool.name !== 'string' || tool.name === '') throw invalid(`Missing required parameter: '${at}.name'.`, `${at}.name`)
+  const fn: ToolDefinition['function'] = { name: namespace === null ? tool.name : flatName(namespace, tool.name) }
+  if (typeof tool.description === 'string') fn.description = tool.description
+  if (isObject(tool.parameters)) fn.parameters = tool.parameters
+  if (typeof tool.strict === 'boolean') fn.strict = tool.strict
+  return { type: 'function', function: fn }
+}
+
+/**
+ * The client's tools for the loop: `function` tools, and the function tools of a `namespace` (named
+ * `NAMESPACE__NAME` for the model; calls go back to the client split again). Any other type is a 400 naming it.
+ */
+function tools(value: unknown): { tools: ToolDefinition[] | undefined; echo: unknown[]; namespaces: Set<string> } {
+  const namespaces = new Set<string>()
+  if (value === undefined || value === null) return { tools: undefined, echo: [], namespaces }
   if (!Array.isArray(value)) throw invalid("Invalid type for 'tools': expected an array.", 'tools')
   const out: ToolDefinition[] = []
   value.forEach((tool, i) => {
     const at = `tools[${i}]`
     if (!isObject(tool) || typeof tool.type !== 'string') throw invalid(`Missing required parameter: '${at}.type'.`, `${at}.type`)
-    if (tool.type !== 'function') throw unsupported(`Tool type '${tool.type.slice(0, 64)}' (only 'function' tools are)`, `${at}.type`)
-    if (typeof tool.name !== 'string' || tool.name === '') throw invalid(`Missing required parameter: '${at}.name'.`, `${at}.name`)
-    const fn: ToolDefinition['function'] = { name: tool.name }
-    if (typeof tool.description === 'string') fn.description = tool.description
-    if (isObject(tool.parameters)) fn.parameters = tool.parameters
-    if (typeof tool.strict === 'boolean') fn.strict = tool.strict
-    out.push({ type: 'function', function: fn })
+    if (tool.type === 'function') return void out.push(functionTool(tool, at, null))
+    if (tool.type !== 'namespace') throw unsupported(`Tool type '${tool.type.slice(0, 64)}' (only 'function' and 'namespace' tools are)`, `${at}.type`)
+    if (typeof tool.name !== 'string' || !Array.isArray(tool.tools)) throw invalid(`Invalid '${at}': a namespace needs a name and tools.`, at)
+    const namespace = tool.name
+    namespaces.add(namespace)
+    tool.tools.forEach((inner: unknown, j: number) => {
+      const innerAt = `${at}.tools[${j}]`
+      if (!isObject(inner) || inner.type !== 'function') throw unsupported(`Tool type '${String(isObject(inner) ? inner.type : inner).slice(0, 64)}' in a namespace`, `${innerAt}.type`)
+      out.push(functionTool(inner, innerAt, namespace))
+    })
   })
-  return { tools: out.length > 0 ? out : undefined, echo: value }
+  return { tools: out.length > 0 ? out : undefined, echo: value, namespaces }
 }
 
 function toolChoice(value: unknown): unknown {
@@ -188,7 +207,7 @@ export function parseCreate(body: unknown, maxItems: number): CreateRequest {
       if (typeof value !== 'string' || !INCLUDABLE.has(value)) throw unsupported(`include value '${String(value).slice(0, 64)}'`, `include[${i}]`)
     })
   }
-  const { tools: clientTools, echo: toolsEcho } = tools(body.tools)
+  const { tools: clientTools, echo: toolsEcho, namespaces } = tools(body.tools)
   const choice = toolChoice(body.tool_choice)
   const text = textFormat(body.text)
   const think = reasoning(body.reasoning)
@@ -221,6 +240,7 @@ export function parseCreate(body: unknown, maxItems: number): CreateRequest {
     instructions,
     tools: clientTools,
     toolsEcho,
+    namespaces,
     params,
     store,
     background,
