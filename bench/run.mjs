@@ -12,6 +12,9 @@
 //   dynamic-agents               kernel-json on a cached dynamic agent against a static one, same server
 //   messages-surface             POST /v1/messages (plugin-messages) against POST /chat/completions on the same kernel
 //                                and echo agent: req/s of whole answers, and added TTFB p50 of streamed ones
+//   responses-surface            POST /responses (plugin-responses, stored in memory) against POST /chat/completions on the
+//                                same kernel and echo agent: req/s, added TTFB p50 of streamed answers, and the p50 cost of
+//                                storing in PostgreSQL over memory
 //   startup                      createServer → listening with 20 plugins and 100 agents (fresh processes, median
 //                                of 5) against bare Fastify; info
 //   discovery                    discoverPackages over 1,000 installed packages against a readdir walk; info
@@ -32,6 +35,7 @@ import { discovery } from './benchmarks/discovery.mjs'
 import { dynamicAgents } from './benchmarks/dynamic-agents.mjs'
 import { kernelJson, kernelStream } from './benchmarks/kernel-overhead.mjs'
 import { messagesSurface } from './benchmarks/messages-surface.mjs'
+import { responsesSurface } from './benchmarks/responses-surface.mjs'
 import { mcpToolCall } from './benchmarks/mcp-tool-call.mjs'
 import { prometheusOverhead } from './benchmarks/prometheus-overhead.mjs'
 import { providerTtfb } from './benchmarks/provider-ttfb.mjs'
@@ -41,7 +45,7 @@ import { workerOffload } from './benchmarks/worker-offload.mjs'
 import { writeReport } from './report.mjs'
 import { prepare, runEach } from './suite.mjs'
 
-const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, dynamicAgents, messagesSurface, mcpToolCall, startup, discovery, rss]
+const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, startup, discovery, rss]
 
 async function main([filter]) {
   const prepared = prepare(BENCHMARKS, filter)

@@ -8,6 +8,8 @@
 //   BENCH_KERNEL_PROMETHEUS=1           @robutler/plugin-prometheus {}
 //   BENCH_KERNEL_MESSAGES=1             @robutler/plugin-messages {} (the Anthropic Messages API surface)
 //   BENCH_KERNEL_CHUNK_DELAY_MS=<ms>    plugin-local { chunkDelayMs } (slow streams that stay open)
+//   BENCH_KERNEL_RESPONSES=1            @robutler/plugin-responses {} (the Responses API surface, memory store)
+//   BENCH_KERNEL_RESPONSES_DATABASE=<url> and BENCH_KERNEL_RESPONSES_PREFIX=<name>: its PostgreSQL store instead
 // BENCH_KERNEL_LOG_LEVEL overrides the level for diagnosis only (run.mjs always measures 'info').
 // Listens on 127.0.0.1:0 and sends { port, kernel } to the parent over IPC; exits when the parent disconnects.
 import { pathToFileURL } from 'node:url'
@@ -24,6 +26,10 @@ if (process.env.BENCH_KERNEL_AUTH_KEY) {
 }
 if (process.env.BENCH_KERNEL_PROMETHEUS === '1') plugins['@robutler/plugin-prometheus'] = {}
 if (process.env.BENCH_KERNEL_MESSAGES === '1') plugins['@robutler/plugin-messages'] = {}
+if (process.env.BENCH_KERNEL_RESPONSES === '1') {
+  const database = process.env.BENCH_KERNEL_RESPONSES_DATABASE
+  plugins['@robutler/plugin-responses'] = database ? { database, tablePrefix: process.env.BENCH_KERNEL_RESPONSES_PREFIX } : {}
+}
 
 const server = await createServer({
   appDir,

@@ -158,6 +158,8 @@ async function background(deps: CreateDeps, session: AgentSession, req: CreateRe
   render.tell('response.queued', { response })
   response.status = 'in_progress'
   render.tell('response.in_progress', { response })
+  // Pollers see it running (and its partial output when it ends; the events carry the rest).
+  await store.putResponse(record)
 
   const run = (async () => {
     const result = await session.run(loopInput(req, record.history, true), (event) => {

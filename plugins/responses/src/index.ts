@@ -17,6 +17,7 @@ export interface ResponsesConfig {
   tablePrefix?: string
   retentionDays?: number
   leaseSeconds?: number
+  durableWrites?: boolean
   memory?: { maxResponses?: number; maxBytes?: number }
   maxInputItems?: number
 }
@@ -29,7 +30,7 @@ function modelOf(request: FastifyRequest): unknown {
 
 async function openStore(kernel: KernelApi, config: ResponsesConfig): Promise<ResponseStore> {
   const database = config.database ?? kernel.env.DATABASE_URL
-  if (database) return PostgresStore.open(database, config.tablePrefix ?? 'robutler_responses', kernel.log)
+  if (database) return PostgresStore.open(database, config.tablePrefix ?? 'robutler_responses', kernel.log, config.durableWrites === true)
   return new MemoryStore(config.memory?.maxResponses ?? 10_000, config.memory?.maxBytes ?? 64 * 1024 * 1024)
 }
 

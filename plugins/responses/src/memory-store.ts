@@ -1,6 +1,7 @@
 // The in-memory store (no database configured): one process's responses, least recently used evicted first once
 // `maxResponses` or `maxBytes` (the JSON size of what is kept) is passed. Conversations count toward the same
-// bounds. Events of background runs live with their response. Nothing survives a restart.
+// bounds. Events of background runs live with their response. Nothing survives a restart. A response's bytes are
+// estimated from its texts (serializing each one to measure it cost a tenth of a request's CPU).
 import { EventEmitter } from 'node:events'
 import type { Item } from './items.js'
 import { wakeOf } from './store.js'
@@ -14,6 +15,28 @@ interface Entry {
   bytes: number
   written: number
   leaseUntil: number
+}
+
+/** Fixed overhead of a response object and of one item, in JSON characters (measured on typical ones). */
+const RESPONSE_OVERHEAD = 900
+const ITEM_OVERHEAD = 150
+
+/** About the JSON size of items: their texts, arguments and outputs, and a fixed part each. */
+function itemBytes(items: Item[]): number {
+  let bytes = 0
+  for (const item of items) {
+    bytes += ITEM_OVERHEAD
+    const content = item.content
+    if (Array.isArray(content)) for (const part of content as Array<{ text?: unknown }>) bytes += typeof part.text === 'string' ? part.text.length + 60 : 200
+    if (typeof item.arguments === 'string') bytes += item.arguments.length
+    if (typeof item.output === 'string') bytes += item.output.length
+  }
+  return bytes
+}
+
+/** About the JSON size of a stored response (its output counted with the items the run made, which hold the same). */
+function responseBytes(record: StoredResponse): number {
+  return RESPONSE_OVERHEAD + itemBytes(record.history) + itemBytes(record.input) + 2 * itemBytes(record.items)
 }
 
 function sizeOf(value: unknown): number {
@@ -72,8 +95,12 @@ export class MemoryStore implements ResponseStore {
 
   async putResponse(record: StoredResponse): Promise<void> {
     const old = this.#entries.get(record.id)
-    const events = old?.events ?? []
-    const bytes = sizeOf(record) + events.reduce((sum, event) => sum + event.json.length, 0)
+    let bytes = responseBytes(record)
+    let events: StoredEvent[] = []
+    if (old !== undefined && old.events.length > 0) {
+      events = old.events
+      for (const event of events) bytes += event.json.length
+    }
     this.#set(record.id, { kind: 'response', value: record, items: [], events, bytes, written: Date.now(), leaseUntil: old?.leaseUntil ?? 0 })
   }
 

@@ -169,6 +169,7 @@ export class ResponseRender {
       open = this.#openItem(kind)
     }
     open.text += text
+    if (this.#emit === null) return
     const at = { item_id: open.item.id, output_index: open.index, content_index: 0 }
     if (kind === 'message') this.tell('response.output_text.delta', { ...at, delta: text, logprobs: [] })
     else if (kind === 'refusal') this.tell('response.refusal.delta', { ...at, delta: text })
@@ -197,19 +198,22 @@ export class ResponseRender {
     if (open === null) return
     this.#open = null
     const { item, index, text } = open
-    const at = { item_id: item.id, output_index: index, content_index: 0 }
+    const listened = this.#emit !== null
+    const at = listened ? { item_id: item.id, output_index: index, content_index: 0 } : null
     if (open.kind === 'reasoning') {
       item.content = [{ type: 'reasoning_text', text }]
-      this.tell('response.reasoning_text.done', { ...at, text })
+      if (listened) this.tell('response.reasoning_text.done', { ...at, text })
     } else {
       const part = open.kind === 'message' ? { type: 'output_text', text, annotations: [], logprobs: [] } : { type: 'refusal', refusal: text }
-      if (open.kind === 'message') this.tell('response.output_text.done', { ...at, text, logprobs: [] })
-      else this.tell('response.refusal.done', { ...at, refusal: text })
-      this.tell('response.content_part.done', { ...at, part })
+      if (listened) {
+        if (open.kind === 'message') this.tell('response.output_text.done', { ...at, text, logprobs: [] })
+        else this.tell('response.refusal.done', { ...at, refusal: text })
+        this.tell('response.content_part.done', { ...at, part })
+      }
       item.content = [part]
       item.status = 'completed'
     }
-    this.tell('response.output_item.done', { output_index: index, item })
+    if (listened) this.tell('response.output_item.done', { output_index: index, item })
   }
 
   #callStart(index: number, callId: string, name: string): void {
