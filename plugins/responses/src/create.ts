@@ -84,9 +84,9 @@ function loopInput(req: CreateRequest, history: Item[], stream: boolean): AgentI
   return input
 }
 
-/** Keeps a finished run: the response, and its turn in the conversation it belongs to. */
-async function keep(deps: CreateDeps, record: StoredResponse, req: CreateRequest): Promise<void> {
-  await deps.store.putResponse(record)
+/** Keeps a finished run: the response (`json`: its JSON when made already), and its turn in its conversation. */
+async function keep(deps: CreateDeps, record: StoredResponse, req: CreateRequest, json?: string): Promise<void> {
+  await deps.store.putResponse(record, json)
   if (req.conversation !== null) await deps.store.addItems(req.conversation, [...req.input, ...record.items])
 }
 
@@ -104,8 +104,12 @@ export async function create(deps: CreateDeps, session: AgentSession, request: F
     const render = new ResponseRender(response, null, req.namespaces)
     await session.run(input, (event) => render.event(event))
     record.items = render.items
-    if (req.store) await keep(deps, record, req)
-    return response
+    if (!req.store) return response
+    // Serialized once: the reply's body and the stored record's response are the same text.
+    const json = JSON.stringify(response)
+    await keep(deps, record, req, json)
+    reply.header('content-type', 'application/json; charset=utf-8')
+    return json
   }
 
   const sse = session.sse()

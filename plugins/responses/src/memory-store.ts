@@ -1,42 +1,22 @@
 // The in-memory store (no database configured): one process's responses, least recently used evicted first once
 // `maxResponses` or `maxBytes` (the JSON size of what is kept) is passed. Conversations count toward the same
-// bounds. Events of background runs live with their response. Nothing survives a restart. A response's bytes are
-// estimated from its texts (serializing each one to measure it cost a tenth of a request's CPU).
+// bounds. Events of background runs live with their response. Nothing survives a restart. A response is kept as one
+// JSON text, the reply's own (see recordJson): ten thousand object graphs held for minutes cost every request
+// old-generation garbage collection, and the text's length is the bytes the bound counts.
 import { EventEmitter } from 'node:events'
 import type { Item } from './items.js'
-import { wakeOf } from './store.js'
+import { parseRecord, recordJson, wakeOf } from './store.js'
 import { pageOf, type Page, type PageQuery, type ResponseStore, type StoredConversation, type StoredEvent, type StoredResponse } from './store.js'
 
 interface Entry {
   kind: 'response' | 'conversation'
-  value: StoredResponse | StoredConversation
+  /** A response as its JSON (one flat string, nothing for the garbage collector to trace), or a conversation. */
+  value: string | StoredConversation
   items: Item[]
   events: StoredEvent[]
   bytes: number
   written: number
   leaseUntil: number
-}
-
-/** Fixed overhead of a response object and of one item, in JSON characters (measured on typical ones). */
-const RESPONSE_OVERHEAD = 900
-const ITEM_OVERHEAD = 150
-
-/** About the JSON size of items: their texts, arguments and outputs, and a fixed part each. */
-function itemBytes(items: Item[]): number {
-  let bytes = 0
-  for (const item of items) {
-    bytes += ITEM_OVERHEAD
-    const content = item.content
-    if (Array.isArray(content)) for (const part of content as Array<{ text?: unknown }>) bytes += typeof part.text === 'string' ? part.text.length + 60 : 200
-    if (typeof item.arguments === 'string') bytes += item.arguments.length
-    if (typeof item.output === 'string') bytes += item.output.length
-  }
-  return bytes
-}
-
-/** About the JSON size of a stored response (its output counted with the items the run made, which hold the same). */
-function responseBytes(record: StoredResponse): number {
-  return RESPONSE_OVERHEAD + itemBytes(record.history) + itemBytes(record.input) + 2 * itemBytes(record.items)
 }
 
 function sizeOf(value: unknown): number {
@@ -93,19 +73,21 @@ export class MemoryStore implements ResponseStore {
     this.#bytes += bytes
   }
 
-  async putResponse(record: StoredResponse): Promise<void> {
+  async putResponse(record: StoredResponse, responseJson?: string): Promise<void> {
     const old = this.#entries.get(record.id)
-    let bytes = responseBytes(record)
+    const json = recordJson(record, responseJson)
+    let bytes = json.length
     let events: StoredEvent[] = []
     if (old !== undefined && old.events.length > 0) {
       events = old.events
       for (const event of events) bytes += event.json.length
     }
-    this.#set(record.id, { kind: 'response', value: record, items: [], events, bytes, written: Date.now(), leaseUntil: old?.leaseUntil ?? 0 })
+    this.#set(record.id, { kind: 'response', value: json, items: [], events, bytes, written: Date.now(), leaseUntil: old?.leaseUntil ?? 0 })
   }
 
   async getResponse(id: string): Promise<StoredResponse | null> {
-    return (this.#get(id, 'response')?.value as StoredResponse | undefined) ?? null
+    const json = this.#get(id, 'response')?.value as string | undefined
+    return json === undefined ? null : parseRecord(json)
   }
 
   async deleteResponse(id: string): Promise<boolean> {

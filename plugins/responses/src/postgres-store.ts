@@ -8,7 +8,7 @@ import pg from 'pg'
 import { ERR_STORE_UNAVAILABLE } from './errors.js'
 import type { Item } from './items.js'
 import { wakeOf } from './store.js'
-import type { Page, PageQuery, ResponseStore, StoredConversation, StoredEvent, StoredResponse } from './store.js'
+import { parseRecord, recordJson, type Page, type PageQuery, type ResponseStore, type StoredConversation, type StoredEvent, type StoredResponse } from './store.js'
 
 const APPLICATION = 'robutler-responses'
 const RECONNECT_MS = 1000
@@ -57,14 +57,10 @@ async function migrate(pool: pg.Pool, t: Tables): Promise<void> {
   }
 }
 
-type Row = { id: string; owner: string | null; agent: string; record: Omit<StoredResponse, 'id' | 'owner' | 'agent'> }
+type Row = { id: string; owner: string | null; agent: string; record: string }
 
 function recordOf(row: Row): StoredResponse {
-  return { id: row.id, owner: row.owner, agent: row.agent, ...row.record }
-}
-
-function bodyOf(record: StoredResponse): string {
-  return JSON.stringify({ response: record.response, history: record.history, input: record.input, items: record.items })
+  return { ...parseRecord(row.record), id: row.id, owner: row.owner, agent: row.agent }
 }
 
 export class PostgresStore implements ResponseStore {
@@ -135,16 +131,16 @@ export class PostgresStore implements ResponseStore {
     }
   }
 
-  async putResponse(record: StoredResponse): Promise<void> {
+  async putResponse(record: StoredResponse, responseJson?: string): Promise<void> {
     await this.#query(
       `INSERT INTO ${this.#t.responses} (id, owner, agent, status, record) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, record = EXCLUDED.record, written_at = now()`,
-      [record.id, record.owner, record.agent, String(record.response.status ?? 'completed'), bodyOf(record)],
+      [record.id, record.owner, record.agent, String(record.response.status ?? 'completed'), recordJson(record, responseJson)],
     )
   }
 
   async getResponse(id: string): Promise<StoredResponse | null> {
-    const { rows } = await this.#query<Row>(`SELECT id, owner, agent, record FROM ${this.#t.responses} WHERE id = $1`, [id])
+    const { rows } = await this.#query<Row>(`SELECT id, owner, agent, record::text AS record FROM ${this.#t.responses} WHERE id = $1`, [id])
     return rows[0] ? recordOf(rows[0]) : null
   }
 
@@ -193,7 +189,7 @@ export class PostgresStore implements ResponseStore {
     try {
       await client.query('BEGIN')
       const { rows } = await client.query<Row>(
-        `SELECT id, owner, agent, record FROM ${this.#t.responses}
+        `SELECT id, owner, agent, record::text AS record FROM ${this.#t.responses}
          WHERE status IN ('queued', 'in_progress') AND lease_until < to_timestamp($1 / 1000.0) FOR UPDATE SKIP LOCKED`,
         [now],
       )
@@ -206,7 +202,7 @@ export class PostgresStore implements ResponseStore {
           events.map((event) => event.sequence),
           events.map((event) => event.json),
         ])
-        await client.query(`UPDATE ${this.#t.responses} SET status = 'failed', record = $2, written_at = now() WHERE id = $1`, [row.id, bodyOf(record)])
+        await client.query(`UPDATE ${this.#t.responses} SET status = 'failed', record = $2, written_at = now() WHERE id = $1`, [row.id, recordJson(record)])
         await client.query('SELECT pg_notify($1, $2)', [this.#t.eventsChannel, row.id])
         lost.push(row.id)
       }

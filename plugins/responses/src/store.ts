@@ -45,7 +45,8 @@ export interface StoredEvent {
 
 export interface ResponseStore {
   readonly kind: 'memory' | 'postgres'
-  putResponse(record: StoredResponse): Promise<void>
+  /** Keeps a response; `responseJson` is `record.response` serialized, when the caller has it (the reply's body). */
+  putResponse(record: StoredResponse, responseJson?: string): Promise<void>
   getResponse(id: string): Promise<StoredResponse | null>
   /** False when there was none. */
   deleteResponse(id: string): Promise<boolean>
@@ -103,4 +104,29 @@ export function wakeOf(wake: EventEmitter, id: string, timeoutMs: number, signal
     wake.on(id, done)
     signal.addEventListener('abort', done)
   })
+}
+
+/** True when the items the run made are its output, the same items in the same order (no internal tool ran). */
+function itemsAreOutput(record: StoredResponse): boolean {
+  const { items } = record
+  const output = record.response.output
+  if (items.length !== output.length) return false
+  for (let i = 0; i < items.length; i++) if (items[i] !== output[i]) return false
+  return true
+}
+
+/**
+ * A stored response as one JSON text, the response's own JSON reused when given, and `items` left out (null) when
+ * they are the output: the common response is serialized once, for the reply and the store together.
+ */
+export function recordJson(record: StoredResponse, responseJson = JSON.stringify(record.response)): string {
+  const items = itemsAreOutput(record) ? 'null' : JSON.stringify(record.items)
+  const history = record.history.length === 0 ? '[]' : JSON.stringify(record.history)
+  return `{"id":${JSON.stringify(record.id)},"owner":${JSON.stringify(record.owner)},"agent":${JSON.stringify(record.agent)},"response":${responseJson},"history":${history},"input":${JSON.stringify(record.input)},"items":${items}}`
+}
+
+/** The stored response of recordJson's text. */
+export function parseRecord(json: string): StoredResponse {
+  const record = JSON.parse(json) as Omit<StoredResponse, 'items'> & { items: StoredResponse['items'] | null }
+  return { ...record, items: record.items ?? record.response.output }
 }
