@@ -5,6 +5,7 @@
 import { DEFAULT_ALLOWED_PARAMS } from '@robutler/kernel'
 import OpenAI, { BadRequestError, NotFoundError } from 'openai'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { chatChunk, startFakeOpenAI, type FakeOpenAI } from './fixtures/fake-openai.js'
 import { getJson, postJson, startServer, type TestServer } from './helpers/test-server.js'
 
 const ANN = 'key-ann'
@@ -37,26 +38,31 @@ function eventsOf(raw: string): any[] {
 
 describe('the Responses API surface', () => {
   let t: TestServer
+  let upstream: FakeOpenAI
   let client: OpenAI
   const as = (key: string) => new OpenAI({ baseURL: t.url, apiKey: key, maxRetries: 0 })
 
   beforeAll(async () => {
-    t = await startServer(['local', 'responses', 'keys', 'basics'], {
+    upstream = await startFakeOpenAI()
+    t = await startServer(['local', 'responses', 'keys', 'basics', 'openai'], {
       urlPrefix: '/api/v1',
       plugins: {
         '@robutler/plugin-local': { chunkDelayMs: 15 },
         '@robutler/plugin-responses': { maxInputItems: 50 },
+        '@robutler/plugin-openai': { endpoints: { fake: { baseURL: `${upstream.url}/v1` } } },
         'robutler-plugin-keys': keys,
       },
       agents: [
         { name: 'echo', model: 'local/echo', instructions: 'Be brief.', skills: { '@robutler/skill-basics': {} } },
         { name: 'inspector', model: 'local/inspect', instructions: 'Agent rules.', params: { allow: [...DEFAULT_ALLOWED_PARAMS, 'reasoning_effort'] } },
+        { name: 'gpt', model: 'fake/gpt-x' },
       ],
     })
     client = as(ANN)
   })
   afterAll(async () => {
     await t?.close()
+    await upstream?.close()
   })
 
   describe('create', () => {
@@ -364,14 +370,28 @@ describe('the Responses API surface', () => {
   })
 
   it('an error after the stream started is an error event then response.failed, never a cut stream', async () => {
+    upstream.script({ sse: [chatChunk({ role: 'assistant', content: '' }), chatChunk({ content: 'partial ' }), chatChunk({ content: 'answer' })], dropAfter: 2 })
     const response = await fetch(`${t.url}/responses`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${ANN}` },
-      // The agent's params policy refuses reasoning_effort on echo: that is a 400 before any byte.
-      body: JSON.stringify({ model: 'echo', input: 'x', stream: true, reasoning: { effort: 'high' } }),
+      body: JSON.stringify({ model: 'gpt', input: 'hi', stream: true }),
     })
+    expect(response.status).toBe(200)
+    const events = eventsOf(await response.text())
+    expect(events.slice(0, 2).map((event) => event.type)).toEqual(['response.created', 'response.in_progress'])
+    expect(events.slice(-2).map((event) => event.type)).toEqual(['error', 'response.failed'])
+    expect(events.at(-2)).toMatchObject({ code: 'RBT_ERR_PROVIDER_FAILED', message: expect.any(String) })
+    expect(events.at(-1).response).toMatchObject({ status: 'failed', error: { code: 'RBT_ERR_PROVIDER_FAILED' } })
+    expect(events.map((event) => event.sequence_number)).toEqual(events.map((_, i) => i))
+    // The SDK's helper rejects with it rather than hang on a cut stream.
+    upstream.script({ sse: [chatChunk({ role: 'assistant', content: '' }), chatChunk({ content: 'partial ' })], dropAfter: 2 })
+    const failed = await client.responses.stream({ model: 'gpt', input: 'hi' }).finalResponse().catch((error: unknown) => error)
+    expect(failed).toMatchObject({ type: 'error', code: 'RBT_ERR_PROVIDER_FAILED' })
+  })
+
+  it('a refused field (the agent params policy) is a plain 400 before any byte of a stream', async () => {
+    const response = await postJson(`${t.url}/responses`, { model: 'echo', input: 'x', stream: true, reasoning: { effort: 'high' } }, { authorization: `Bearer ${ANN}` })
     expect(response.status).toBe(400)
-    expect((await response.json()).error.code).toBe('RBT_ERR_PARAM_NOT_ALLOWED')
-    void eventsOf
+    expect(response.json.error).toMatchObject({ code: 'RBT_ERR_PARAM_NOT_ALLOWED', param: 'reasoning_effort' })
   })
 })

@@ -180,4 +180,28 @@ describe.skipIf(!available)('resume across processes: robutler start --workers 2
     const deltas = events.filter((event) => event.type === 'response.output_text.delta').map((event) => event.delta)
     expect(deltas.join('')).toBe(TEXT)
   })
+
+  it('a cancel that lands on the other worker reaches the run through the store', async () => {
+    const base = `${server.address}/api/v1`
+    const processOf = (answer: Response) => String(answer.headers.get('x-request-id')).slice(0, 18)
+    // New runs until a cancel (on a fresh connection) lands on the worker that does not run it.
+    let crossed: { id: string; cancelled: any } | null = null
+    for (let attempt = 0; attempt < 10 && crossed === null; attempt++) {
+      const created = await fetch(`${base}/responses`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', connection: 'close' },
+        body: JSON.stringify({ model: 'echo', input: `${TEXT} ${TEXT} ${TEXT}`, background: true }),
+      })
+      const started = await created.json()
+      const answer = await fetch(`${base}/responses/${started.id}/cancel`, { method: 'POST', headers: { connection: 'close' } })
+      const cancelled = await answer.json()
+      if (processOf(answer) !== processOf(created)) crossed = { id: started.id, cancelled }
+    }
+    expect(crossed).not.toBeNull()
+    expect(crossed!.cancelled.status).toBe('cancelled')
+    const stored = await (await fetch(`${base}/responses/${crossed!.id}`)).json()
+    expect(stored.status).toBe('cancelled')
+    const text: string = stored.output[0]?.content?.[0]?.text ?? ''
+    expect(text.split(' ').length).toBeLessThan(90)
+  })
 })
