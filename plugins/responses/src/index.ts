@@ -9,11 +9,13 @@ import { conversationRoutes } from './conversations.js'
 import { create } from './create.js'
 import { MemoryStore } from './memory-store.js'
 import { PostgresStore } from './postgres-store.js'
+import { RedisEvents, withRedisEvents } from './redis-events.js'
 import { responseRoutes } from './routes.js'
 import type { ResponseStore } from './store.js'
 
 export interface ResponsesConfig {
   database?: string
+  redis?: string | false
   tablePrefix?: string
   retentionDays?: number
   leaseSeconds?: number
@@ -30,8 +32,19 @@ function modelOf(request: FastifyRequest): unknown {
 
 async function openStore(kernel: KernelApi, config: ResponsesConfig): Promise<ResponseStore> {
   const database = config.database ?? kernel.env.DATABASE_URL
-  if (database) return PostgresStore.open(database, config.tablePrefix ?? 'robutler_responses', kernel.log, config.durableWrites === true)
-  return new MemoryStore(config.memory?.maxResponses ?? 10_000, config.memory?.maxBytes ?? 64 * 1024 * 1024)
+  const prefix = config.tablePrefix ?? 'robutler_responses'
+  const store = database
+    ? await PostgresStore.open(database, prefix, kernel.log, config.durableWrites === true)
+    : new MemoryStore(config.memory?.maxResponses ?? 10_000, config.memory?.maxBytes ?? 64 * 1024 * 1024)
+  const redis = config.redis === false ? undefined : (config.redis ?? kernel.env.REDIS_URL)
+  if (!redis) return store
+  try {
+    const ttlSeconds = Math.ceil((config.retentionDays ?? 30) * 86_400)
+    return withRedisEvents(store, await RedisEvents.open(redis, prefix, ttlSeconds, kernel.log))
+  } catch (error) {
+    await store.close()
+    throw error
+  }
 }
 
 export default definePlugin<ResponsesConfig>({
