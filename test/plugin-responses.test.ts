@@ -187,6 +187,21 @@ describe('the Responses API surface', () => {
       expect(cut.incomplete_details).toEqual({ reason: 'max_output_tokens' })
     })
 
+    it('a turn that calls an agent tool and a client tool: the agent tool runs and stays in the history, only the client call is output', async () => {
+      const first = await client.responses.create({ model: 'echo', input: '/tool calculate {"expression": "6*7"}\n/tool get_weather {"city":"Lima"}', tools: [weather] })
+      expect(first.output.map((item: any) => [item.type, item.name])).toEqual([['function_call', 'get_weather']])
+      const call = first.output[0] as OpenAI.Responses.ResponseFunctionToolCall
+      const next = await client.responses.create({
+        model: 'inspector',
+        previous_response_id: first.id,
+        input: [{ type: 'function_call_output', call_id: call.call_id, output: 'Warm' }],
+        tools: [weather],
+      })
+      const seen = JSON.parse(next.output_text).messages.slice(1)
+      expect(seen[1].tool_calls.map((c: any) => c.function.name).sort()).toEqual(['calculate', 'get_weather'])
+      expect(seen.filter((m: any) => m.role === 'tool').map((m: any) => m.content)).toEqual(['42', 'Warm'])
+    })
+
     it('previous_response_id chains three turns: each turn sees the ones before', async () => {
       const one = await client.responses.create({ model: 'echo', input: 'first turn' })
       const two = await client.responses.create({ model: 'echo', input: 'second turn', previous_response_id: one.id })
