@@ -8,7 +8,8 @@
 //                                               budget's run does (an event every 100 ms, arrivals spread)
 // The kernel server's variants pass through the environment: BENCH_KERNEL_PROMETHEUS=1 (plugin-prometheus),
 // BENCH_KERNEL_AUTH_KEY=rbt_… (plugin-auth-keys with that key; the load then sends it as a Bearer token), and
-// PROFILE_PATH=/dyn/chat/completions with server kernel-dynamic (the cached dynamic agent; /static/… the static one).
+// PROFILE_PATH=/dyn/chat/completions with server kernel-dynamic (the cached dynamic agent; /static/… the static one);
+// PROFILE_BODY='{…}' sends another JSON body (a surface's route: BENCH_KERNEL_RESPONSES=1 PROFILE_PATH=/responses).
 // BENCH_APP_DIR=<another checkout> with server kernel profiles that checkout's kernel and plugins (bench/compare.mjs).
 // Summarise an existing profile: node bench/profile.mjs --summary path/to/file.cpuprofile
 import { mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs'
@@ -19,7 +20,7 @@ import { BENCH_DIR, load, startServer, stopServer } from './lib.mjs'
 
 const TOP = Number(process.env.PROFILE_TOP ?? 25)
 const duration = Number(process.env.BENCH_DURATION ?? 10)
-const BODIES = { json: JSON_BODY, stream: STREAM_BODY }
+const BODIES = { json: process.env.PROFILE_BODY || JSON_BODY, stream: STREAM_BODY }
 
 function where(url) {
   if (!url) return ''

@@ -14,6 +14,9 @@
 //   dynamic-agents               kernel-json on a cached dynamic agent against a static one, same server
 //   messages-surface             POST /v1/messages (plugin-messages) against POST /chat/completions on the same kernel
 //                                and echo agent: req/s of whole answers, and added TTFB p50 of streamed ones
+//   responses-surface            POST /responses (plugin-responses, stored in memory) against POST /chat/completions on the
+//                                same kernel and echo agent: req/s, added TTFB p50 of streamed answers, and the p50 cost of
+//                                storing in PostgreSQL over memory
 //   startup                      createServer → listening with 20 plugins and 100 agents (fresh processes, median
 //                                of 5) against bare Fastify; info
 //   discovery                    discoverPackages over 1,000 installed packages against a readdir walk; info
@@ -34,6 +37,7 @@ import { discovery } from './benchmarks/discovery.mjs'
 import { dynamicAgents } from './benchmarks/dynamic-agents.mjs'
 import { kernelJson, kernelStream } from './benchmarks/kernel-overhead.mjs'
 import { messagesSurface } from './benchmarks/messages-surface.mjs'
+import { responsesSurface } from './benchmarks/responses-surface.mjs'
 import { mcpToolCall } from './benchmarks/mcp-tool-call.mjs'
 import { prometheusOverhead } from './benchmarks/prometheus-overhead.mjs'
 import { otelOverhead, otelSampled } from './benchmarks/otel-overhead.mjs'
@@ -44,7 +48,7 @@ import { workerOffload } from './benchmarks/worker-offload.mjs'
 import { writeReport } from './report.mjs'
 import { prepare, runEach } from './suite.mjs'
 
-const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, otelOverhead, otelSampled, dynamicAgents, messagesSurface, mcpToolCall, startup, discovery, rss]
+const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, otelOverhead, otelSampled, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, startup, discovery, rss]
 
 async function main([filter]) {
   const prepared = prepare(BENCHMARKS, filter)

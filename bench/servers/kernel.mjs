@@ -10,6 +10,8 @@
 //   BENCH_KERNEL_CHUNK_DELAY_MS=<ms>    plugin-local { chunkDelayMs } (slow streams that stay open)
 //   BENCH_KERNEL_OTEL=<url>             @robutler/plugin-otel exporting to that OTLP endpoint, with
 //   BENCH_KERNEL_OTEL_RATIO=<0..1>      the traceidratio sampler at that ratio (unset: always_on)
+//   BENCH_KERNEL_RESPONSES=1            @robutler/plugin-responses {} (the Responses API surface, memory store)
+//   BENCH_KERNEL_RESPONSES_DATABASE=<url> and BENCH_KERNEL_RESPONSES_PREFIX=<name>: its PostgreSQL store instead
 // BENCH_KERNEL_LOG_LEVEL overrides the level for diagnosis only (run.mjs always measures 'info').
 // Listens on 127.0.0.1:0 and sends { port, kernel } to the parent over IPC; exits when the parent disconnects.
 import { pathToFileURL } from 'node:url'
@@ -29,6 +31,10 @@ if (process.env.BENCH_KERNEL_MESSAGES === '1') plugins['@robutler/plugin-message
 if (process.env.BENCH_KERNEL_OTEL) {
   const ratio = process.env.BENCH_KERNEL_OTEL_RATIO
   plugins['@robutler/plugin-otel'] = { endpoint: process.env.BENCH_KERNEL_OTEL, ...(ratio ? { sampler: 'traceidratio', samplerArg: Number(ratio) } : { sampler: 'always_on' }) }
+}
+if (process.env.BENCH_KERNEL_RESPONSES === '1') {
+  const database = process.env.BENCH_KERNEL_RESPONSES_DATABASE
+  plugins['@robutler/plugin-responses'] = database ? { database, tablePrefix: process.env.BENCH_KERNEL_RESPONSES_PREFIX } : {}
 }
 
 const server = await createServer({

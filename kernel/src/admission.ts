@@ -158,3 +158,15 @@ export function newContext(kernel: Kernel, request: FastifyRequest, reply: Fasti
   raw.on('close', onResponseClose)
   return ctx
 }
+
+/**
+ * Lets a context outlive its request (a background run): the response's close no longer aborts it or takes it out
+ * of flight; the drain still waits for it and the timeout sweep still watches its deadline. Whoever detaches it
+ * takes it out of `kernel.inflight` when the run ends.
+ */
+export function detachContext(kernel: Kernel, reply: FastifyReply, context: Context): void {
+  const raw = reply.raw as TrackedResponse
+  raw[TRACKED] = undefined
+  raw.off('close', onResponseClose)
+  kernel.inflight.add(context)
+}

@@ -49,6 +49,12 @@ export interface AgentInput {
   params: SamplingParams
   /** Call the model streamed (deltas as they come) or whole. */
   stream: boolean
+  /**
+   * For a surface that keeps the conversation (the Responses API with `store`): a turn that calls both internal
+   * and client tools runs the internal ones too (each told as a `tool-result` event) before the run ends with the
+   * client's calls, so the stored history holds their results. Default false: such a turn runs none of them.
+   */
+  keepInternalResults?: boolean
 }
 
 /** How a run ended (the `final` event's content). */

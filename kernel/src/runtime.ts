@@ -168,6 +168,16 @@ function splitCalls(calls: ToolCall[], external: Set<string> | null): { internal
   return { internal, outside }
 }
 
+/** Runs a mixed turn's internal calls for a surface that keeps their results (AgentInput.keepInternalResults). */
+async function runKept(agent: BuiltAgent, ctx: Context, calls: ToolCall[], sink: AgentEventSink, deps: RuntimeDeps): Promise<void> {
+  const results = await runToolCalls(agent, ctx, calls, deps)
+  for (let i = 0; i < calls.length; i++) {
+    const call = calls[i]!
+    const result = results[i]!
+    await sink({ type: 'tool-result', callId: call.id, name: call.function.name, content: result.content, error: result.error === true })
+  }
+}
+
 /**
  * Runs an agent on one conversation, telling `sink` what happens; resolves to the answer. Hooks (beforeLlmCall,
  * afterLlmCall, beforeToolCall, afterToolCall, onMessage), scopes, tool limits, the request's abort and usage all
@@ -214,6 +224,9 @@ export async function runAgent(agent: BuiltAgent, ctx: Context, input: AgentInpu
     const { internal, outside } = splitCalls(made, conversation.external)
     if (outside.length > 0) {
       final = { message: { role: 'assistant', content: message.content ?? null, tool_calls: outside, refusal: null }, finish: 'tool_calls' }
+      // A surface that keeps state runs the turn's internal calls too: their results (told as tool-result events)
+      // become part of what it stores, and the client answers only its own calls.
+      if (input.keepInternalResults === true && internal.length > 0) await runKept(agent, ctx, internal, sink, deps)
       break
     }
     const results = await runToolCalls(agent, ctx, internal, deps)

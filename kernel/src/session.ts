@@ -3,7 +3,7 @@
 // is thrown for Fastify to answer; after it, the surface's sink writes it in its protocol's terms. A surface that
 // offers the agent's own tools (MCP) lists them for the caller's scope and runs one call on the loop's path.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { ClientClosedError } from './admission.js'
+import { ClientClosedError, detachContext } from './admission.js'
 import type { AgentEvent, AgentEventSink, AgentInput, AgentResult } from './agent-events.js'
 import type { BuiltAgent } from './agent-build.js'
 import { contextStorage } from './context.js'
@@ -39,6 +39,8 @@ export class Session implements AgentSession {
   #sse: SseStream | null = null
   /** Tool calls made through callTool, for their ids. */
   #toolCalls = 0
+  /** Set by detach(): the run outlives the request (a background run). */
+  #detached = false
 
   constructor(kernel: Kernel, agent: BuiltAgent, context: Context, reply: FastifyReply) {
     this.#kernel = kernel
@@ -54,6 +56,15 @@ export class Session implements AgentSession {
   /** The kernel's own state of the agent (for the kernel's surfaces). */
   get built(): BuiltAgent {
     return this.#agent
+  }
+
+  detach(): (reason: unknown) => void {
+    if (!this.#detached) {
+      this.#detached = true
+      detachContext(this.#kernel, this.#reply, this.context)
+    }
+    const ctx = this.context
+    return (reason: unknown) => ctx.abort(reason)
   }
 
   sse(): SseStream {
@@ -100,12 +111,17 @@ export class Session implements AgentSession {
       return result
     } catch (thrown) {
       error = this.#failure(thrown)
+      if (this.#detached) {
+        await this.#failDetached(error, sink)
+        return null
+      }
       if (!this.#reply.raw.headersSent) throw error
       await this.#failAfterStart(error, sink)
       return null
     } finally {
       if (events.has('run:end')) this.#runEnd(started, result, error)
       await this.#finalize(error)
+      if (this.#detached) this.#kernel.inflight.delete(ctx)
     }
   }
 
@@ -167,6 +183,13 @@ export class Session implements AgentSession {
     // The abort's own reason, not whatever the aborted work threw (a Node AbortError from a drain wait, say).
     if (ctx.aborted && (isRobutlerError(ctx.abortReason) || ctx.abortReason instanceof ClientClosedError)) return ctx.abortReason
     return error
+  }
+
+  /** A detached run's failure: its sink alone hears it (the request it came with has long been answered). */
+  async #failDetached(error: unknown, sink: AgentEventSink): Promise<void> {
+    const pub = isRobutlerError(error) ? error : this.#kernel.publicError(error, this.#reply.request)
+    if (pub.statusCode >= 500 && !isRobutlerError(error)) this.context.log.error({ err: error }, 'detached run failed')
+    await sink({ type: 'error', error: pub })
   }
 
   async #failAfterStart(error: unknown, sink: AgentEventSink): Promise<void> {

@@ -50,6 +50,17 @@ export interface AgentSession {
    * const { content, error } = await session.callTool('calculate', { expression: '6*7' })
    */
   callTool(name: string, args: Record<string, unknown>): Promise<ToolResult>
+  /**
+   * Lets the run outlive this request (a background run that answers the client at once): the client leaving no
+   * longer aborts it; the request timeout, the drain and the returned function (a cancel) still do. After it, a
+   * run that fails tells its sink an `error` event and resolves to null, whatever the reply's state. Call it before
+   * run(); the session's reply is then the surface's to answer at once.
+   * @example
+   * const cancel = session.detach()
+   * void session.run(input, (event) => log.append(event))
+   * return queuedResponse          // later: cancel(ERR_CANCELLED())
+   */
+  detach(): (reason: unknown) => void
   /** Server-sent events on this request's reply: headers go out with the first frame. */
   sse(): SseStream
 }

@@ -32,6 +32,7 @@ export const PACKAGES = {
   agentsHttp: ['@robutler/plugin-agents-http', 'plugins/agents-http'],
   skillMcp: ['@robutler/skill-mcp', 'skills/mcp'],
   pluginMcp: ['@robutler/plugin-mcp', 'plugins/mcp'],
+  responses: ['@robutler/plugin-responses', 'plugins/responses'],
   caller: ['robutler-skill-caller', 'test/fixtures/skills/caller'],
 } as const
 
