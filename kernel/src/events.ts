@@ -13,6 +13,7 @@ const EVENT_NAMES: readonly KernelEventName[] = [
   'tool:end',
   'pool:task',
   'limit:rejected',
+  'usage:recorded',
 ]
 
 export class EventBus {

@@ -76,6 +76,9 @@ function emitEnd(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, target: M
     {
       requestId: ctx.id,
       agent: agent.name,
+      userId: ctx.identity?.userId ?? null,
+      keyId: ctx.identity?.keyId ?? null,
+      surface: ctx.surface,
       provider: target.prefix,
       model: target.model,
       stream,

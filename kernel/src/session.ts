@@ -89,9 +89,13 @@ export class Session implements AgentSession {
   async runHere(input: AgentInput, sink: AgentEventSink): Promise<AgentResult | null> {
     const agent = this.#agent
     const ctx = this.context
+    const gates = this.#kernel.runGates
+    // How many gates let the run through: only those hear that it ended.
+    let passed = 0
     let error: unknown
     try {
       if (agent.hooks.onConnection.length > 0) await runHooks(agent.hooks.onConnection, ctx)
+      for (; passed < gates.length; passed++) await gates[passed]!.before(ctx)
       return await runAgent(agent, ctx, input, sink, this.#kernel.runtimeDeps)
     } catch (thrown) {
       error = this.#failure(thrown)
@@ -99,7 +103,21 @@ export class Session implements AgentSession {
       await this.#failAfterStart(error, sink)
       return null
     } finally {
+      if (passed > 0) await this.#gatesAfter(passed, error)
       await this.#finalize(error)
+    }
+  }
+
+  async #gatesAfter(passed: number, error: unknown): Promise<void> {
+    const gates = this.#kernel.runGates
+    for (let i = 0; i < passed; i++) {
+      const gate = gates[i]!
+      if (!gate.after) continue
+      try {
+        await gate.after(this.context, { error })
+      } catch (gateError) {
+        this.context.log.error({ err: gateError, gate: gate.name }, 'a run gate failed after the run')
+      }
     }
   }
 

@@ -32,6 +32,7 @@ export const PACKAGES = {
   skillMcp: ['@robutler/skill-mcp', 'skills/mcp'],
   pluginMcp: ['@robutler/plugin-mcp', 'plugins/mcp'],
   caller: ['robutler-skill-caller', 'test/fixtures/skills/caller'],
+  usage: ['@robutler/plugin-usage', 'plugins/usage'],
 } as const
 
 export type PackageKey = keyof typeof PACKAGES
