@@ -225,3 +225,55 @@ describe('plugin-usage on PostgreSQL', async () => {
     }
   })
 })
+
+describe("a key's own --budget from plugin-auth-keys", async () => {
+  const available = await postgresAvailable()
+  let fake: Fake
+  let t: TestServer
+  let app: { dir: string; cleanup: () => Promise<void> }
+  const keyTable = uniqueTable('usage_keys')
+  const usageTable = uniqueTable('usage_rec')
+
+  beforeAll(async () => {
+    if (!available) return
+    fake = await startFakeOpenAI()
+    app = await linkedApp(['authKeys', 'usage'])
+  })
+  afterAll(async () => {
+    await t?.close()
+    await fake?.close()
+    await app?.cleanup()
+    if (available) await query(`DROP TABLE IF EXISTS "${keyTable}", "${usageTable}"`)
+  })
+
+  it.skipIf(!available)('robutler keys create --budget 36tokens/day: the key gets the two 18-token calls that fit, then 429 naming key:<id>', async () => {
+    const plugins = {
+      '@robutler/plugin-auth-keys': { database: DATABASE_URL, table: keyTable, cacheTtlSeconds: 0 },
+      '@robutler/plugin-usage': { database: DATABASE_URL, table: usageTable },
+    }
+    const config = await writeConfig(app.dir, { plugins })
+    const bad = await runCli(['keys', 'create', '--user', 'dora', '--budget', 'lots', '--config', config], { cwd: app.dir })
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('--budget must be')
+    const made = await runCli(['keys', 'create', '--user', 'dora', '--budget', '36tokens/day', '--json', '--config', config], { cwd: app.dir })
+    expect(made.stderr).toBe('')
+    const key = JSON.parse(made.stdout) as { id: string; secret: string; budget: string }
+    expect(key.budget).toBe('36tokens/day')
+    t = await startServer(['openai', 'authKeys', 'usage'], {
+      logLevel: 'warn',
+      plugins: { '@robutler/plugin-openai': { apiKey: 'sk-test', baseURL: `${fake.url}/v1` }, ...plugins },
+      agents: [{ name: 'plain', model: 'openai/gpt-a' }],
+    })
+    fake.always({ json: chatCompletion({ content: 'ok' }) })
+    const url = `${t.url}/plain/chat/completions`
+    expect((await postJson(url, hello, auth(key.secret))).status).toBe(200)
+    expect((await postJson(url, hello, auth(key.secret))).status).toBe(200)
+    const refused = await postJson(url, hello, auth(key.secret))
+    expect(refused.status).toBe(429)
+    expect(refused.json.error.code).toBe('RBT_ERR_BUDGET_EXCEEDED')
+    expect(refused.json.error.message).toContain(`'key:${key.id}'`)
+    expect(fake.requests).toHaveLength(2)
+    const listed = await runCli(['keys', 'list', '--json', '--config', config], { cwd: app.dir })
+    expect(JSON.parse(listed.stdout)[0].budget).toBe('36tokens/day')
+  })
+})
