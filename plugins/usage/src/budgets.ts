@@ -4,6 +4,7 @@
 // Rule: a request is admitted when spent + reserved + its own estimate ≤ the limit. With calls that cost the same,
 // that is exactly the calls that fit; a request that costs more than its estimate (or a stream already running)
 // finishes and may pass the limit by that difference.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { KernelApi, RequestContext, RunGate } from '@robutler/kernel'
 import type { Budget, Settings } from './config.js'
 import { APPLIED_WINDOW_MS, MISSING, type Amount, type Counters } from './counters.js'
@@ -110,6 +111,11 @@ export class Budgets {
   async #rebuild(applied: Applied, now: number): Promise<void> {
     const { budget, subject, key } = applied
     const since = new Date(periodAt(budget.period, now).start)
+    // Calls settled in a Redis that then lost its data may still sit in another process's unflushed batch: wait
+    // until every process has flushed once since the loss, or the rebuild would miss them.
+    const lostAt = await this.#counters.lostAt(Date.now())
+    const settled = lostAt + this.#settings.flushMs * 1.5 + 250
+    if (settled > Date.now()) await sleep(settled - Date.now())
     await this.#store.flush()
     const spent = await this.#store.spent(budget.on, subject, since, new Date(now - APPLIED_WINDOW_MS))
     await this.#counters.seed(key, { tokens: spent.tokens, cost: nano(spent.cost), requests: spent.requests, applied: spent.recent }, this.#ttl(budget, now), now)

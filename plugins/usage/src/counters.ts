@@ -31,6 +31,11 @@ export interface Counters {
   release(key: string, requestId: string): Promise<void>
   /** Creates the counter from the store's sums, unless another process did first. */
   seed(key: string, seed: Seed, ttlSeconds: number, now: number): Promise<void>
+  /**
+   * When the store first found itself without this plugin's data (a Redis that restarted empty), epoch ms; 0 for
+   * memory. Counters settled before that moment may be in a process's unflushed records: rebuilds wait for them.
+   */
+  lostAt(now: number): Promise<number>
   /** The counter's figures (reports, tests), or null when missing. */
   read(key: string): Promise<{ spentTokens: number; spentCost: number; reservedTokens: number; reservedCost: number } | null>
   close(): Promise<void>
@@ -129,6 +134,7 @@ export class MemoryCounters implements Counters {
     }
     const s = c.settled.get(requestId) ?? { tokens: 0, cost: 0 }
     c.settled.delete(requestId)
+    if (r === undefined) return
     c.n += 1
     c.nt += s.tokens
     c.nc += s.cost
@@ -154,6 +160,10 @@ export class MemoryCounters implements Counters {
   async read(key: string) {
     const c = this.#get(key)
     return c === undefined ? null : { spentTokens: c.st, spentCost: c.sc, reservedTokens: c.rt, reservedCost: c.rc }
+  }
+
+  async lostAt(): Promise<number> {
+    return 0
   }
 
   async close(): Promise<void> {}

@@ -68,7 +68,7 @@ async function openCounters(kernel: KernelApi, settings: Settings): Promise<Coun
   kernel.health.add('usage-redis', async () => {
     await client.ping()
   })
-  return new RedisCounters(client)
+  return new RedisCounters(client, settings.redisPrefix)
 }
 
 /**

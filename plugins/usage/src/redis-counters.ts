@@ -61,10 +61,18 @@ if rc then redis.call('HINCRBY', KEYS[1], 'rc', -rc) end
 local qt = tonumber(redis.call('HGET', KEYS[1], 'q:' .. id .. ':t') or 0)
 local qc = tonumber(redis.call('HGET', KEYS[1], 'q:' .. id .. ':c') or 0)
 redis.call('HDEL', KEYS[1], 'r:' .. id .. ':t', 'r:' .. id .. ':c', 'q:' .. id .. ':t', 'q:' .. id .. ':c')
+-- A request whose reservation this counter never saw (made before Redis lost it) does not count in the mean.
+if not rt then return 0 end
 redis.call('HINCRBY', KEYS[1], 'n', 1)
 redis.call('HINCRBY', KEYS[1], 'nt', qt)
 redis.call('HINCRBY', KEYS[1], 'nc', qc)
 return 1
+`
+
+/** When this Redis was first seen without our data: set once (NX), read by every process. */
+const LOST_AT = `
+redis.call('SET', KEYS[1], ARGV[1], 'NX')
+return redis.call('GET', KEYS[1])
 `
 
 const SEED = `
@@ -81,17 +89,26 @@ type Scripted = Redis & {
   usageSettle(key: string, applied: string, id: string, call: string, t: number, c: number, now: number): Promise<number>
   usageRelease(key: string, id: string): Promise<number>
   usageSeed(key: string, applied: string, ...args: Array<string | number>): Promise<number>
+  usageLostAt(key: string, now: number): Promise<string>
 }
 
 export class RedisCounters implements Counters {
   readonly #redis: Scripted
 
-  constructor(redis: Redis) {
+  constructor(redis: Redis, prefix: string) {
     redis.defineCommand('usageReserve', { numberOfKeys: 1, lua: RESERVE })
     redis.defineCommand('usageSettle', { numberOfKeys: 2, lua: SETTLE })
     redis.defineCommand('usageRelease', { numberOfKeys: 1, lua: RELEASE })
     redis.defineCommand('usageSeed', { numberOfKeys: 2, lua: SEED })
+    redis.defineCommand('usageLostAt', { numberOfKeys: 1, lua: LOST_AT })
     this.#redis = redis as Scripted
+    this.#marker = `${prefix}alive`
+  }
+
+  readonly #marker: string
+
+  async lostAt(now: number): Promise<number> {
+    return Number(await this.#redis.usageLostAt(this.#marker, now))
   }
 
   get client(): Redis {
