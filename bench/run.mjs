@@ -9,6 +9,7 @@
 //                                same fake upstream hit directly (streams held open, and saturated), and bare Fastify + the same SDK
 //   auth-overhead                kernel-json with plugin-auth-keys: Bearer key against no credential, same server
 //   prometheus-overhead          kernel-json with plugin-prometheus against the same kernel without it
+//   usage-overhead               kernel-json with plugin-usage metering against the same kernel without it; a Redis budget's added p50
 //   dynamic-agents               kernel-json on a cached dynamic agent against a static one, same server
 //   messages-surface             POST /v1/messages (plugin-messages) against POST /chat/completions on the same kernel
 //                                and echo agent: req/s of whole answers, and added TTFB p50 of streamed ones
@@ -34,6 +35,7 @@ import { kernelJson, kernelStream } from './benchmarks/kernel-overhead.mjs'
 import { messagesSurface } from './benchmarks/messages-surface.mjs'
 import { mcpToolCall } from './benchmarks/mcp-tool-call.mjs'
 import { prometheusOverhead } from './benchmarks/prometheus-overhead.mjs'
+import { usageOverhead } from './benchmarks/usage-overhead.mjs'
 import { providerTtfb } from './benchmarks/provider-ttfb.mjs'
 import { rss } from './benchmarks/rss.mjs'
 import { startup } from './benchmarks/startup.mjs'
@@ -41,7 +43,7 @@ import { workerOffload } from './benchmarks/worker-offload.mjs'
 import { writeReport } from './report.mjs'
 import { prepare, runEach } from './suite.mjs'
 
-const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, dynamicAgents, messagesSurface, mcpToolCall, startup, discovery, rss]
+const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, usageOverhead, dynamicAgents, messagesSurface, mcpToolCall, startup, discovery, rss]
 
 async function main([filter]) {
   const prepared = prepare(BENCHMARKS, filter)
