@@ -2,7 +2,7 @@
 // and what a budget checked in Redis adds to a request's latency (one connection, so the p50 is the request's own
 // time, not a queue's): the same kernel metering with and without a budget counted in Redis (REDIS_URL, default
 // the local one; keys under a prefix of the server's own).
-import { checkJson, fail, JSON_BODY, JSON_HEADERS, PATH } from '../answers.mjs'
+import { fail, JSON_BODY, JSON_HEADERS, PATH } from '../answers.mjs'
 import { closedLoop, keepAliveAgent, percentiles } from '../clients.mjs'
 import { get, startServer, stopServer } from '../lib.mjs'
 import { pairedRuns, runPaired } from '../overhead.mjs'
@@ -11,6 +11,11 @@ import { fmtMs } from '../report.mjs'
 const REDIS_URL = process.env.REDIS_URL || 'redis://127.0.0.1:6379'
 const LATENCY_ROUNDS = 4
 const LATENCY_SECONDS = 2
+
+/** closedLoop's check: null when the answer is a 200. */
+function answered({ status, text }) {
+  return status === 200 ? null : `status ${status}: ${String(text).slice(0, 200)}`
+}
 
 export const usageOverhead = {
   id: 'usage-overhead',
@@ -73,11 +78,11 @@ async function budgetLatencyRow(bench, context) {
     const agents = { metered: keepAliveAgent(1), budgeted: keepAliveAgent(1) }
     try {
       for (const [key, server] of Object.entries(sides)) {
-        await closedLoop({ url: `${server.url}${PATH}`, headers: JSON_HEADERS, body: JSON_BODY, connections: 1, duration: context.warmup, check: checkJson, agent: agents[key] })
+        await closedLoop({ url: `${server.url}${PATH}`, headers: JSON_HEADERS, body: JSON_BODY, connections: 1, duration: context.warmup, check: answered, agent: agents[key] })
       }
       for (let round = 0; round < LATENCY_ROUNDS; round++) {
         for (const [key, server] of Object.entries(sides)) {
-          const r = await closedLoop({ url: `${server.url}${PATH}`, headers: JSON_HEADERS, body: JSON_BODY, connections: 1, duration: LATENCY_SECONDS, check: checkJson, agent: agents[key] })
+          const r = await closedLoop({ url: `${server.url}${PATH}`, headers: JSON_HEADERS, body: JSON_BODY, connections: 1, duration: LATENCY_SECONDS, check: answered, agent: agents[key] })
           if (r.failures) fail(`${key}: ${r.failures} failed requests, first: ${r.firstFailure}`)
           samples[key] = samples[key].concat(r.total)
         }

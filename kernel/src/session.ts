@@ -95,7 +95,11 @@ export class Session implements AgentSession {
     let error: unknown
     try {
       if (agent.hooks.onConnection.length > 0) await runHooks(agent.hooks.onConnection, ctx)
-      for (; passed < gates.length; passed++) await gates[passed]!.before(ctx)
+      for (; passed < gates.length; passed++) {
+        // A gate with nothing to check answers at once: no promise per request.
+        const wait = gates[passed]!.before(ctx)
+        if (wait) await wait
+      }
       return await runAgent(agent, ctx, input, sink, this.#kernel.runtimeDeps)
     } catch (thrown) {
       error = this.#failure(thrown)
@@ -114,7 +118,8 @@ export class Session implements AgentSession {
       const gate = gates[i]!
       if (!gate.after) continue
       try {
-        await gate.after(this.context, { error })
+        const wait = gate.after(this.context, { error })
+        if (wait) await wait
       } catch (gateError) {
         this.context.log.error({ err: gateError, gate: gate.name }, 'a run gate failed after the run')
       }

@@ -14,6 +14,7 @@ import type { UsageRecord } from './record.js'
 import type { UsageStore } from './store.js'
 
 const NANO = 1e9
+const NONE: Applied[] = []
 
 /** One budget applied to one request: the counter it uses and what it caps. */
 interface Applied {
@@ -78,8 +79,9 @@ export class Budgets {
   }
 
   #matching(ctx: RequestContext, now: number): Applied[] {
-    const applied: Applied[] = []
     const identity = ctx.identity
+    if (this.#settings.budgets.length === 0 && identity?.budget === undefined) return NONE
+    const applied: Applied[] = []
     for (const budget of this.#settings.budgets) {
       const subject = budget.on === 'user' ? identity?.userId : budget.on === 'key' ? identity?.keyId : ctx.agent
       if (subject === undefined || subject === null) continue
@@ -135,37 +137,45 @@ export class Budgets {
 
   readonly gate: RunGate = {
     name: 'usage-budgets',
-    before: async (ctx) => {
+    before: (ctx) => {
       const now = Date.now()
       const applied = this.#matching(ctx, now)
-      if (applied.length === 0) return
-      const reserved: Applied[] = []
-      try {
-        for (const one of applied) {
-          if (!(await this.#reserve(one, ctx.id, now))) {
-            const budget = one.budget
-            this.#kernel.events.emit('limit:rejected', { requestId: ctx.id, limit: 'budget', agent: ctx.agent })
-            throw ERR_BUDGET_EXCEEDED(budget.name, limitText(budget), periodName(budget.period), secondsToReset(budget.period, now))
-          }
-          reserved.push(one)
-        }
-      } catch (error) {
-        for (const one of reserved) await this.#counters.release(one.key, ctx.id).catch(this.#onStoreError)
-        if ((error as { code?: string }).code === ERR_BUDGET_EXCEEDED.code) throw error
-        // The counters are unreachable: budgets fail open (the request runs, its usage is settled when they are back).
-        this.#onStoreError(error)
-        this.#running.set(ctx.id, applied)
-        return
-      }
-      this.#running.set(ctx.id, applied)
+      // The common request with no budget pays no promise.
+      return applied.length === 0 ? undefined : this.#admit(ctx, applied, now)
     },
-    after: async (ctx) => {
+    after: (ctx) => {
       const applied = this.#running.get(ctx.id)
-      if (applied === undefined) return
+      if (applied === undefined) return undefined
       this.#running.delete(ctx.id)
-      for (const one of applied) await this.#counters.release(one.key, ctx.id).catch(this.#onStoreError)
+      return this.#release(ctx, applied)
     },
   }
+
+  async #release(ctx: RequestContext, applied: Applied[]): Promise<void> {
+    for (const one of applied) await this.#counters.release(one.key, ctx.id).catch(this.#onStoreError)
+  }
+
+  async #admit(ctx: RequestContext, applied: Applied[], now: number): Promise<void> {
+    const reserved: Applied[] = []
+    try {
+      for (const one of applied) {
+        if (!(await this.#reserve(one, ctx.id, now))) {
+          const budget = one.budget
+          this.#kernel.events.emit('limit:rejected', { requestId: ctx.id, limit: 'budget', agent: ctx.agent })
+          throw ERR_BUDGET_EXCEEDED(budget.name, limitText(budget), periodName(budget.period), secondsToReset(budget.period, now))
+        }
+        reserved.push(one)
+      }
+    } catch (error) {
+      for (const one of reserved) await this.#counters.release(one.key, ctx.id).catch(this.#onStoreError)
+      if ((error as { code?: string }).code === ERR_BUDGET_EXCEEDED.code) throw error
+      // The counters are unreachable: budgets fail open (the request runs, its usage is settled when they are back).
+      this.#onStoreError(error)
+      this.#running.set(ctx.id, applied)
+      return
+    }
+  }
+
 
   /** A metered call: settled on every budget its request reserved on. */
   readonly onRecord = (record: UsageRecord): void => {
