@@ -145,9 +145,11 @@ export class Budgets {
     },
     after: (ctx) => {
       const applied = this.#running.get(ctx.id)
-      if (applied === undefined) return undefined
+      if (applied === undefined) return
       this.#running.delete(ctx.id)
-      return this.#release(ctx, applied)
+      // The answer does not wait for the release: it goes down the same connection after this request's settlements,
+      // and a reservation freed a round trip late only makes the next check more cautious.
+      void this.#release(ctx, applied)
     },
   }
 
@@ -174,8 +176,8 @@ export class Budgets {
       this.#running.set(ctx.id, applied)
       return
     }
+    this.#running.set(ctx.id, applied)
   }
-
 
   /** A metered call: settled on every budget its request reserved on. */
   readonly onRecord = (record: UsageRecord): void => {
