@@ -30,12 +30,14 @@ export class MemoryStore implements UsageStore {
     const recent: string[] = []
     let tokens = 0
     let cost = 0
+    const from = since.getTime()
+    const recentFrom = recentSince.getTime()
     for (const record of this.#records) {
-      if (record[field] !== subject || record.time < since) continue
+      if (record[field] !== subject || record.time < from) continue
       tokens += record.promptTokens + record.completionTokens
       cost += record.cost ?? 0
       requests.add(record.requestId)
-      if (record.time >= recentSince) recent.push(record.id)
+      if (record.time >= recentFrom) recent.push(record.id)
     }
     return { tokens, cost, requests: requests.size, recent }
   }

@@ -13,6 +13,17 @@ export class Meter {
   /** Models already warned about (no price): once each. */
   readonly #unpriced = new Set<string>()
   #calls = 0
+  readonly #models = new Map<string, Map<string, { model: string; price: Required<Price> | undefined }>>()
+
+  #learn(provider: string, name: string): { model: string; price: Required<Price> | undefined } {
+    const model = `${provider}/${name}`
+    const known = { model, price: this.#prices.get(model) }
+    let byName = this.#models.get(provider)
+    if (byName === undefined) this.#models.set(provider, (byName = new Map()))
+    // Model names come from config (agents' models and fallbacks), so this stays small.
+    byName.set(name, known)
+    return known
+  }
 
   constructor(kernel: KernelApi, store: UsageStore, prices: Map<string, Required<Price>>, onRecord: (record: UsageRecord) => void) {
     this.#kernel = kernel
@@ -25,14 +36,16 @@ export class Meter {
     // A call that failed before the provider reported usage cost nothing we can know of.
     const usage = event.usage
     if (usage === null) return
-    const model = `${event.provider}/${event.model}`
-    const price = this.#prices.get(model)
+    // The model string and its price, looked up once per provider and model rather than once per call.
+    let known = this.#models.get(event.provider)?.get(event.model)
+    if (known === undefined) known = this.#learn(event.provider, event.model)
+    const { model, price } = known
     if (price === undefined && !this.#unpriced.has(model)) {
       this.#unpriced.add(model)
       this.#kernel.log.warn({ model }, "model has no price in plugin-usage's 'prices': its calls are counted in tokens, with cost null")
     }
     // Request ids are unique per server (issue 16): with a per-process count, the record id is unique everywhere.
-    const record = recordOf(event, usage, `${event.requestId}/${++this.#calls}`, price)
+    const record = recordOf(event, usage, `${event.requestId}/${++this.#calls}`, model, price)
     this.#store.add(record)
     this.#onRecord(record)
     const events = this.#kernel.events

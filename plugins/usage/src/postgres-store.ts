@@ -121,7 +121,7 @@ export class PostgresStore implements UsageStore {
   async #write(batch: UsageRecord[]): Promise<void> {
     const cols: unknown[][] = [[], [], [], [], [], [], [], [], [], [], [], [], []]
     for (const r of batch) {
-      const values = [r.id, r.time, r.requestId, r.agent, r.model, r.userId, r.keyId, r.surface, r.promptTokens, r.completionTokens, r.cachedTokens, r.reasoningTokens, r.cost]
+      const values = [r.id, new Date(r.time), r.requestId, r.agent, r.model, r.userId, r.keyId, r.surface, r.promptTokens, r.completionTokens, r.cachedTokens, r.reasoningTokens, r.cost]
       for (let i = 0; i < values.length; i++) cols[i]!.push(values[i])
     }
     await this.#db.query(

@@ -5,7 +5,8 @@ import type { Price } from './config.js'
 export interface UsageRecord {
   /** `<request id>/<n>`: unique per model call, the key that makes writes and counter updates idempotent. */
   id: string
-  time: Date
+  /** Epoch ms (a number: a Date per call costs the hot path). */
+  time: number
   requestId: string
   agent: string
   /** The model string that answered (`openai/gpt-4o`): a fallback's when the primary failed. */
@@ -37,16 +38,16 @@ export function priceOf(price: Required<Price>, prompt: number, completion: numb
   return (fresh * price.input + cached * price.cachedInput + completion * price.output) / price.per
 }
 
-export function recordOf(event: KernelEventMap['llm:end'], usage: Usage, id: string, price: Required<Price> | undefined): UsageRecord {
+export function recordOf(event: KernelEventMap['llm:end'], usage: Usage, id: string, model: string, price: Required<Price> | undefined): UsageRecord {
   const prompt = count(usage.prompt_tokens)
   const completion = count(usage.completion_tokens)
   const { cached, reasoning } = detailTokens(usage)
   return {
     id,
-    time: new Date(),
+    time: Date.now(),
     requestId: event.requestId,
     agent: event.agent,
-    model: `${event.provider}/${event.model}`,
+    model,
     userId: event.userId,
     keyId: event.keyId,
     surface: event.surface,

@@ -48,7 +48,7 @@ export function groupOf(record: UsageRecord, by: Grouping): string | null {
     case 'surface':
       return record.surface
     case 'day':
-      return record.time.toISOString().slice(0, 10)
+      return new Date(record.time).toISOString().slice(0, 10)
   }
 }
 
@@ -61,7 +61,7 @@ export function reportOf(records: Iterable<UsageRecord>, query: ReportQuery): Re
   const rows = new Map<string | null, ReportRow & { ids: Set<string> }>()
   const since = query.since?.getTime() ?? -Infinity
   for (const record of records) {
-    if (record.time.getTime() < since) continue
+    if (record.time < since) continue
     if (query.userId !== undefined && record.userId !== query.userId) continue
     const group = groupOf(record, query.by)
     let row = rows.get(group)
