@@ -35,6 +35,7 @@ function serverOptions(fake: Fake, usage: Record<string, unknown>) {
       'robutler-plugin-keys': { keys: KEYS },
       '@robutler/plugin-usage': usage,
       '@robutler/plugin-prometheus': { defaultMetrics: false },
+      '@robutler/plugin-messages': {},
     },
     agents: [
       { name: 'plain', model: 'openai/gpt-a' },
@@ -53,7 +54,7 @@ describe('plugin-usage in memory', () => {
 
   beforeAll(async () => {
     fake = await startFakeOpenAI()
-    t = await startServer(['openai', 'keys', 'usage', 'basics', 'prometheus'], {
+    t = await startServer(['openai', 'keys', 'usage', 'basics', 'prometheus', 'messages'], {
       ...serverOptions(fake, {
         prices: PRICES,
         budgets: [{ name: 'carl-tokens', match: { key: 'key-capped' }, period: '2s', tokens: 54 }],
@@ -113,6 +114,14 @@ describe('plugin-usage in memory', () => {
     expect(byAgent.fallback.cost).toBeCloseTo(costOf(PRICES['openai/gpt-b'], 4, 6), 12)
     const models = await getJson(`${t.url}/usage/me?by=model`, auth('sk-bob'))
     expect(models.json.rows.map((r: any) => r.group)).toEqual(['openai/gpt-a', 'openai/gpt-b'])
+  })
+
+  it('names the surface a call came through: the Messages API is messages', async () => {
+    fake.script({ json: chatCompletion({ content: 'hi', usage: { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 } }) })
+    const res = await postJson(`${t.url}/v1/messages`, { model: 'plain', max_tokens: 50, messages: [{ role: 'user', content: 'hi' }] }, { 'x-api-key': 'sk-admin' })
+    expect(res.status).toBe(200)
+    const mine = await getJson(`${t.url}/usage/me?by=surface`, auth('sk-admin'))
+    expect(mine.json.rows).toEqual([expect.objectContaining({ group: 'messages', calls: 1, promptTokens: 5, completionTokens: 2 })])
   })
 
   it('counts a model with no price in tokens, cost null, and warns once', async () => {
@@ -188,7 +197,7 @@ describe('plugin-usage on PostgreSQL', async () => {
   beforeAll(async () => {
     if (!available) return
     fake = await startFakeOpenAI()
-    t = await startServer(['openai', 'keys', 'usage', 'basics', 'prometheus'], serverOptions(fake, { database: DATABASE_URL, table, prices: PRICES, flushMs: 100 }))
+    t = await startServer(['openai', 'keys', 'usage', 'basics', 'prometheus', 'messages'], serverOptions(fake, { database: DATABASE_URL, table, prices: PRICES, flushMs: 100 }))
   })
   afterAll(async () => {
     await t?.close()
