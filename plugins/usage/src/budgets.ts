@@ -206,6 +206,8 @@ export class Budgets {
     if (this.#retry.length === 0) return
     const now = Date.now()
     const due = this.#retry.filter((p) => now - p.at < RETRY_FOR_MS)
+    const dropped = this.#retry.length - due.length
+    if (dropped > 0) this.#kernel.log.warn({ dropped }, 'budget settlements dropped after five minutes of retries: those counters undercount (PostgreSQL has the records)')
     this.#retry = []
     for (const p of due) {
       try {
