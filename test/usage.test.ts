@@ -16,6 +16,7 @@ const KEYS = {
   'sk-bob': { userId: 'bob', scope: 'all', keyId: 'key-bob' },
   'sk-admin': { userId: 'root', scope: 'admin', keyId: 'key-admin' },
   'sk-capped': { userId: 'carl', scope: 'all', keyId: 'key-capped' },
+  'sk-stream': { userId: 'sue', scope: 'all', keyId: 'key-stream' },
   'sk-own': { userId: 'olga', scope: 'all', keyId: 'key-own', budget: { period: 'day', tokens: 36 } },
 }
 const auth = (key: string) => ({ authorization: `Bearer ${key}` })
@@ -57,7 +58,10 @@ describe('plugin-usage in memory', () => {
     t = await startServer(['openai', 'keys', 'usage', 'basics', 'prometheus', 'messages'], {
       ...serverOptions(fake, {
         prices: PRICES,
-        budgets: [{ name: 'carl-tokens', match: { key: 'key-capped' }, period: '2s', tokens: 54 }],
+        budgets: [
+          { name: 'carl-tokens', match: { key: 'key-capped' }, period: '2s', tokens: 54 },
+          { name: 'sue-stream', match: { key: 'key-stream' }, period: 'day', tokens: 20, reserve: { tokens: 10 } },
+        ],
       }),
     })
   })
@@ -168,6 +172,19 @@ describe('plugin-usage in memory', () => {
     expect(fake.requests.length).toBe(before)
     await new Promise((resolve) => setTimeout(resolve, Number(refused.headers.get('retry-after')) * 1000 + 50))
     expect((await postJson(url('plain'), hello, auth('sk-capped'))).status).toBe(200)
+  })
+
+  it('a stream that crosses its budget mid-way finishes; the next request is refused', async () => {
+    fake.script({ sse: textChunks('all of these words arrive', { usage: { prompt_tokens: 15, completion_tokens: 10, total_tokens: 25 } }) })
+    const res = await fetch(url('plain'), { method: 'POST', headers: { 'content-type': 'application/json', ...auth('sk-stream') }, body: JSON.stringify({ ...hello, stream: true }) })
+    const stream = await readSse(res)
+    expect(stream.done).toBe(true)
+    expect(stream.events.map((e) => e.choices?.[0]?.delta?.content ?? '').join('')).toBe('all of these words arrive')
+    const refused = await postJson(url('plain'), hello, auth('sk-stream'))
+    expect(refused.status).toBe(429)
+    expect(refused.json.error.message).toContain("'sue-stream'")
+    const mine = await getJson(`${t.url}/usage/me`, auth('sk-stream'))
+    expect(mine.json.total.totalTokens).toBe(25)
   })
 
   it("enforces a key's own budget (plugin-auth-keys' --budget) as budget key:<id>", async () => {
