@@ -54,7 +54,7 @@ describe('plugin-usage: 2 instances × --workers 2, one Redis, one PostgreSQL', 
   let app: Awaited<ReturnType<typeof linkedApp>>
   let config: string
   const instances: RunningServer[] = []
-  const agents = [new Agent({ keepAlive: true, maxSockets: 100 }), new Agent({ keepAlive: true, maxSockets: 100 })]
+  const agents = [new Agent({ keepAlive: true, maxSockets: 1000 }), new Agent({ keepAlive: true, maxSockets: 1000 })]
   /** What the fake upstream answered, per key (the key id is the request's message). */
   const upstream = () => {
     const counts = new Map<string, number>()
@@ -147,6 +147,8 @@ describe('plugin-usage: 2 instances × --workers 2, one Redis, one PostgreSQL', 
     expect(capped.filter((s) => s === 200)).toHaveLength(CAPPED_FITS)
     expect(capped.filter((s) => s === 429)).toHaveLength(120 - CAPPED_FITS)
     const seen = upstream()
+    // No budget failed open: Redis answered every check.
+    expect(instances.flatMap((server) => server.logLines().filter((line) => /unreachable/.test(line.msg ?? ''))).map((line) => line.error)).toEqual([])
     expect(seen.get('key-capped')).toBe(CAPPED_FITS)
     expect(await inRedis('capped', 'key-capped')).toBe(CAPPED_FITS * PER_CALL)
     // Records reach PostgreSQL within a flush period (1 s) of their call.

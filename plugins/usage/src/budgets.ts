@@ -54,6 +54,10 @@ export class Budgets {
   readonly #kernel: KernelApi
   /** The budgets each running request reserved on, by request id. */
   readonly #running = new Map<string, Applied[]>()
+  /** Counter rebuilds in progress, by counter key. */
+  readonly #rebuilding = new Map<string, Promise<void>>()
+  /** Each running request's settlements in flight. */
+  readonly #settling = new Map<string, Array<Promise<void>>>()
   #retry: Pending[] = []
   readonly #timer: NodeJS.Timeout
   readonly #onStoreError: (error: unknown) => void
@@ -109,8 +113,21 @@ export class Budgets {
     return end === Infinity ? 0 : Math.ceil((end - now) / 1000) + 3600
   }
 
-  /** Creates a counter Redis does not have (a new period, or Redis lost it) from the store's records. */
-  async #rebuild(applied: Applied, now: number): Promise<void> {
+  /**
+   * Creates a counter Redis does not have (a new period, or Redis lost it) from the store's records: once per
+   * counter at a time in this process, however many requests found it missing (a stampede would exhaust the
+   * database pool and fail them all open).
+   */
+  #rebuild(applied: Applied, now: number): Promise<void> {
+    let running = this.#rebuilding.get(applied.key)
+    if (running === undefined) {
+      running = this.#rebuildNow(applied, now).finally(() => this.#rebuilding.delete(applied.key))
+      this.#rebuilding.set(applied.key, running)
+    }
+    return running
+  }
+
+  async #rebuildNow(applied: Applied, now: number): Promise<void> {
     const { budget, subject, key } = applied
     const since = new Date(periodAt(budget.period, now).start)
     // Calls settled in a Redis that then lost its data may still sit in another process's unflushed batch: wait
@@ -147,9 +164,16 @@ export class Budgets {
       const applied = this.#running.get(ctx.id)
       if (applied === undefined) return
       this.#running.delete(ctx.id)
-      // The answer does not wait for the release: it goes down the same connection after this request's settlements,
-      // and a reservation freed a round trip late only makes the next check more cautious.
-      void this.#release(ctx, applied)
+      // The answer does not wait for the release (a reservation freed a round trip late only makes the next check
+      // more cautious), but the release waits for the request's settlements: a release that overtook one (ioredis
+      // re-sends a script Redis did not know yet, behind later commands) would count the request as costing nothing.
+      const settling = this.#settling.get(ctx.id)
+      if (settling === undefined) {
+        void this.#release(ctx, applied)
+        return
+      }
+      this.#settling.delete(ctx.id)
+      void Promise.all(settling).then(() => this.#release(ctx, applied))
     },
   }
 
@@ -185,12 +209,16 @@ export class Budgets {
     if (applied === undefined) return
     const amount = { tokens: record.promptTokens + record.completionTokens, cost: nano(record.cost) }
     const at = Date.now()
+    let settling = this.#settling.get(record.requestId)
+    if (settling === undefined) this.#settling.set(record.requestId, (settling = []))
     for (const one of applied) {
       const pending: Pending = { key: one.key, requestId: record.requestId, callId: record.id, amount, budget: one, at }
-      this.#settle(pending).catch((error: unknown) => {
-        this.#onStoreError(error)
-        this.#retry.push(pending)
-      })
+      settling.push(
+        this.#settle(pending).catch((error: unknown) => {
+          this.#onStoreError(error)
+          this.#retry.push(pending)
+        }),
+      )
     }
   }
 

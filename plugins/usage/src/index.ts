@@ -9,7 +9,7 @@ import { MemoryCounters, type Counters } from './counters.js'
 import { MemoryStore } from './memory-store.js'
 import { Meter } from './meter.js'
 import { migrate, openPool, PostgresStore } from './postgres-store.js'
-import { connectRedis, RedisCounters } from './redis-counters.js'
+import { connectRedis, preloadScripts, RedisCounters } from './redis-counters.js'
 import { addRoutes } from './routes.js'
 import type { UsageStore } from './store.js'
 
@@ -64,7 +64,9 @@ async function openStore(kernel: KernelApi, settings: Settings): Promise<UsageSt
 
 async function openCounters(kernel: KernelApi, settings: Settings): Promise<Counters> {
   if (settings.redisUrl === null) return new MemoryCounters()
-  const client = await connectRedis(settings.redisUrl, throttledWarn(kernel, 'usage budget counters: Redis unreachable, budgets fail open until it is back'))
+  const warn = throttledWarn(kernel, 'usage budget counters: Redis unreachable, budgets fail open until it is back')
+  const client = await connectRedis(settings.redisUrl, warn)
+  preloadScripts(client, warn)
   kernel.health.add('usage-redis', async () => {
     await client.ping()
   })

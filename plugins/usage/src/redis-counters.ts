@@ -5,6 +5,10 @@ import { Redis } from 'ioredis'
 import { APPLIED_WINDOW_MS, MISSING, type Amount, type Counters, type Limit, type Seed } from './counters.js'
 
 const RESERVE = `
+local function add(key, field, n)
+  -- Redis refuses '-0' and Lua's '1e+15' as integers: skip nothing-changes, write whole numbers as %d.
+  if n ~= 0 then redis.call('HINCRBY', key, field, string.format('%d', n)) end
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local h = redis.call('HMGET', KEYS[1], 'st', 'sc', 'rt', 'rc', 'n', 'nt', 'nc')
 local st, sc, rt, rc = tonumber(h[1] or 0), tonumber(h[2] or 0), tonumber(h[3] or 0), tonumber(h[4] or 0)
@@ -19,53 +23,61 @@ else
 end
 if lt >= 0 and not (st + rt < lt and st + rt + et <= lt) then return 0 end
 if lc >= 0 and not (sc + rc < lc and sc + rc + ec <= lc) then return 0 end
-redis.call('HINCRBY', KEYS[1], 'rt', et)
-redis.call('HINCRBY', KEYS[1], 'rc', ec)
+add(KEYS[1], 'rt', et)
+add(KEYS[1], 'rc', ec)
 redis.call('HSET', KEYS[1], 'r:' .. ARGV[1] .. ':t', et, 'r:' .. ARGV[1] .. ':c', ec)
 return 1
 `
 
 const SETTLE = `
+local function add(key, field, n)
+  -- Redis refuses '-0' and Lua's '1e+15' as integers: skip nothing-changes, write whole numbers as %d.
+  if n ~= 0 then redis.call('HINCRBY', key, field, string.format('%d', n)) end
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('ZADD', KEYS[2], 'NX', ARGV[5], ARGV[2]) == 0 then return 0 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[5]) - ${APPLIED_WINDOW_MS})
 redis.call('PEXPIRE', KEYS[2], ${APPLIED_WINDOW_MS})
 local t, c = tonumber(ARGV[3]), tonumber(ARGV[4])
-redis.call('HINCRBY', KEYS[1], 'st', t)
-redis.call('HINCRBY', KEYS[1], 'sc', c)
+add(KEYS[1], 'st', t)
+add(KEYS[1], 'sc', c)
 local id = ARGV[1]
 local rt = tonumber(redis.call('HGET', KEYS[1], 'r:' .. id .. ':t'))
 if rt then
   local d = math.min(rt, t)
-  redis.call('HINCRBY', KEYS[1], 'rt', -d)
+  add(KEYS[1], 'rt', -d)
   redis.call('HSET', KEYS[1], 'r:' .. id .. ':t', rt - d)
 end
 local rc = tonumber(redis.call('HGET', KEYS[1], 'r:' .. id .. ':c'))
 if rc then
   local d = math.min(rc, c)
-  redis.call('HINCRBY', KEYS[1], 'rc', -d)
+  add(KEYS[1], 'rc', -d)
   redis.call('HSET', KEYS[1], 'r:' .. id .. ':c', rc - d)
 end
-redis.call('HINCRBY', KEYS[1], 'q:' .. id .. ':t', t)
-redis.call('HINCRBY', KEYS[1], 'q:' .. id .. ':c', c)
+add(KEYS[1], 'q:' .. id .. ':t', t)
+add(KEYS[1], 'q:' .. id .. ':c', c)
 return 1
 `
 
 const RELEASE = `
+local function add(key, field, n)
+  -- Redis refuses '-0' and Lua's '1e+15' as integers: skip nothing-changes, write whole numbers as %d.
+  if n ~= 0 then redis.call('HINCRBY', key, field, string.format('%d', n)) end
+end
 if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local id = ARGV[1]
 local rt = tonumber(redis.call('HGET', KEYS[1], 'r:' .. id .. ':t'))
-if rt then redis.call('HINCRBY', KEYS[1], 'rt', -rt) end
+if rt then add(KEYS[1], 'rt', -rt) end
 local rc = tonumber(redis.call('HGET', KEYS[1], 'r:' .. id .. ':c'))
-if rc then redis.call('HINCRBY', KEYS[1], 'rc', -rc) end
+if rc then add(KEYS[1], 'rc', -rc) end
 local qt = tonumber(redis.call('HGET', KEYS[1], 'q:' .. id .. ':t') or 0)
 local qc = tonumber(redis.call('HGET', KEYS[1], 'q:' .. id .. ':c') or 0)
 redis.call('HDEL', KEYS[1], 'r:' .. id .. ':t', 'r:' .. id .. ':c', 'q:' .. id .. ':t', 'q:' .. id .. ':c')
 -- A request whose reservation this counter never saw (made before Redis lost it) does not count in the mean.
 if not rt then return 0 end
-redis.call('HINCRBY', KEYS[1], 'n', 1)
-redis.call('HINCRBY', KEYS[1], 'nt', qt)
-redis.call('HINCRBY', KEYS[1], 'nc', qc)
+add(KEYS[1], 'n', 1)
+add(KEYS[1], 'nt', qt)
+add(KEYS[1], 'nc', qc)
 return 1
 `
 
@@ -158,10 +170,20 @@ export async function connectRedis(url: string, onError: (error: unknown) => voi
     enableOfflineQueue: false,
     maxRetriesPerRequest: 0,
     connectTimeout: 2000,
-    commandTimeout: 1000,
+    // No command timeout: a script that is slow under load must not turn into "fail open" (Redis may have refused
+    // the reservation the client stopped waiting for). A connection that drops rejects its commands at once.
     retryStrategy: (times) => Math.min(times * 100, 1000),
   })
   client.on('error', onError)
   await client.connect().catch(onError)
   return client
+}
+
+/** Loads the scripts whenever the connection is (re)made, so their first use is not a NOSCRIPT round trip. */
+export function preloadScripts(client: Redis, onError: (error: unknown) => void): void {
+  const load = () => {
+    for (const lua of [RESERVE, SETTLE, RELEASE, SEED, LOST_AT]) client.script('LOAD', lua).catch(onError)
+  }
+  client.on('ready', load)
+  if (client.status === 'ready') load()
 }
