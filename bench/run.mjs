@@ -11,6 +11,7 @@
 //   prometheus-overhead          kernel-json with plugin-prometheus against the same kernel without it
 //   otel-overhead                kernel-json with plugin-otel (always_on, OTLP export) against the same kernel without it
 //   otel-sampled                 the same with a 1% traceidratio sampler
+//   usage-overhead               kernel-json with plugin-usage metering against the same kernel without it; a Redis budget's added p50
 //   dynamic-agents               kernel-json on a cached dynamic agent against a static one, same server
 //   messages-surface             POST /v1/messages (plugin-messages) against POST /chat/completions on the same kernel
 //                                and echo agent: req/s of whole answers, and added TTFB p50 of streamed ones
@@ -41,6 +42,7 @@ import { responsesSurface } from './benchmarks/responses-surface.mjs'
 import { mcpToolCall } from './benchmarks/mcp-tool-call.mjs'
 import { prometheusOverhead } from './benchmarks/prometheus-overhead.mjs'
 import { otelOverhead, otelSampled } from './benchmarks/otel-overhead.mjs'
+import { usageOverhead } from './benchmarks/usage-overhead.mjs'
 import { providerTtfb } from './benchmarks/provider-ttfb.mjs'
 import { rss } from './benchmarks/rss.mjs'
 import { startup } from './benchmarks/startup.mjs'
@@ -48,7 +50,7 @@ import { workerOffload } from './benchmarks/worker-offload.mjs'
 import { writeReport } from './report.mjs'
 import { prepare, runEach } from './suite.mjs'
 
-const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, otelOverhead, otelSampled, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, startup, discovery, rss]
+const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, otelOverhead, otelSampled, usageOverhead, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, startup, discovery, rss]
 
 async function main([filter]) {
   const prepared = prepare(BENCHMARKS, filter)

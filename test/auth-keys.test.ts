@@ -163,6 +163,7 @@ describe.skipIf(!pgUp)('plugin-auth-keys on a server, with PostgreSQL', () => {
       user_id: 'text',
       scope: 'text',
       agents: 'ARRAY',
+      budget: 'text',
       created_at: 'timestamp with time zone',
       revoked_at: 'timestamp with time zone',
       last_used_at: 'timestamp with time zone',
@@ -256,15 +257,15 @@ describe.skipIf(!pgUp)('plugin-auth-keys on a server, with PostgreSQL', () => {
     const listed = await cli('list')
     expect(listed.code).toBe(0)
     const line = listed.stdout.split('\n').find((l) => l.startsWith(id))!
-    expect(line).toMatch(new RegExp(`^${id}\\s+u-listed\\s+admin\\s+\\*\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+-\\s+-$`))
-    expect(listed.stdout).toMatch(/^ID\s+USER\s+SCOPE\s+AGENTS\s+CREATED\s+LAST USED\s+REVOKED$/m)
+    expect(line).toMatch(new RegExp(`^${id}\\s+u-listed\\s+admin\\s+\\*\\s+-\\s+\\d{4}-\\d\\d-\\d\\dT\\S+\\s+-\\s+-$`))
+    expect(listed.stdout).toMatch(/^ID\s+USER\s+SCOPE\s+AGENTS\s+BUDGET\s+CREATED\s+LAST USED\s+REVOKED$/m)
     for (const s of secrets) expect(listed.stdout).not.toContain(s)
     for (const form of [hash.toString('hex'), hash.toString('base64'), hash.toString('base64url')]) expect(listed.stdout).not.toContain(form)
     expect(listed.stdout).not.toMatch(SECRET)
 
     const json = await cli('list', '--json')
     const entry = JSON.parse(json.stdout).find((k: any) => k.id === id)
-    expect(entry).toEqual({ id, userId: 'u-listed', scope: 'admin', agents: null, createdAt: expect.any(String), revokedAt: null, lastUsedAt: null })
+    expect(entry).toEqual({ id, userId: 'u-listed', scope: 'admin', agents: null, budget: null, createdAt: expect.any(String), revokedAt: null, lastUsedAt: null })
     expect(json.stdout).not.toMatch(SECRET)
   })
 

@@ -6,6 +6,8 @@
 // Variants, for the benchmarks that change one thing (unset: the plain kernel):
 //   BENCH_KERNEL_AUTH_KEY=<key>         @robutler/plugin-auth-keys with that one config key (user 'bench', scope 'all')
 //   BENCH_KERNEL_PROMETHEUS=1           @robutler/plugin-prometheus {}
+//   BENCH_KERNEL_USAGE=1                @robutler/plugin-usage, metering in memory, no budget
+//   BENCH_KERNEL_USAGE_REDIS=<url>      @robutler/plugin-usage with a budget on the echo agent, counted in that Redis
 //   BENCH_KERNEL_MESSAGES=1             @robutler/plugin-messages {} (the Anthropic Messages API surface)
 //   BENCH_KERNEL_CHUNK_DELAY_MS=<ms>    plugin-local { chunkDelayMs } (slow streams that stay open)
 //   BENCH_KERNEL_OTEL=<url>             @robutler/plugin-otel exporting to that OTLP endpoint, with
@@ -35,6 +37,15 @@ if (process.env.BENCH_KERNEL_OTEL) {
 if (process.env.BENCH_KERNEL_RESPONSES === '1') {
   const database = process.env.BENCH_KERNEL_RESPONSES_DATABASE
   plugins['@robutler/plugin-responses'] = database ? { database, tablePrefix: process.env.BENCH_KERNEL_RESPONSES_PREFIX } : {}
+}
+if (process.env.BENCH_KERNEL_USAGE === '1') plugins['@robutler/plugin-usage'] = { prices: { 'local/echo': { input: 1, output: 2 } } }
+if (process.env.BENCH_KERNEL_USAGE_REDIS) {
+  plugins['@robutler/plugin-usage'] = {
+    prices: { 'local/echo': { input: 1, output: 2 } },
+    redis: process.env.BENCH_KERNEL_USAGE_REDIS,
+    redisPrefix: `rbt-bench-usage-${process.pid}:`,
+    budgets: [{ name: 'bench', match: { agent: 'echo' }, period: 'total', tokens: 1e15 }],
+  }
 }
 
 const server = await createServer({

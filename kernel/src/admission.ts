@@ -148,8 +148,8 @@ function onResponseClose(this: TrackedResponse): void {
  * The context of an admitted request that runs something (the loop, a skill route): counted in flight (the
  * drain waits for it and the timeout sweep watches its deadline), aborted when the client disconnects.
  */
-export function newContext(kernel: Kernel, request: FastifyRequest, reply: FastifyReply, admitted: Admission): Context {
-  const ctx = new Context(request.id, admitted.identity, admitted.scope, admitted.agent.name, Date.now() + kernel.settings.requestTimeoutMs, request.log as Logger)
+export function newContext(kernel: Kernel, request: FastifyRequest, reply: FastifyReply, admitted: Admission, surface: string): Context {
+  const ctx = new Context(request.id, admitted.identity, admitted.scope, admitted.agent.name, surface, Date.now() + kernel.settings.requestTimeoutMs, request.log as Logger)
   request.robutler = ctx
   const raw = reply.raw as TrackedResponse
   raw[TRACKED] = { kernel, reply, context: ctx }

@@ -15,6 +15,7 @@ const EVENT_NAMES: readonly KernelEventName[] = [
   'run:end',
   'pool:task',
   'limit:rejected',
+  'usage:recorded',
 ]
 
 export class EventBus {

@@ -18,7 +18,7 @@ import { ClusterGather } from './cluster-gather.js'
 import type { Context } from './request-context.js'
 import { RESERVED_AGENT_NAMES } from './config-schema.js'
 import { Surfaces } from './surfaces.js'
-import type { AgentConfig, HeaderInjector, HealthCheck, KernelApi, SkillApi } from './types.js'
+import type { AgentConfig, HeaderInjector, HealthCheck, KernelApi, RunGate, SkillApi } from './types.js'
 import { idSource } from './ids.js'
 
 export class Kernel {
@@ -38,6 +38,8 @@ export class Kernel {
   readonly healthChecks = new Map<string, HealthCheck>()
   /** kernel.propagation's injectors: the model-call layer runs each on every call's headers. */
   readonly propagators: HeaderInjector[] = []
+  /** Plugins' gates on every agent run (budgets), in the order added. */
+  readonly runGates: RunGate[] = []
   readonly readyFns: Array<() => void | Promise<void>> = []
   readonly closeFns: Array<{ owner: string; fn: () => void | Promise<void> }> = []
   /** In-flight agent requests: swept for their deadline, aborted when a drain runs out of time. */
@@ -180,6 +182,12 @@ export class Kernel {
       propagation: { add: (inject) => void this.propagators.push(inject) },
       http: this.app,
       surfaces: { add: (definition) => this.surfaces.add(owner, definition) },
+      runs: {
+        gate: (gate) => {
+          if (typeof gate?.before !== 'function') throw new TypeError(`${owner}: a run gate needs before(ctx)`)
+          this.runGates.push(gate)
+        },
+      },
       pool: { stats: () => this.pool.stats() },
       cluster: {
         isWorker: this.gatherer.isWorker,

@@ -104,6 +104,9 @@ function emitEnd(deps: ModelCallDeps, ctx: Context, agent: BuiltAgent, a: Attemp
   deps.events.emit('llm:end', {
     requestId: ctx.id,
     agent: agent.name,
+    userId: ctx.identity?.userId ?? null,
+    keyId: ctx.identity?.keyId ?? null,
+    surface: ctx.surface,
     provider: a.target.prefix,
     model: a.target.model,
     stream: a.stream,

@@ -8,6 +8,7 @@ export class Context extends LazyAbort implements RequestContext {
   readonly identity: Identity | null
   readonly scope: Scope
   readonly agent: string
+  readonly surface: string
   readonly deadline: number
   readonly usage: Usage = { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 }
   readonly log: Logger
@@ -15,9 +16,10 @@ export class Context extends LazyAbort implements RequestContext {
   /** The model call in progress (one at a time per request): aborted with the request; the sweep checks its deadline. */
   call: { deadline: number; timeOut(): void; abort(reason: unknown): void } | null = null
 
-  constructor(id: string, identity: Identity | null, scope: Scope, agent: string, deadline: number, log: Logger) {
+  constructor(id: string, identity: Identity | null, scope: Scope, agent: string, surface: string, deadline: number, log: Logger) {
     super()
     this.id = id
+    this.surface = surface
     this.identity = identity
     this.scope = scope
     this.agent = agent

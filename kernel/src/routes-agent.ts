@@ -64,7 +64,7 @@ export function registerAgentRoutes(kernel: Kernel): void {
       throw identity ? ERR_FORBIDDEN(`${request.method} ${path} of agent '${agent.name}' needs scope '${needed}'`) : ERR_UNAUTHENTICATED(`${request.method} ${path} needs an API key`)
     }
     ;(request.params as Record<string, unknown>) = { ...found.params, agent: agent.name }
-    const ctx = newContext(kernel, request, reply, admitted)
+    const ctx = newContext(kernel, request, reply, admitted, 'route')
     return kernel.asyncContext ? contextStorage.run(ctx, runSkillRoute, built, ctx, request, reply) : runSkillRoute(built, ctx, request, reply)
   })
 }

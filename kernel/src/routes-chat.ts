@@ -26,6 +26,7 @@ export function registerChatRoutes(kernel: Kernel): void {
   }
 
   kernel.surfaces.add('the kernel', {
+    name: 'chat',
     agent: [{ method: 'POST', path: '/chat/completions', handler: chatCompletions }],
     model: [{ method: 'POST', path: '/chat/completions', agentOf: modelOf, handler: chatCompletions }],
   })

@@ -103,10 +103,18 @@ export class Session implements AgentSession {
     const events = this.#kernel.events
     const started = events.has('run:end') ? performance.now() : 0
     if (events.has('run:start')) events.emit('run:start', { requestId: ctx.id, agent: agent.name, stream: input.stream, userId: ctx.identity?.userId ?? null })
+    const gates = this.#kernel.runGates
+    // How many gates let the run through: only those hear that it ended.
+    let passed = 0
     let error: unknown
     let result: AgentResult | null = null
     try {
       if (agent.hooks.onConnection.length > 0) await runHooks(agent.hooks.onConnection, ctx)
+      for (; passed < gates.length; passed++) {
+        // A gate with nothing to check answers at once: no promise per request.
+        const wait = gates[passed]!.before(ctx)
+        if (wait) await wait
+      }
       result = await runAgent(agent, ctx, input, sink, this.#kernel.runtimeDeps)
       return result
     } catch (thrown) {
@@ -120,6 +128,7 @@ export class Session implements AgentSession {
       return null
     } finally {
       if (events.has('run:end')) this.#runEnd(started, result, error)
+      if (passed > 0) await this.#gatesAfter(passed, error)
       await this.#finalize(error)
       if (this.#detached) this.#kernel.inflight.delete(ctx)
     }
@@ -138,6 +147,20 @@ export class Session implements AgentSession {
       error: code,
       output: result?.message ?? null,
     })
+  }
+
+  async #gatesAfter(passed: number, error: unknown): Promise<void> {
+    const gates = this.#kernel.runGates
+    for (let i = 0; i < passed; i++) {
+      const gate = gates[i]!
+      if (!gate.after) continue
+      try {
+        const wait = gate.after(this.context, { error })
+        if (wait) await wait
+      } catch (gateError) {
+        this.context.log.error({ err: gateError, gate: gate.name }, 'a run gate failed after the run')
+      }
+    }
   }
 
   tools(): ToolDefinition[] {

@@ -112,6 +112,12 @@ interface RouteShape {
  * })
  */
 export interface SurfaceDefinition {
+  /**
+   * The protocol's short name (`responses`, `messages`, `mcp`), as usage records and `llm:end` events name the
+   * surface a request came through (RequestContext.surface). Default: the plugin's package name without
+   * `@scope/plugin-`. The kernel's Chat Completions is `chat`.
+   */
+  name?: string
   /** Routes under `{urlPrefix}/{agent}`: the caller is admitted to the agent of the path before the handler runs. */
   agent?: Array<RouteShape & { handler: AgentRouteHandler }>
   /**

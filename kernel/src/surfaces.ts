@@ -30,8 +30,14 @@ function checkPath(owner: string, path: unknown): string {
   return path
 }
 
-function session(kernel: Kernel, request: FastifyRequest, reply: FastifyReply, admitted: Admission): Session {
-  return new Session(kernel, admitted.agent, newContext(kernel, request, reply, admitted), reply)
+function session(kernel: Kernel, request: FastifyRequest, reply: FastifyReply, admitted: Admission, surface: string): Session {
+  return new Session(kernel, admitted.agent, newContext(kernel, request, reply, admitted, surface), reply)
+}
+
+/** A surface's name in usage records and events: its own, else its plugin's package name without `@scope/plugin-`. */
+function surfaceName(owner: string, definition: SurfaceDefinition): string {
+  if (typeof definition.name === 'string' && definition.name.length > 0) return definition.name
+  return owner.replace(/^@[^/]+\//, '').replace(/^(robutler-)?plugin-/, '')
 }
 
 function summaries(kernel: Kernel, identity: Identity | null): AgentSummary[] {
@@ -46,10 +52,12 @@ class Call implements SurfaceCall {
   readonly #request: FastifyRequest
   readonly #reply: FastifyReply
   readonly identity: Identity | null
+  readonly #surface: string
   #opened = false
 
-  constructor(kernel: Kernel, request: FastifyRequest, reply: FastifyReply, identity: Identity | null) {
+  constructor(kernel: Kernel, request: FastifyRequest, reply: FastifyReply, identity: Identity | null, surface: string) {
     this.#kernel = kernel
+    this.#surface = surface
     this.#request = request
     this.#reply = reply
     this.identity = identity
@@ -60,7 +68,7 @@ class Call implements SurfaceCall {
     this.#opened = true
     const admitted = await resolveAgent(this.#kernel, this.#request, name, 'model', this.identity)
     ;(this.#request.params as AgentParams).agent = admitted.agent.name
-    return session(this.#kernel, this.#request, this.#reply, admitted)
+    return session(this.#kernel, this.#request, this.#reply, admitted, this.#surface)
   }
 
   agents(): AgentSummary[] {
@@ -77,8 +85,8 @@ function badModel(given: unknown): RobutlerError {
 }
 
 /** Answers a request for an admitted agent: the session, then the surface's handler. */
-function serveAdmitted(kernel: Kernel, handler: AgentRouteHandler, request: FastifyRequest, reply: FastifyReply, admitted: Admission): unknown {
-  return handler(session(kernel, request, reply, admitted), request, reply)
+function serveAdmitted(kernel: Kernel, handler: AgentRouteHandler, request: FastifyRequest, reply: FastifyReply, admitted: Admission, surface: string): unknown {
+  return handler(session(kernel, request, reply, admitted, surface), request, reply)
 }
 
 export class Surfaces {
@@ -104,10 +112,11 @@ export class Surfaces {
     const routes = this.#routes
     const errors = definition.errors
     if (errors !== undefined && typeof errors !== 'function') throw ERR_SURFACE_INVALID(owner, 'errors must be a function (error, request) => { status, body }')
+    const surface = surfaceName(owner, definition)
     const config = (agent: RouteAgent): RouteConfig => ({ robutler: errors ? { agent, errors } : { agent } })
     for (const route of definition.agent ?? []) {
       const path = checkPath(owner, route.path)
-      routes.push({ method: route.method, url: `${prefix}/:agent${path}`, config: config('path'), handler: this.#agentRoute(route.handler) })
+      routes.push({ method: route.method, url: `${prefix}/:agent${path}`, config: config('path'), handler: this.#agentRoute(route.handler, surface) })
     }
     for (const route of definition.model ?? []) {
       const path = checkPath(owner, route.path)
@@ -124,7 +133,7 @@ export class Surfaces {
           if (typeof name === 'string') (request.params as AgentParams).agent = name
           done()
         },
-        handler: this.#modelRoute(agentOf, route.handler),
+        handler: this.#modelRoute(agentOf, route.handler, surface),
       })
     }
     for (const route of definition.server ?? []) {
@@ -138,7 +147,7 @@ export class Surfaces {
         config: config('none'),
         handler: async function surfaceServerRoute(request, reply) {
           const identity = await identify(kernel, request)
-          return handler(new Call(kernel, request, reply, identity), request, reply)
+          return handler(new Call(kernel, request, reply, identity, surface), request, reply)
         },
       })
     }
@@ -155,15 +164,15 @@ export class Surfaces {
     this.#reserved.set(name, owner)
   }
 
-  #agentRoute(handler: AgentRouteHandler) {
+  #agentRoute(handler: AgentRouteHandler, surface: string) {
     const kernel = this.#kernel
     return async function surfaceAgentRoute(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
       const admitted = admit(kernel, request, (request.params as AgentParams).agent!)
-      return serveAdmitted(kernel, handler, request, reply, admitted instanceof Promise ? await admitted : admitted)
+      return serveAdmitted(kernel, handler, request, reply, admitted instanceof Promise ? await admitted : admitted, surface)
     }
   }
 
-  #modelRoute(agentOf: (request: FastifyRequest) => unknown, handler: AgentRouteHandler) {
+  #modelRoute(agentOf: (request: FastifyRequest) => unknown, handler: AgentRouteHandler, surface: string) {
     const kernel = this.#kernel
     return async function surfaceModelRoute(request: FastifyRequest, reply: FastifyReply): Promise<unknown> {
       // Every protocol that names its agent as a model speaks JSON; Fastify would also hand us text/plain.
@@ -171,7 +180,7 @@ export class Surfaces {
       const name = (request.params as AgentParams).agent
       if (name === undefined) throw badModel(request.body ? agentOf(request) : undefined)
       const admitted = admit(kernel, request, name, 'model')
-      return serveAdmitted(kernel, handler, request, reply, admitted instanceof Promise ? await admitted : admitted)
+      return serveAdmitted(kernel, handler, request, reply, admitted instanceof Promise ? await admitted : admitted, surface)
     }
   }
 }

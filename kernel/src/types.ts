@@ -149,6 +149,15 @@ export interface Identity {
   keyId?: string
   /** When set, the only agents this identity may use. */
   agents?: string[]
+  /** A spending cap of this credential's own (a key's `--budget`), enforced by a budgets plugin such as plugin-usage. */
+  budget?: IdentityBudget
+}
+
+/** A credential's own budget: tokens and/or cost (in the price table's currency) per period. */
+export interface IdentityBudget {
+  period: 'day' | 'month' | 'total'
+  tokens?: number
+  cost?: number
 }
 
 export interface Credential {
@@ -214,6 +223,8 @@ export interface RequestContext {
   /** The caller's scope on the resolved agent (owner and admin lifts applied). */
   scope: Scope
   agent: string | null
+  /** The protocol surface serving the request: `chat`, `messages`, `mcp`, `responses`, or a skill route's `route`. */
+  surface: string
   /** Epoch ms after which the request has timed out. */
   deadline: number
   readonly signal: AbortSignal
@@ -445,6 +456,11 @@ export interface KernelEventMap {
   'llm:end': {
     requestId: string
     agent: string
+    /** The caller (null: anonymous) and the id of the credential it used, for metering. */
+    userId: string | null
+    keyId: string | null
+    /** The protocol surface the request came through (RequestContext.surface). */
+    surface: string
     provider: string
     model: string
     stream: boolean
@@ -511,8 +527,10 @@ export interface KernelEventMap {
     output: AssistantMessage | null
   }
   'pool:task': { name: string; durationMs: number; status: 'ok' | 'error' | 'timeout' | 'aborted' }
-  /** Emitted by a limits plugin when it refuses a request. */
-  'limit:rejected': { requestId: string; limit: 'rate' | 'parallel'; agent: string | null }
+  /** Emitted by a limits plugin when it refuses a request (`budget`: a budgets plugin). */
+  'limit:rejected': { requestId: string; limit: 'rate' | 'parallel' | 'budget'; agent: string | null }
+  /** Emitted by a metering plugin (plugin-usage) for each model call it records, with its priced cost (null: no price). */
+  'usage:recorded': { requestId: string; agent: string; model: string; promptTokens: number; completionTokens: number; cost: number | null }
 }
 
 export type KernelEventName = keyof KernelEventMap
@@ -534,6 +552,18 @@ export interface KernelEvents {
  * call's, or with `toolCallId`, what that tool call sends (an MCP call's `_meta`).
  */
 export type HeaderInjector = (requestId: string, headers: Record<string, string>, toolCallId?: string) => void
+
+/**
+ * A plugin's gate on the agent loop (budgets, quotas): `before` runs once per request, before its first model call
+ * (after the agent's onConnection hooks); throwing refuses the request — a RobutlerError reaches the client as it
+ * is, before any byte of the answer. `after` runs when the run ends (failed or aborted too) for every request whose
+ * `before` passed; its errors are logged, never answered. Gates run in the order plugins added them.
+ */
+export interface RunGate {
+  name: string
+  before(ctx: RequestContext): void | Promise<void>
+  after?(ctx: RequestContext, outcome: { error: unknown }): void | Promise<void>
+}
 
 export type HealthCheck = (signal: AbortSignal) => void | Promise<void>
 
@@ -591,6 +621,8 @@ export interface KernelApi {
   pool: { stats(): { threads: number; queueSize: number; utilization: number; completed: number; failed: number; recycled?: number } }
   /** The Fastify instance: add routes such as `/metrics` here. */
   http: FastifyInstance
+  /** Gates every agent run passes before its first model call and after it ends: see RunGate. */
+  runs: { gate(gate: RunGate): void }
   /** Protocol surfaces over the agent loop (the Responses API, Anthropic Messages, MCP): see SurfaceDefinition. */
   surfaces: { add(definition: SurfaceDefinition): void }
   health: { add(name: string, check: HealthCheck): void }

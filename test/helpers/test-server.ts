@@ -34,6 +34,7 @@ export const PACKAGES = {
   pluginMcp: ['@robutler/plugin-mcp', 'plugins/mcp'],
   responses: ['@robutler/plugin-responses', 'plugins/responses'],
   caller: ['robutler-skill-caller', 'test/fixtures/skills/caller'],
+  usage: ['@robutler/plugin-usage', 'plugins/usage'],
 } as const
 
 export type PackageKey = keyof typeof PACKAGES

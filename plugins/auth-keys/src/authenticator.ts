@@ -1,6 +1,7 @@
 // The authenticator: a key from the config, or one from the database (through a short-lived cache).
 // Secrets are hashed first; every look-up is by hash, confirmed with a constant-time compare of hashes.
 import type { AuthAnswer, Authenticator, Identity, KernelApi } from '@robutler/kernel'
+import { parseBudget } from './budget.js'
 import type { TtlLru } from './cache.js'
 import type { ConfigKey } from './config.js'
 import { ERR_AUTH_KEYS_UNAVAILABLE } from './errors.js'
@@ -20,8 +21,11 @@ export interface CachedAnswer {
   answer: AuthAnswer
 }
 
-function identityOf(userId: string, scope: Identity['scope'], keyId: string, agents: string[] | null | undefined): Identity {
-  return agents ? { userId, scope, keyId, agents: [...agents] } : { userId, scope, keyId }
+function identityOf(userId: string, scope: Identity['scope'], keyId: string, agents: string[] | null | undefined, budget?: string | null): Identity {
+  const identity: Identity = agents ? { userId, scope, keyId, agents: [...agents] } : { userId, scope, keyId }
+  const own = budget ? parseBudget(budget) : null
+  if (own !== null) identity.budget = own
+  return identity
 }
 
 /** The public id of the config key at `index`: its `id`, or `config-<position>` counted from 1. */
@@ -46,7 +50,7 @@ export function configKeyTable(keys: readonly ConfigKey[]): Map<string, KnownKey
     const hash = hashBytes(key)
     if (table.has(key)) throw new Error(`keys ${positions.get(key)} and ${position} (ids '${table.get(key)!.identity.keyId}' and '${id}') are the same secret`)
     positions.set(key, position)
-    table.set(key, { hash, identity: identityOf(entry.userId, entry.scope ?? 'all', id, entry.agents) })
+    table.set(key, { hash, identity: identityOf(entry.userId, entry.scope ?? 'all', id, entry.agents, entry.budget) })
   })
   return table
 }
@@ -89,7 +93,7 @@ export function createAuthenticator(parts: AuthenticatorParts): Authenticator {
       log.info({ keyId: row.id }, 'refused a revoked API key')
       answer = 'invalid'
     } else {
-      answer = identityOf(row.userId, row.scope, row.id, row.agents)
+      answer = identityOf(row.userId, row.scope, row.id, row.agents, row.budget)
       log.debug({ keyId: row.id }, 'API key verified against the database')
       store.touch(row.id).catch((error) => log.warn({ keyId: row.id, err: { message: (error as Error)?.message } }, 'could not record last use of an API key'))
     }

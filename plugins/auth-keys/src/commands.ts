@@ -4,6 +4,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { agentNameProblem, describeConnectionError, type CommandContext as KernelCommandContext, type PluginCommand, type Scope } from '@robutler/kernel'
 import { settingsFrom, type AuthKeysConfig } from './config.js'
 import { describeDatabase, openPool } from './database.js'
+import { BUDGET_FORMS, parseBudget } from './budget.js'
 import { KeyStore, type KeyListing } from './store.js'
 
 type CommandContext = KernelCommandContext<AuthKeysConfig>
@@ -15,7 +16,7 @@ const USAGE = 2
 const SCOPES: readonly Scope[] = ['all', 'owner', 'admin']
 
 export const KEYS_USAGE = [
-  'keys create --user ID [--scope all|owner|admin] [--agents a,b] [--json]',
+  'keys create --user ID [--scope all|owner|admin] [--agents a,b] [--budget 5usd/month] [--json]',
   'keys list [--json]',
   'keys revoke ID',
 ].join('\n')
@@ -45,12 +46,14 @@ function parse(args: string[], options: ParseArgsConfig['options'], positionals:
   }
 }
 
-function parseCreate(args: string[]): { userId: string; scope: Scope; agents: string[] | null; json: boolean } {
+function parseCreate(args: string[]): { userId: string; scope: Scope; agents: string[] | null; budget: string | null; json: boolean } {
   const { values } = parse(
     args,
-    { user: { type: 'string' }, scope: { type: 'string' }, agents: { type: 'string' }, json: { type: 'boolean' } },
+    { user: { type: 'string' }, scope: { type: 'string' }, agents: { type: 'string' }, budget: { type: 'string' }, json: { type: 'boolean' } },
     0,
-  ) as { values: { user?: string; scope?: string; agents?: string; json?: boolean } }
+  ) as { values: { user?: string; scope?: string; agents?: string; budget?: string; json?: boolean } }
+  const budget = values.budget?.trim() ?? null
+  if (budget !== null && parseBudget(budget) === null) throw new UsageError(`--budget must be ${BUDGET_FORMS}, got '${values.budget}'`)
   const userId = values.user?.trim()
   if (!userId) throw new UsageError('--user ID is required')
   const scope = (values.scope ?? 'all') as Scope
@@ -64,14 +67,14 @@ function parseCreate(args: string[]): { userId: string; scope: Scope; agents: st
       if (problem !== null) throw new UsageError(`'${agent}' is not an agent name: ${problem}`)
     }
   }
-  return { userId, scope, agents, json: values.json === true }
+  return { userId, scope, agents, budget, json: values.json === true }
 }
 
 const when = (date: Date | null) => (date ? date.toISOString() : '-')
 
 function table(keys: KeyListing[]): string {
-  const header = ['ID', 'USER', 'SCOPE', 'AGENTS', 'CREATED', 'LAST USED', 'REVOKED']
-  const rows = keys.map((k) => [k.id, k.userId, k.scope, k.agents?.join(',') ?? '*', when(k.createdAt), when(k.lastUsedAt), when(k.revokedAt)])
+  const header = ['ID', 'USER', 'SCOPE', 'AGENTS', 'BUDGET', 'CREATED', 'LAST USED', 'REVOKED']
+  const rows = keys.map((k) => [k.id, k.userId, k.scope, k.agents?.join(',') ?? '*', k.budget ?? '-', when(k.createdAt), when(k.lastUsedAt), when(k.revokedAt)])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)))
   return [header, ...rows].map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd()).join('\n') + '\n'
 }
@@ -126,12 +129,13 @@ function plan(sub: 'create' | 'list' | 'revoke', args: string[], context: Comman
       const created = await store.create(request)
       if (request.json) {
         context.stdout(
-          `${JSON.stringify({ id: created.id, secret: created.secret, userId: request.userId, scope: request.scope, agents: request.agents, createdAt: created.createdAt.toISOString() })}\n`,
+          `${JSON.stringify({ id: created.id, secret: created.secret, userId: request.userId, scope: request.scope, agents: request.agents, budget: request.budget, createdAt: created.createdAt.toISOString() })}\n`,
         )
       } else {
         const agents = request.agents ? request.agents.join(', ') : 'any'
+        const budget = request.budget ? `, budget ${request.budget}` : ''
         context.stdout(
-          `Created API key ${created.id} for user ${request.userId} (scope ${request.scope}, agents ${agents}).\n` +
+          `Created API key ${created.id} for user ${request.userId} (scope ${request.scope}, agents ${agents}${budget}).\n` +
             'Its secret is shown this once and stored nowhere (only its SHA-256 hash is kept):\n\n' +
             `  ${created.secret}\n\n`,
         )

@@ -9,6 +9,8 @@ export interface ConfigKey {
   agents?: string[]
   /** Public name in logs and identities (default `config-<position>`). */
   id?: string
+  /** The key's own budget (`5usd/month`), enforced by plugin-usage. */
+  budget?: string
 }
 
 export interface AuthKeysConfig {

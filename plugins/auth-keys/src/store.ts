@@ -10,6 +10,8 @@ export interface StoredKey {
   userId: string
   scope: Scope
   agents: string[] | null
+  /** The key's own budget as written (`5usd/month`), or null. */
+  budget: string | null
   createdAt: Date
   revokedAt: Date | null
   lastUsedAt: Date | null
@@ -22,6 +24,7 @@ export interface NewKey {
   userId: string
   scope: Scope
   agents: string[] | null
+  budget?: string | null
 }
 
 export type RevokeOutcome = { status: 'revoked'; revokedAt: Date } | { status: 'already-revoked'; revokedAt: Date } | { status: 'unknown' }
@@ -43,6 +46,7 @@ interface Row {
   user_id: string
   scope: Scope
   agents: string[] | null
+  budget: string | null
   created_at: Date
   revoked_at: Date | null
   last_used_at: Date | null
@@ -58,6 +62,7 @@ function listingOf(row: Omit<Row, 'hash'>): KeyListing {
     userId: row.user_id,
     scope: row.scope,
     agents: row.agents,
+    budget: row.budget ?? null,
     createdAt: row.created_at,
     revokedAt: row.revoked_at,
     lastUsedAt: row.last_used_at,
@@ -76,10 +81,10 @@ export class KeyStore {
     this.#table = quoteTable(table)
     const t = this.#table
     this.#sql = {
-      lookup: `SELECT id, hash, user_id, scope, agents, created_at, revoked_at, last_used_at FROM ${t} WHERE hash = $1`,
+      lookup: `SELECT id, hash, user_id, scope, agents, budget, created_at, revoked_at, last_used_at FROM ${t} WHERE hash = $1`,
       touch: `UPDATE ${t} SET last_used_at = now() WHERE id = $1`,
-      insert: `INSERT INTO ${t} (id, hash, user_id, scope, agents) VALUES ($1, $2, $3, $4, $5) RETURNING created_at`,
-      list: `SELECT id, user_id, scope, agents, created_at, revoked_at, last_used_at FROM ${t} ORDER BY created_at, id`,
+      insert: `INSERT INTO ${t} (id, hash, user_id, scope, agents, budget) VALUES ($1, $2, $3, $4, $5, $6) RETURNING created_at`,
+      list: `SELECT id, user_id, scope, agents, budget, created_at, revoked_at, last_used_at FROM ${t} ORDER BY created_at, id`,
       revoke: `UPDATE ${t} SET revoked_at = now() WHERE id = $1 AND revoked_at IS NULL RETURNING revoked_at`,
       find: `SELECT revoked_at FROM ${t} WHERE id = $1`,
     }
@@ -104,6 +109,8 @@ export class KeyStore {
         revoked_at timestamptz,
         last_used_at timestamptz
       )`)
+      // Added by issue 21 (a key's own budget): tables made before it get the column.
+      await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS budget text`)
       await client.query('COMMIT')
     } catch (error) {
       // The migration's own error is the one worth reporting; a failed ROLLBACK only means the connection is gone.
@@ -131,7 +138,7 @@ export class KeyStore {
       const id = newKeyId()
       const secret = newSecret()
       try {
-        const result = await this.#db.query<{ created_at: Date }>(this.#sql.insert, [id, hashSecret(secret), key.userId, key.scope, key.agents])
+        const result = await this.#db.query<{ created_at: Date }>(this.#sql.insert, [id, hashSecret(secret), key.userId, key.scope, key.agents, key.budget ?? null])
         return { id, secret, createdAt: result.rows[0]!.created_at }
       } catch (error) {
         // Another key already has this id (or, with 2^-256 odds, this hash): draw again.

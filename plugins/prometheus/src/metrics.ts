@@ -24,6 +24,7 @@ export interface Metrics {
   llmDuration: HistogramFamily<'provider' | 'model' | 'stream'>
   llmTtft: HistogramFamily<'provider' | 'model'>
   llmTokens: CounterFamily<'provider' | 'model' | 'type'>
+  llmCost: CounterFamily<'agent' | 'model'>
   toolCalls: CounterFamily<'skill' | 'tool' | 'status'>
   toolDuration: HistogramFamily<'skill' | 'tool' | 'status'>
   rateLimitRejections: CounterFamily<'limit'>
@@ -223,6 +224,12 @@ export function createMetrics(registry: Registry, sources: Sources): Metrics {
       ['provider', 'model', 'type'],
       registry,
     ),
+    llmCost: new CounterFamily(
+      `${PREFIX}llm_cost_total`,
+      "Cost of model calls as a metering plugin (plugin-usage) priced them from its price table, by agent and model (the model string, e.g. openai/gpt-4o); calls without a price are not counted.",
+      ['agent', 'model'],
+      registry,
+    ),
     toolCalls: new CounterFamily(
       `${PREFIX}tool_calls_total`,
       'Tool calls the agents ran, by skill, tool and status (ok, error, invalid, refused).',
@@ -238,7 +245,7 @@ export function createMetrics(registry: Registry, sources: Sources): Metrics {
     ),
     rateLimitRejections: new CounterFamily(
       `${PREFIX}rate_limit_rejections_total`,
-      'Requests a limits plugin refused, by limit (rate or parallel).',
+      'Requests a limits plugin refused, by limit (rate, parallel, or budget).',
       ['limit'],
       registry,
     ),

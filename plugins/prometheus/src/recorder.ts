@@ -57,8 +57,10 @@ export class Recorder {
   readonly #llm = new Map<string, LlmSeries>()
   readonly #modelSeries = new Map<string, ModelSeries>()
   readonly #toolSeries = new Map<string, ToolSeries>()
+  readonly #costSeries = new Map<string, Inc>()
   readonly #rateRejections: Inc
   readonly #parallelRejections: Inc
+  readonly #budgetRejections: Inc
 
   constructor(metrics: Metrics, options: { urlPrefix: string; maxAgentLabels: number }) {
     this.#m = metrics
@@ -69,6 +71,7 @@ export class Recorder {
     // Both limits exist from the start, so `rate()` over them is 0 rather than absent.
     this.#rateRejections = metrics.rateLimitRejections.add({ limit: 'rate' })
     this.#parallelRejections = metrics.rateLimitRejections.add({ limit: 'parallel' })
+    this.#budgetRejections = metrics.rateLimitRejections.add({ limit: 'budget' })
   }
 
   /** The route label of a template as the kernel reports it (shared with the in-flight gauge). */
@@ -82,6 +85,7 @@ export class Recorder {
     events.on('llm:end', this.onLlmEnd)
     events.on('tool:end', this.onToolEnd)
     events.on('limit:rejected', this.onLimitRejected)
+    events.on('usage:recorded', this.onUsageRecorded)
   }
 
   unlisten(events: KernelEvents): void {
@@ -90,6 +94,7 @@ export class Recorder {
     events.off('llm:end', this.onLlmEnd)
     events.off('tool:end', this.onToolEnd)
     events.off('limit:rejected', this.onLimitRejected)
+    events.off('usage:recorded', this.onUsageRecorded)
   }
 
   readonly onAgentResolved = (event: KernelEventMap['agent:resolved']): void => {
@@ -146,7 +151,21 @@ export class Recorder {
 
   readonly onLimitRejected = (event: KernelEventMap['limit:rejected']): void => {
     if (event.limit === 'parallel') this.#parallelRejections.inc()
+    else if (event.limit === 'budget') this.#budgetRejections.inc()
     else this.#rateRejections.inc()
+  }
+
+  readonly onUsageRecorded = (event: KernelEventMap['usage:recorded']): void => {
+    if (event.cost === null || event.cost <= 0) return
+    const agent = this.#agents.admit(event.agent)
+    const model = this.#models.admit(event.model)
+    const key = `${agent} ${model}`
+    let series = this.#costSeries.get(key)
+    if (series === undefined) {
+      series = this.#m.llmCost.add({ agent, model })
+      this.#costSeries.set(key, series)
+    }
+    series.inc(event.cost)
   }
 
   /**
