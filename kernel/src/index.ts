@@ -45,6 +45,7 @@ export type { RouteAgent, RouteConfig } from './surfaces.js'
 export type { ProviderFetch } from './provider-fetch.js'
 export type {
   AgentConfig,
+  AgentDescription,
   AgentLister,
   AgentLoader,
   AgentLoaderOptions,
@@ -71,6 +72,7 @@ export type {
   ModelDelta,
   ModelRequest,
   ModelResponse,
+  PackageReport,
   PluginCommand,
   PluginDefinition,
   Provider,
