@@ -31,6 +31,7 @@ export const PACKAGES = {
   agentsHttp: ['@robutler/plugin-agents-http', 'plugins/agents-http'],
   skillMcp: ['@robutler/skill-mcp', 'skills/mcp'],
   pluginMcp: ['@robutler/plugin-mcp', 'plugins/mcp'],
+  console: ['@robutler/plugin-console', 'plugins/console'],
   caller: ['robutler-skill-caller', 'test/fixtures/skills/caller'],
 } as const
 
