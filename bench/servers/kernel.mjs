@@ -7,6 +7,7 @@
 //   BENCH_KERNEL_AUTH_KEY=<key>         @robutler/plugin-auth-keys with that one config key (user 'bench', scope 'all')
 //   BENCH_KERNEL_PROMETHEUS=1           @robutler/plugin-prometheus {}
 //   BENCH_KERNEL_MESSAGES=1             @robutler/plugin-messages {} (the Anthropic Messages API surface)
+//   BENCH_KERNEL_CONSOLE=1              @robutler/plugin-console {} (the operator console, enabled but not open)
 //   BENCH_KERNEL_CHUNK_DELAY_MS=<ms>    plugin-local { chunkDelayMs } (slow streams that stay open)
 // BENCH_KERNEL_LOG_LEVEL overrides the level for diagnosis only (run.mjs always measures 'info').
 // Listens on 127.0.0.1:0 and sends { port, kernel } to the parent over IPC; exits when the parent disconnects.
@@ -24,6 +25,7 @@ if (process.env.BENCH_KERNEL_AUTH_KEY) {
 }
 if (process.env.BENCH_KERNEL_PROMETHEUS === '1') plugins['@robutler/plugin-prometheus'] = {}
 if (process.env.BENCH_KERNEL_MESSAGES === '1') plugins['@robutler/plugin-messages'] = {}
+if (process.env.BENCH_KERNEL_CONSOLE === '1') plugins['@robutler/plugin-console'] = {}
 
 const server = await createServer({
   appDir,

@@ -64,6 +64,8 @@ export function consoleRoutes(kernel: KernelApi, config: ConsolePluginConfig) {
     version: kernel.version,
     urlPrefix: kernel.urlPrefix,
     recent: config.recent ?? 500,
+    // plugin-usage's documented endpoint, when some plugin serves it: the page then shows spend.
+    usage: kernel.http.hasRoute({ method: 'GET', url: `${kernel.urlPrefix}/usage` }),
   }))
   const agents = api(() => ({ agents: kernel.agents.describe(), cache: kernel.agents.stats() }))
   const packages = api(() => kernel.packages())

@@ -37,8 +37,8 @@ export interface Snapshot {
 }
 
 const HISTORY = 60
-/** Requests whose model calls and tools are being collected: bounded, so lost request:end events cannot grow it. */
-const MAX_PENDING = 10_000
+/** Model and tool calls kept per kept request, on average, to join with the requests when the page asks. */
+const CALLS_PER_REQUEST = 4
 
 /** Which protocol a route belongs to, from its pattern. */
 function surfaceOf(route: string): string {
@@ -55,12 +55,47 @@ function percentile(sorted: number[], p: number): number | null {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 }
 
+/**
+ * The newest `size` values, oldest overwritten: a push is one store (no shifting an array per request). The
+ * kernel's event payloads are kept as they came; joining and shaping happen when the page asks.
+ */
+class Ring<T> {
+  readonly #items: Array<T | undefined>
+  /** When each was pushed (epoch ms), beside it rather than on the kernel's payload, which others share. */
+  readonly #times: Float64Array
+  #next = 0
+  #count = 0
+
+  constructor(size: number) {
+    this.#items = new Array<T | undefined>(size)
+    this.#times = new Float64Array(size)
+  }
+
+  push(item: T, time = 0): void {
+    this.#items[this.#next] = item
+    this.#times[this.#next] = time
+    this.#next = (this.#next + 1) % this.#items.length
+    if (this.#count < this.#items.length) this.#count++
+  }
+
+  /** Newest first. */
+  newest(): Array<{ item: T; time: number }> {
+    const out: Array<{ item: T; time: number }> = []
+    const size = this.#items.length
+    for (let i = 1; i <= this.#count; i++) {
+      const at = (this.#next - i + size) % size
+      out.push({ item: this.#items[at]!, time: this.#times[at] })
+    }
+    return out
+  }
+}
+
 export class Recorder {
   readonly #kernel: KernelApi
-  readonly #size: number
   readonly #base: string
-  readonly #recent: RecentRequest[] = []
-  readonly #pending = new Map<string, Pick<RecentRequest, 'models' | 'tools'>>()
+  readonly #ended: Ring<KernelEventMap['request:end']>
+  readonly #llm: Ring<KernelEventMap['llm:end']>
+  readonly #tools: Ring<KernelEventMap['tool:end']>
   readonly history: Snapshot[] = []
   #timer: NodeJS.Timeout | null = null
   // The current second's figures.
@@ -74,8 +109,10 @@ export class Recorder {
   /** `base`: the console's own path: its page and polling are not traffic to show (its chat is). */
   constructor(kernel: KernelApi, size: number, base: string) {
     this.#kernel = kernel
-    this.#size = size
     this.#base = base
+    this.#ended = new Ring(size)
+    this.#llm = new Ring(size * CALLS_PER_REQUEST)
+    this.#tools = new Ring(size * CALLS_PER_REQUEST)
   }
 
   start(): void {
@@ -100,50 +137,57 @@ export class Recorder {
     events.off('limit:rejected', this.#limitRejected)
   }
 
-  /** Newest first. */
+  /** The kept requests, newest first, each with its model and tool calls (those still kept). */
   recent(): RecentRequest[] {
-    return this.#recent.slice().reverse()
+    const calls = new Map<string, Pick<RecentRequest, 'models' | 'tools'>>()
+    const of = (id: string) => {
+      let found = calls.get(id)
+      if (!found) calls.set(id, (found = { models: [], tools: [] }))
+      return found
+    }
+    for (const { item: call } of this.#llm.newest().reverse()) {
+      of(call.requestId).models.push({
+        model: `${call.provider}/${call.model}`,
+        durationMs: call.durationMs,
+        ttftMs: call.ttftMs,
+        tokens: call.usage?.total_tokens ?? null,
+        error: call.error,
+      })
+    }
+    for (const { item: call } of this.#tools.newest().reverse()) {
+      of(call.requestId).tools.push({ tool: call.tool, skill: call.skill, durationMs: call.durationMs, status: call.status })
+    }
+    return this.#ended.newest().map(({ item: event, time }) => {
+      const { models, tools } = calls.get(event.requestId) ?? { models: [], tools: [] }
+      const tokens = models.reduce<number | null>((sum, call) => (call.tokens === null ? sum : (sum ?? 0) + call.tokens), null)
+      return {
+        id: event.requestId,
+        time,
+        agent: event.agent,
+        surface: surfaceOf(event.route),
+        method: event.method,
+        route: event.route,
+        status: event.status,
+        durationMs: event.durationMs,
+        tokens,
+        error: event.error,
+        aborted: event.aborted,
+        models,
+        tools,
+      }
+    })
   }
 
   find(id: string): RecentRequest | undefined {
-    return this.#recent.find((request) => request.id === id)
-  }
-
-  #pendingOf(requestId: string): Pick<RecentRequest, 'models' | 'tools'> | null {
-    let pending = this.#pending.get(requestId)
-    if (pending === undefined) {
-      if (this.#pending.size >= MAX_PENDING) return null
-      pending = { models: [], tools: [] }
-      this.#pending.set(requestId, pending)
-    }
-    return pending
+    return this.recent().find((request) => request.id === id)
   }
 
   readonly #requestEnd = (event: KernelEventMap['request:end']): void => {
-    const pending = this.#pending.get(event.requestId)
-    this.#pending.delete(event.requestId)
     if (event.route.startsWith(this.#base) && event.route !== `${this.#base}/chat`) return
     this.#count++
     this.#latencies.push(event.durationMs)
     if (event.error !== null) this.#errors[event.error] = (this.#errors[event.error] ?? 0) + 1
-    const models = pending?.models ?? []
-    const tokens = models.reduce<number | null>((sum, call) => (call.tokens === null ? sum : (sum ?? 0) + call.tokens), null)
-    this.#recent.push({
-      id: event.requestId,
-      time: Date.now(),
-      agent: event.agent,
-      surface: surfaceOf(event.route),
-      method: event.method,
-      route: event.route,
-      status: event.status,
-      durationMs: event.durationMs,
-      tokens,
-      error: event.error,
-      aborted: event.aborted,
-      models,
-      tools: pending?.tools ?? [],
-    })
-    if (this.#recent.length > this.#size) this.#recent.splice(0, this.#recent.length - this.#size)
+    this.#ended.push(event, Date.now())
   }
 
   readonly #llmStart = (event: KernelEventMap['llm:start']): void => {
@@ -152,13 +196,12 @@ export class Recorder {
 
   readonly #llmEnd = (event: KernelEventMap['llm:end']): void => {
     if (event.stream) this.#streamsOpen = Math.max(0, this.#streamsOpen - 1)
-    const tokens = event.usage?.total_tokens ?? null
-    if (tokens !== null) this.#tokens += tokens
-    this.#pendingOf(event.requestId)?.models.push({ model: `${event.provider}/${event.model}`, durationMs: event.durationMs, ttftMs: event.ttftMs, tokens, error: event.error })
+    if (event.usage !== null) this.#tokens += event.usage.total_tokens
+    this.#llm.push(event)
   }
 
   readonly #toolEnd = (event: KernelEventMap['tool:end']): void => {
-    this.#pendingOf(event.requestId)?.tools.push({ tool: event.tool, skill: event.skill, durationMs: event.durationMs, status: event.status })
+    this.#tools.push(event)
   }
 
   readonly #limitRejected = (): void => {

@@ -37,7 +37,8 @@ export function clear(element: Element): void {
 /** `12 ms`, `1.2 s`. */
 export function ms(value: number | null | undefined): string {
   if (value === null || value === undefined) return '–'
-  return value >= 1000 ? `${(value / 1000).toFixed(1)} s` : `${Math.round(value)} ms`
+  if (value >= 1000) return `${(value / 1000).toFixed(1)} s`
+  return value < 10 ? `${value.toFixed(1)} ms` : `${Math.round(value)} ms`
 }
 
 export function time(epochMs: number): string {

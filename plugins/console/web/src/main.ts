@@ -12,6 +12,8 @@ import { renderSpend, usageAvailable } from './spend.js'
 interface Session {
   mode: 'admin-key' | 'loopback'
   version: string
+  /** Whether the server has a `GET {urlPrefix}/usage` route (plugin-usage). */
+  usage: boolean
 }
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T
@@ -91,7 +93,7 @@ async function start(): Promise<void> {
       ? `No authenticator is enabled: this console is served to this machine (loopback) only. Kernel ${session.version}.`
       : `Signed in with an admin key (this tab only). Kernel ${session.version}.`
   const entries = [...TABS]
-  if (await usageAvailable()) entries.push(['spend', 'Spend'])
+  if (session.usage && (await usageAvailable())) entries.push(['spend', 'Spend'])
   tabs.replaceChildren(
     ...entries.map(([name, title]) => h('button', { type: 'button', role: 'tab', 'data-tab': name, onclick: () => (location.hash = `#${name}`) }, title)),
   )
