@@ -60,12 +60,13 @@ beforeAll(async () => {
     agents,
     plugins: { '@robutler/plugin-local': { chunkDelayMs: 40 }, '@robutler/plugin-console': {} },
   })
-  keyed = await startServer(['local', 'basics', 'console', 'authKeys'], {
+  keyed = await startServer(['local', 'basics', 'console', 'authKeys', 'usageStub'], {
     urlPrefix: '/api/v1',
     agents,
     plugins: {
       '@robutler/plugin-local': {},
       '@robutler/plugin-console': {},
+      'robutler-plugin-usage-stub': {},
       '@robutler/plugin-auth-keys': {
         keys: [
           { key: ADMIN_KEY, userId: 'ops', scope: 'admin', id: 'ops' },
@@ -96,6 +97,7 @@ describe('console without an authenticator (the demo)', () => {
     await page.goto(`${demo.url}/console`)
     await expect.poll(() => page.locator('[data-agent]').count()).toBe(2)
     await expect.poll(() => page.locator('#access-note').textContent()).toContain('loopback')
+    expect(await page.locator('[data-tab="spend"]').count()).toBe(0)
     expect(await page.locator('[data-agent="echo"] h2').textContent()).toBe('echo')
     expect(await page.locator('[data-agent="inspector"]').textContent()).toContain('local/echo')
     await page.locator('[data-agent="echo"] summary').click()
@@ -226,6 +228,12 @@ describe('console with API keys', () => {
     await page.locator('#chat-input').fill('/tool calculate {"expression":"6*7"}')
     await page.locator('#chat-send').click()
     await expect.poll(() => page.locator('.step.tool-result pre').textContent()).toBe('42')
+
+    // A server with GET {urlPrefix}/usage (plugin-usage's endpoint) gets a Spend tab; the demo's has none.
+    await page.locator('[data-tab="spend"]').click()
+    await expect.poll(() => page.locator('#view').textContent()).toContain('local/echo')
+    expect(await page.locator('#view h3').allTextContents()).toEqual(['By key', 'By user', 'By agent', 'By model'])
+    await shot(page, 'spend')
     await page.close()
   })
 

@@ -32,6 +32,7 @@ export const PACKAGES = {
   skillMcp: ['@robutler/skill-mcp', 'skills/mcp'],
   pluginMcp: ['@robutler/plugin-mcp', 'plugins/mcp'],
   console: ['@robutler/plugin-console', 'plugins/console'],
+  usageStub: ['robutler-plugin-usage-stub', 'test/fixtures/plugins/usage-stub'],
   caller: ['robutler-skill-caller', 'test/fixtures/skills/caller'],
 } as const
 

@@ -39,5 +39,5 @@ export async function renderSpend(view: HTMLElement): Promise<void> {
   const answer = await getJson<Record<string, unknown>>(`${PREFIX}/usage`)
   const sections = Object.entries(answer).filter(([, value]) => Array.isArray(value)) as Array<[string, Rows]>
   if (sections.length === 0) view.append(h('pre', { class: 'detail' }, JSON.stringify(answer, null, 2)))
-  for (const [name, rows] of sections) view.append(table(`By ${name}`, rows))
+  for (const [name, rows] of sections) view.append(table(`By ${name.replace(/^by_/, '')}`, rows))
 }
