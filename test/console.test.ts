@@ -176,6 +176,25 @@ describe('console without an authenticator (the demo)', () => {
     await page.close()
   })
 
+  it('is usable by keyboard, and dark when the system is', async () => {
+    const page = await newPage()
+    await page.emulateMedia({ colorScheme: 'dark' })
+    await page.goto(`${demo.url}/console`)
+    await page.locator('[data-agent="echo"]').waitFor()
+    await page.locator('[data-tab="agents"]').focus()
+    await page.keyboard.press('Tab')
+    await page.keyboard.press('Enter')
+    await expect.poll(() => page.locator('#view').getAttribute('data-view')).toBe('chat')
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('chat-input')
+    await page.keyboard.type('hello by keyboard')
+    await page.keyboard.press('Control+Enter')
+    await expect.poll(() => page.locator('.msg.assistant .text').last().textContent(), { timeout: 5_000 }).toBe('hello by keyboard')
+    const background = await page.evaluate(() => getComputedStyle(document.body).backgroundColor)
+    expect(background).toBe('rgb(17, 20, 24)')
+    await shot(page, 'chat-dark')
+    await page.close()
+  })
+
   it('has no horizontal scroll at 360 px wide, in every view', async () => {
     const page = await newPage(360, 740)
     for (const view of ['agents', 'chat/echo', 'live', 'requests', 'packages']) {
@@ -196,6 +215,19 @@ describe('console without an authenticator (the demo)', () => {
 })
 
 describe('console with API keys', () => {
+  it('ends an open figures stream when the server closes, without holding the close', async () => {
+    const own = await startServer(['local', 'basics', 'console'], { urlPrefix: '/api/v1', agents, plugins: { '@robutler/plugin-local': {}, '@robutler/plugin-console': {} } })
+    const stream = await fetch(`${own.url}/console/api/figures`)
+    expect(stream.status).toBe(200)
+    expect(stream.headers.get('content-type')).toContain('text/event-stream')
+    const reader = stream.body!.getReader()
+    expect(new TextDecoder().decode((await reader.read()).value)).toContain('"history"')
+    const started = Date.now()
+    await own.close()
+    expect(Date.now() - started).toBeLessThan(900)
+    for (;;) if ((await reader.read().catch(() => ({ done: true }))).done) break
+  })
+
   it('asks for a key; refuses a wrong key, a non-admin key and an admin of some agents; accepts an admin key', async () => {
     const page = await newPage()
     await page.goto(`${keyed.url}/console`)

@@ -84,6 +84,8 @@ export function consoleRoutes(kernel: KernelApi, config: ConsolePluginConfig) {
     const stop = () => left.abort()
     closing.signal.addEventListener('abort', stop, { once: true })
     reply.raw.once('close', stop)
+    // The connection ends with the stream: a closing server then has no busy keep-alive socket to wait for.
+    reply.header('connection', 'close')
     const sse = new SseStream(reply, { signal: left.signal })
     await sse.send({ history: recorder.history })
     const unsubscribe = recorder.subscribe((snapshot) => void sse.send(snapshot))
@@ -131,6 +133,11 @@ export default definePlugin<ConsolePluginConfig>({
     kernel.surfaces.add(routes.definition)
     routes.recorder.start()
     kernel.onReady(() => kernel.log.info({ url: `${kernel.urlPrefix}${routes.path}`, access: kernel.auth.enabled ? 'admin keys' : 'loopback only' }, 'console served'))
+    // Open figure streams end before the server closes its connections, so a drain does not wait on them.
+    kernel.http.addHook('preClose', function endConsoleStreams(done) {
+      routes.closing.abort()
+      done()
+    })
     kernel.onClose(() => {
       routes.closing.abort()
       routes.recorder.stop()
