@@ -120,6 +120,16 @@ describe('console without an authenticator (the demo)', () => {
     await expect.poll(() => page.locator('.msg.assistant .text').last().textContent()).toBe('42')
     await expect.poll(() => page.locator('.finish').textContent()).toContain('finish: stop')
     await shot(page, 'chat-tool')
+
+    // The same agent through the public Chat Completions route, as any OpenAI client: the final text and usage only.
+    await page.locator('#chat-route').selectOption('chat')
+    await page.locator('#chat-input').fill('/tool calculate {"expression":"6*7"}')
+    await page.locator('#chat-send').click()
+    await expect.poll(() => page.locator('.finish').count()).toBe(2)
+    expect(await page.locator('.msg.assistant').last().locator('.text').textContent()).toBe('42')
+    expect(await page.locator('.msg.assistant').last().locator('.step').count()).toBe(0)
+    expect(await page.locator('.finish').last().textContent()).toMatch(/finish: stop · \d+ in, \d+ out · local\/echo/)
+    expect(logged(demo).some((line) => line.msg === 'request' && line.url === '/api/v1/chat/completions' && line.status === 200)).toBe(true)
     await page.close()
   })
 

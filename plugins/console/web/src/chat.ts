@@ -1,10 +1,28 @@
 // A chat per agent: the answer streams in as it comes, tool calls and their results show as steps, then the
 // finish reason and usage. Stop aborts the request: the server aborts the run (and logs it) when the client
 // leaves. The conversation lives in this tab only.
-import { ApiError, BASE, streamEvents } from './api.js'
+import { ApiError, BASE, PREFIX, streamEvents } from './api.js'
 import { h } from './dom.js'
 
 type Message = { role: 'user' | 'assistant'; content: string }
+
+/**
+ * A Chat Completions chunk as the console's frames: its text, the client tools it calls, then (in the usage chunk
+ * that `stream_options.include_usage` adds) the finish reason seen before, usage and model.
+ */
+function frameOfChunk(chunk: any, remember: (reason: string | null) => string | null): any {
+  if (chunk.error) return { type: 'error', code: chunk.error.code, message: chunk.error.message }
+  const choice = chunk.choices?.[0]
+  if (choice) {
+    remember(choice.finish_reason ?? null)
+    if (choice.delta?.content) return { type: 'text', text: choice.delta.content }
+    const call = choice.delta?.tool_calls?.[0]
+    if (call?.function?.name) return { type: 'tool-call', id: call.id, name: call.function.name, arguments: call.function.arguments ?? '', external: true }
+    return null
+  }
+  if (chunk.usage) return { type: 'final', finishReason: remember(null) ?? 'stop', usage: chunk.usage, model: chunk.model }
+  return null
+}
 const conversations = new Map<string, Message[]>()
 
 export function renderChat(view: HTMLElement, agents: string[], selected: string | null): void {
@@ -15,6 +33,13 @@ export function renderChat(view: HTMLElement, agents: string[], selected: string
   const send = h('button', { id: 'chat-send', type: 'submit' }, 'Send')
   const stop = h('button', { id: 'chat-stop', type: 'button', disabled: true }, 'Stop')
   const picker = h('select', { id: 'chat-agent', 'aria-label': 'Agent' }, ...agents.map((name) => h('option', { value: name, selected: name === agent }, name)))
+  // The console's route shows the loop's steps; Chat Completions is what any OpenAI client sees (the final text).
+  const via = h(
+    'select',
+    { id: 'chat-route', 'aria-label': 'Route' },
+    h('option', { value: 'console' }, 'with tool steps (console)'),
+    h('option', { value: 'chat' }, 'as an OpenAI client (/chat/completions)'),
+  )
 
   const show = () => {
     log.replaceChildren(...(conversations.get(agent) ?? []).map((m) => h('div', { class: `msg ${m.role}` }, h('div', { class: 'text' }, m.content))))
@@ -43,7 +68,13 @@ export function renderChat(view: HTMLElement, agents: string[], selected: string
     const steps = new Map<string, HTMLElement>()
     let whole = ''
     try {
-      await streamEvents(`${BASE}/chat`, { method: 'POST', body: { model: agent, messages: history }, signal: running.signal }, (frame) => {
+      const openai = via.value === 'chat'
+      const url = openai ? `${PREFIX}/chat/completions` : `${BASE}/chat`
+      const body = openai ? { model: agent, messages: history, stream: true, stream_options: { include_usage: true } } : { model: agent, messages: history }
+      let finish: string | null = null
+      await streamEvents(url, { method: 'POST', body, signal: running.signal }, (data) => {
+        const frame = openai ? frameOfChunk(data, (reason) => (finish = reason ?? finish)) : data
+        if (frame === null) return
         switch (frame.type) {
           case 'text':
             if (text === null) answer.append((text = h('div', { class: 'text' })))
@@ -93,7 +124,7 @@ export function renderChat(view: HTMLElement, agents: string[], selected: string
   input.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) form.requestSubmit()
   })
-  view.append(h('div', { class: 'row' }, h('label', { for: 'chat-agent' }, 'Agent'), picker), log, form)
+  view.append(h('div', { class: 'row' }, h('label', { for: 'chat-agent' }, 'Agent'), picker, h('label', { for: 'chat-route' }, 'Route'), via), log, form)
   show()
   input.focus()
 }
