@@ -279,6 +279,35 @@ describe('console with API keys', () => {
     await page.close()
   })
 
+  it('lists dynamic agents in the cache, and the running server\'s packages', async () => {
+    const own = await startServer(['local', 'basics', 'console'], {
+      urlPrefix: '/api/v1',
+      agents,
+      dynamicAgents: async (name) => (name === 'dyn' ? { name: 'dyn', description: 'Loaded on demand.', model: 'local/echo', scopes: ['all'] } : null),
+      plugins: { '@robutler/plugin-local': {}, '@robutler/plugin-console': {} },
+    })
+    try {
+      const before = await (await fetch(`${own.url}/console/api/agents`)).json()
+      expect(before.agents.map((a: any) => a.name)).toEqual(['echo', 'inspector'])
+      expect((await postJson(`${own.url}/dyn/chat/completions`, { messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200)
+      const after = await (await fetch(`${own.url}/console/api/agents`)).json()
+      expect(after.agents.find((a: any) => a.name === 'dyn')).toMatchObject({ source: 'cache', description: 'Loaded on demand.', model: 'local/echo', skills: [] })
+      expect(after.cache.cached).toBe(1)
+      const echo = after.agents.find((a: any) => a.name === 'echo')
+      expect(echo.skills[0].tools.find((t: any) => t.name === 'calculate')).toMatchObject({ scope: 'all', runs: 'inline', isolated: false })
+      const packages = await (await fetch(`${own.url}/console/api/packages`)).json()
+      expect(packages.problems).toEqual([])
+      expect(packages.packages.find((p: any) => p.name === '@robutler/plugin-console')).toMatchObject({ kind: 'plugin', enabled: true, compatible: true, kernelRange: '^1.0.0' })
+      const requests = await (await fetch(`${own.url}/console/api/requests?agent=dyn`)).json()
+      expect(requests.requests).toHaveLength(1)
+      expect(requests.requests[0]).toMatchObject({ agent: 'dyn', surface: 'chat', status: 200, error: null, aborted: false })
+      expect(requests.requests[0].tokens).toBeGreaterThan(0)
+      expect(requests.requests[0].models[0].model).toBe('local/echo')
+    } finally {
+      await own.close()
+    }
+  })
+
   it('answers the API to admin keys only, and never a secret', async () => {
     const none = await fetch(`${keyed.url}/console/api/agents`)
     expect(none.status).toBe(401)
