@@ -1,6 +1,6 @@
 // The agents: each configured agent, then the dynamic ones in the cache, with model, fallbacks, access rules,
 // skills and their tools, and health (the agent's own public health route).
-import { getJson, PREFIX } from './api.js'
+import { BASE, getJson, PREFIX } from './api.js'
 import { append, h } from './dom.js'
 
 export interface Agent {
@@ -89,8 +89,14 @@ function card(agent: Agent, openChat: (name: string) => void): HTMLElement {
   )
 }
 
+/** The agents' names (configured, then cached dynamic ones), for the chat's picker. */
+export async function agentNames(): Promise<string[]> {
+  const answer = await getJson<AgentsAnswer>(`${BASE}/api/agents`)
+  return answer.agents.map((a) => a.name)
+}
+
 export async function renderAgents(view: HTMLElement, openChat: (name: string) => void): Promise<Agent[]> {
-  const answer = await getJson<AgentsAnswer>(`${document.querySelector<HTMLMetaElement>('meta[name="robutler-console"]')!.content}/api/agents`)
+  const answer = await getJson<AgentsAnswer>(`${BASE}/api/agents`)
   const dynamic = answer.agents.filter((a) => a.source === 'cache')
   append(view, [
     h('p', { class: 'hint' }, `${answer.cache.static} configured, ${answer.cache.cached} dynamic in the cache (${answer.cache.loads} loads, ${answer.cache.loadErrors} failed).`),

@@ -25,7 +25,9 @@ function frameOfChunk(chunk: any, remember: (reason: string | null) => string | 
 }
 const conversations = new Map<string, Message[]>()
 
-export function renderChat(view: HTMLElement, agents: string[], selected: string | null): void {
+export function renderChat(view: HTMLElement, known: string[], selected: string | null): void {
+  // An agent named in the URL may be a dynamic one not loaded yet: the server loads it on the first message.
+  const agents = selected !== null && !known.includes(selected) ? [...known, selected] : known
   let agent = selected ?? agents[0] ?? ''
   let running: AbortController | null = null
   const log = h('div', { class: 'chat-log', 'aria-live': 'polite', role: 'log' })

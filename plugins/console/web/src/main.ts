@@ -1,6 +1,6 @@
 // The console's entry: asks for a key when the server has an authenticator, then shows one view at a time
 // (tabs, reachable by keyboard; the URL's hash names the view, so reload and back work).
-import { renderAgents } from './agents.js'
+import { agentNames as configuredAgents, renderAgents } from './agents.js'
 import { ApiError, BASE, getJson, storedKey, storeKey } from './api.js'
 import { renderChat } from './chat.js'
 import { clear, h } from './dom.js'
@@ -51,7 +51,7 @@ async function show(name: string, argument: string | null): Promise<void> {
   view.dataset.view = name
   try {
     if (name === 'chat') {
-      if (agentNames.length === 0) agentNames = (await renderAgents(document.createElement('div'), () => {})).filter((a) => a.source === 'static').map((a) => a.name)
+      if (agentNames.length === 0) agentNames = await configuredAgents()
       renderChat(view, agentNames, argument)
     } else if (name === 'live') renderLive(view, leaving.signal)
     else if (name === 'requests') await renderRequests(view)
@@ -59,7 +59,7 @@ async function show(name: string, argument: string | null): Promise<void> {
     else if (name === 'spend') await renderSpend(view)
     else {
       const agents = await renderAgents(view, (agent) => (location.hash = `#chat/${agent}`))
-      agentNames = agents.filter((a) => a.source === 'static').map((a) => a.name)
+      agentNames = agents.map((a) => a.name)
     }
   } catch (error) {
     if (error instanceof ApiError && (error.status === 401 || error.status === 403)) return askKey(`${error.code}: ${error.message}`)
