@@ -46,7 +46,10 @@ function askKey(message: string): void {
 async function show(name: string, argument: string | null): Promise<void> {
   leaving.abort()
   leaving = new AbortController()
-  for (const tab of tabs.querySelectorAll('button')) tab.setAttribute('aria-selected', String(tab.dataset.tab === name))
+  for (const tab of tabs.querySelectorAll('button')) {
+    if (tab.dataset.tab === name) tab.setAttribute('aria-current', 'page')
+    else tab.removeAttribute('aria-current')
+  }
   clear(view)
   view.dataset.view = name
   try {
@@ -95,7 +98,7 @@ async function start(): Promise<void> {
   const entries = [...TABS]
   if (session.usage && (await usageAvailable())) entries.push(['spend', 'Spend'])
   tabs.replaceChildren(
-    ...entries.map(([name, title]) => h('button', { type: 'button', role: 'tab', 'data-tab': name, onclick: () => (location.hash = `#${name}`) }, title)),
+    ...entries.map(([name, title]) => h('button', { type: 'button', 'data-tab': name, onclick: () => (location.hash = `#${name}`) }, title)),
   )
   tabs.hidden = false
   route()
