@@ -6,6 +6,7 @@ import type { FastifyRequest } from 'fastify'
 import { checkAdmin, checkPage, type AccessMode } from './access.js'
 import { Assets } from './assets.js'
 import { runChat } from './chat.js'
+import { answerGathers, recentOfAll, secondsOfAll } from './cluster.js'
 import { ERR_CONSOLE_NOT_FOUND } from './errors.js'
 import { Recorder, type RecentRequest } from './recorder.js'
 
@@ -69,15 +70,16 @@ export function consoleRoutes(kernel: KernelApi, config: ConsolePluginConfig) {
   }))
   const agents = api(() => ({ agents: kernel.agents.describe(), cache: kernel.agents.stats() }))
   const packages = api(() => kernel.packages())
-  const requests = api((request) => ({ requests: filterRecent(recorder.recent(), request.query as Record<string, string>) }))
-  const requestDetail = api((request) => {
+  const size = config.recent ?? 500
+  const requests = api(async (request) => ({ requests: filterRecent(await recentOfAll(kernel, size), request.query as Record<string, string>) }))
+  const requestDetail = api(async (request) => {
     const id = (request.params as { id: string }).id
-    const found = recorder.find(id)
+    const found = (await recentOfAll(kernel, size)).find((r) => r.id === id)
     if (!found) throw ERR_CONSOLE_NOT_FOUND(`request '${id.slice(0, 100)}' among the last ${config.recent ?? 500}`)
     return found
   })
 
-  /** The figures as server-sent events: the last minute at once, then one snapshot a second. */
+  /** The figures as server-sent events, every process's: the last minute at once, then one snapshot a second. */
   const figures: ServerRouteHandler = async function consoleFigures(call, request, reply) {
     checkAdmin(mode(), request, call.identity)
     const left = new AbortController()
@@ -87,10 +89,22 @@ export function consoleRoutes(kernel: KernelApi, config: ConsolePluginConfig) {
     // The connection ends with the stream: a closing server then has no busy keep-alive socket to wait for.
     reply.header('connection', 'close')
     const sse = new SseStream(reply, { signal: left.signal })
-    await sse.send({ history: recorder.history })
-    const unsubscribe = recorder.subscribe((snapshot) => void sse.send(snapshot))
+    const seconds = secondsOfAll(kernel)
+    await sse.send({ history: await seconds.history() })
+    const timer = setInterval(function sendSecond() {
+      seconds
+        .fresh()
+        .then(async (fresh) => {
+          for (const snapshot of fresh) await sse.send(snapshot)
+        })
+        .catch((error) => {
+          // A viewer that left aborts the write it was waiting on: its stream ends below. Anything else is a bug.
+          if (!left.signal.aborted) kernel.log.error({ err: error }, 'console figures stream failed')
+          stop()
+        })
+    }, 1000)
     await new Promise<void>((resolve) => left.signal.addEventListener('abort', () => resolve(), { once: true }))
-    unsubscribe()
+    clearInterval(timer)
     closing.signal.removeEventListener('abort', stop)
     sse.end()
   }
@@ -132,6 +146,7 @@ export default definePlugin<ConsolePluginConfig>({
     const routes = consoleRoutes(kernel, config)
     kernel.surfaces.add(routes.definition)
     routes.recorder.start()
+    answerGathers(kernel, routes.recorder)
     kernel.onReady(() => kernel.log.info({ url: `${kernel.urlPrefix}${routes.path}`, access: kernel.auth.enabled ? 'admin keys' : 'loopback only' }, 'console served'))
     // Open figure streams end before the server closes its connections, so a drain does not wait on them.
     kernel.http.addHook('preClose', function endConsoleStreams(done) {

@@ -7,6 +7,8 @@ import type { KernelApi, KernelEventMap } from '@robutler/kernel'
 /** One finished request as the console lists it: ids, timings and codes, never a header, body or URL query. */
 export interface RecentRequest {
   id: string
+  /** The process that served it (under `--workers N`, one of N). */
+  pid: number
   time: number
   agent: string | null
   surface: string
@@ -162,6 +164,7 @@ export class Recorder {
       const tokens = models.reduce<number | null>((sum, call) => (call.tokens === null ? sum : (sum ?? 0) + call.tokens), null)
       return {
         id: event.requestId,
+        pid: process.pid,
         time,
         agent: event.agent,
         surface: surfaceOf(event.route),
@@ -176,10 +179,6 @@ export class Recorder {
         tools,
       }
     })
-  }
-
-  find(id: string): RecentRequest | undefined {
-    return this.recent().find((request) => request.id === id)
   }
 
   readonly #requestEnd = (event: KernelEventMap['request:end']): void => {
@@ -232,15 +231,6 @@ export class Recorder {
     this.#rejected = 0
     this.history.push(snapshot)
     if (this.history.length > HISTORY) this.history.shift()
-    for (const listener of this.#listeners) listener(snapshot)
     return snapshot
-  }
-
-  readonly #listeners = new Set<(snapshot: Snapshot) => void>()
-
-  /** Calls `fn` with each new snapshot until the returned function is called. */
-  subscribe(fn: (snapshot: Snapshot) => void): () => void {
-    this.#listeners.add(fn)
-    return () => this.#listeners.delete(fn)
   }
 }
