@@ -52,10 +52,16 @@ function surfaceOf(route: string): string {
   return 'http'
 }
 
-function percentile(sorted: number[], p: number): number | null {
+function percentile(sorted: Float64Array, p: number): number | null {
   if (sorted.length === 0) return null
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 }
+
+/**
+ * A second's latencies, at most this many (past it, a uniform sample of the second's: reservoir sampling): kept in a typed array whose native numeric sort is several times
+ * faster than sorting a plain array with a comparator, which cost more per request than the listeners did.
+ */
+const MAX_SAMPLES = 20_000
 
 /**
  * The newest `size` values, oldest overwritten: a push is one store (no shifting an array per request). The
@@ -102,7 +108,8 @@ export class Recorder {
   #timer: NodeJS.Timeout | null = null
   // The current second's figures.
   #count = 0
-  #latencies: number[] = []
+  readonly #latencies = new Float64Array(MAX_SAMPLES)
+  #samples = 0
   #errors: Record<string, number> = {}
   #tokens = 0
   #rejected = 0
@@ -184,7 +191,11 @@ export class Recorder {
   readonly #requestEnd = (event: KernelEventMap['request:end']): void => {
     if (event.route.startsWith(this.#base) && event.route !== `${this.#base}/chat`) return
     this.#count++
-    this.#latencies.push(event.durationMs)
+    if (this.#samples < MAX_SAMPLES) this.#latencies[this.#samples++] = event.durationMs
+    else {
+      const at = Math.floor(Math.random() * this.#count)
+      if (at < MAX_SAMPLES) this.#latencies[at] = event.durationMs
+    }
     if (event.error !== null) this.#errors[event.error] = (this.#errors[event.error] ?? 0) + 1
     this.#ended.push(event, Date.now())
   }
@@ -209,7 +220,7 @@ export class Recorder {
 
   /** Closes the current second into a snapshot (the timer calls it each second). */
   tick(): Snapshot {
-    const sorted = this.#latencies.sort((a, b) => a - b)
+    const sorted = this.#latencies.subarray(0, this.#samples).sort()
     const pool = this.#kernel.pool.stats()
     const snapshot: Snapshot = {
       t: Date.now(),
@@ -225,7 +236,7 @@ export class Recorder {
       rejected: this.#rejected,
     }
     this.#count = 0
-    this.#latencies = []
+    this.#samples = 0
     this.#errors = {}
     this.#tokens = 0
     this.#rejected = 0
