@@ -78,7 +78,7 @@ export function renderLive(view: HTMLElement, signal: AbortSignal): void {
     if (Array.isArray(frame.history)) history.push(...(frame.history as Snapshot[]))
     else history.push(frame as Snapshot)
     while (history.length > 60) history.shift()
-    status.textContent = 'Live: one snapshot a second, this process.'
+    status.textContent = 'Live: one snapshot a second, every process of this server added up.'
     draw()
   }).catch((error) => {
     if (!signal.aborted) status.textContent = error instanceof ApiError ? `${error.code}: ${error.message}` : `Disconnected: ${String(error)}`
