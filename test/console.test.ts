@@ -284,15 +284,18 @@ describe('console with API keys', () => {
   })
 
   it('lists dynamic agents in the cache, and the running server\'s packages', async () => {
-    const own = await startServer(['local', 'basics', 'console'], {
+    const guarded = { name: 'guarded', model: 'local/echo', owner: 'ann', scopes: ['owner'], skills: { '@robutler/skill-auth': { admins: ['ops'] } } }
+    const own = await startServer(['local', 'basics', 'skillAuth', 'console'], {
       urlPrefix: '/api/v1',
-      agents,
+      agents: [...agents, guarded],
       dynamicAgents: async (name) => (name === 'dyn' ? { name: 'dyn', description: 'Loaded on demand.', model: 'local/echo', scopes: ['all'] } : null),
       plugins: { '@robutler/plugin-local': {}, '@robutler/plugin-console': {} },
     })
     try {
       const before = await (await fetch(`${own.url}/console/api/agents`)).json()
-      expect(before.agents.map((a: any) => a.name)).toEqual(['echo', 'inspector'])
+      expect(before.agents.map((a: any) => a.name)).toEqual(['echo', 'inspector', 'guarded'])
+      expect(before.agents[2]).toMatchObject({ owner: 'ann', admins: ['ops'], scopes: ['owner'], requireIdentity: true, source: 'static' })
+      expect(before.agents[0]).toMatchObject({ owner: null, admins: [], scopes: ['all'], requireIdentity: false })
       expect((await postJson(`${own.url}/dyn/chat/completions`, { messages: [{ role: 'user', content: 'hi' }] })).status).toBe(200)
       const after = await (await fetch(`${own.url}/console/api/agents`)).json()
       expect(after.agents.find((a: any) => a.name === 'dyn')).toMatchObject({ source: 'cache', description: 'Loaded on demand.', model: 'local/echo', skills: [] })

@@ -28,6 +28,7 @@ export function describeAgent(agent: BuiltAgent, source: AgentDescription['sourc
     fallbackModels: [...(agent.config.fallbackModels ?? [])],
     scopes: [...(agent.config.scopes ?? ['all'])],
     owner: agent.owner,
+    admins: [...agent.admins],
     requireIdentity: agent.requireIdentity,
     source,
     skills: [...skills.values()],

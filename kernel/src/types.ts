@@ -455,9 +455,10 @@ export interface AgentDescription {
   description: string
   model: string
   fallbackModels: string[]
-  /** Caller scopes allowed to use it at all, and its owner. */
+  /** Caller scopes allowed to use it at all, its owner, and the user ids that get `admin` scope on it (skill-auth). */
   scopes: Scope[]
   owner: string | null
+  admins: string[]
   /** Whether a caller needs an identity (skill-auth `required`). */
   requireIdentity: boolean
   /** `static`: from the config; `cache`: loaded by a loader and cached now. */

@@ -10,6 +10,7 @@ export interface Agent {
   fallbackModels: string[]
   scopes: string[]
   owner: string | null
+  admins: string[]
   requireIdentity: boolean
   source: 'static' | 'cache'
   skills: Array<{ name: string; tools: Array<{ name: string; description: string; scope: string; runs: string; isolated: boolean }> }>
@@ -48,7 +49,7 @@ function card(agent: Agent, openChat: (name: string) => void): HTMLElement {
       h('dt', {}, 'Model'),
       h('dd', {}, h('code', {}, agent.model), agent.fallbackModels.length ? ` then ${agent.fallbackModels.join(', ')}` : ''),
       h('dt', {}, 'Access'),
-      h('dd', {}, `scopes ${agent.scopes.join(', ')}`, agent.owner ? `; owner ${agent.owner}` : '', agent.requireIdentity ? '; identity required' : '; anonymous allowed'),
+      h('dd', {}, `scopes ${agent.scopes.join(', ')}`, agent.owner ? `; owner ${agent.owner}` : '', agent.admins.length ? `; admins ${agent.admins.join(', ')}` : '', agent.requireIdentity ? '; identity required' : '; anonymous allowed'),
       h('dt', {}, 'Source'),
       h('dd', {}, agent.source === 'static' ? 'config' : 'dynamic (cached)'),
       h('dt', {}, 'Skills'),
