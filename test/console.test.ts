@@ -3,6 +3,7 @@
 // servers on 127.0.0.1: the demo's shape (no authenticator: loopback only) and one with API keys (admin only).
 // Screenshots of each view go to test/console-screenshots/ (gitignored), for a person to look at.
 import { existsSync, mkdirSync } from 'node:fs'
+import { request as httpRequest } from 'node:http'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -221,10 +222,27 @@ describe('console without an authenticator (the demo)', () => {
     await page.close()
   })
 
-  it('refuses a client that is not on this machine', async () => {
+  it('refuses a client that is not on this machine, and pages of other hosts or origins (DNS rebinding)', async () => {
     const page = await fetch(`${demo.url}/console`, { headers: { 'x-forwarded-for': '203.0.113.9' } })
     expect(page.status).toBe(403)
     expect((await page.json()).error.code).toBe('RBT_ERR_CONSOLE_LOOPBACK_ONLY')
+    const { port } = new URL(demo.url)
+    const asking = (headers: Record<string, string>) =>
+      new Promise<{ status: number; text: string }>((resolve, reject) => {
+        const req = httpRequest({ host: '127.0.0.1', port, path: '/api/v1/console/api/agents', headers }, (res) => {
+          let text = ''
+          res.setEncoding('utf8').on('data', (d) => (text += d)).on('end', () => resolve({ status: res.statusCode!, text }))
+        })
+        req.on('error', reject)
+        req.end()
+      })
+    const rebound = await asking({ host: `attacker.example:${port}` })
+    expect(rebound.status).toBe(403)
+    expect(rebound.text).toContain("host 'attacker.example'")
+    const otherOrigin = await asking({ host: `127.0.0.1:${port}`, origin: 'http://localhost:3000' })
+    expect(otherOrigin.status).toBe(403)
+    expect(otherOrigin.text).toContain('RBT_ERR_CONSOLE_LOOPBACK_ONLY')
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`]) expect((await asking({ host })).status).toBe(200)
   })
 })
 

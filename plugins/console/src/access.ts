@@ -19,10 +19,27 @@ export function checkPage(mode: AccessMode, request: FastifyRequest): void {
   if (mode === 'loopback') checkLoopback(request)
 }
 
+/** The host a request names (`Host`), without its port: `127.0.0.1`, `localhost`, `::1`. */
+function hostOf(host: string | undefined): string {
+  if (host === undefined) return ''
+  if (host.startsWith('[')) return host.slice(1, host.indexOf(']'))
+  const colon = host.lastIndexOf(':')
+  return colon < 0 ? host : host.slice(0, colon)
+}
+
+/**
+ * Loopback only: a client on this machine, reached directly, naming this machine. The name matters too: a web page
+ * elsewhere can make the browser on this machine send its requests here under the page's own host name (DNS
+ * rebinding); so can a page of another origin, where CORS allows it. Neither is the operator opening the console.
+ */
 function checkLoopback(request: FastifyRequest): void {
   const address = request.raw.socket.remoteAddress
   const forwarded = request.headers['x-forwarded-for'] !== undefined || request.headers.forwarded !== undefined
   if (!isLoopback(address) || forwarded) throw ERR_CONSOLE_LOOPBACK_ONLY(forwarded ? 'a forwarded request' : String(address))
+  const host = hostOf(request.headers.host)
+  if (host !== 'localhost' && !isLoopback(host)) throw ERR_CONSOLE_LOOPBACK_ONLY(`a request for host '${host.slice(0, 100)}'`)
+  const origin = request.headers.origin
+  if (origin !== undefined && origin !== `http://${request.headers.host}`) throw ERR_CONSOLE_LOOPBACK_ONLY(`a page of origin '${origin.slice(0, 100)}'`)
 }
 
 /** Throws unless the caller may read the console's data (the identity comes from the kernel's auth chain). */
