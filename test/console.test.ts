@@ -8,6 +8,7 @@ import { createRequire } from 'node:module'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ensureClients } from './clients/install.mjs'
+import { cleanEnv, killIfAlive, startServer as startCli } from './helpers/cli-process.js'
 import { postJson, ROOT, startServer, type TestServer } from './helpers/test-server.js'
 
 const CHROMIUM = '/usr/bin/chromium'
@@ -91,6 +92,25 @@ afterAll(async () => {
   await keyed?.close()
   // Every request of every page went to the test servers on 127.0.0.1 (or was the page's own data: icon).
   for (const url of asked) expect(url.startsWith('http://127.0.0.1:') || url.startsWith('data:'), url).toBe(true)
+})
+
+describe("npm start's demo", () => {
+  it('serves the console with the demo agents of robutler.config.json', async () => {
+    const demoServer = await startCli(['--port', '0'], { cwd: ROOT, env: cleanEnv(), timeoutMs: 30_000 })
+    try {
+      const page = await newPage()
+      await page.goto(`${demoServer.address}/api/v1/console`)
+      await poll(() => page.locator('[data-agent]').count(), { timeout: 15_000 }).toBe(3)
+      expect(await page.locator('[data-agent] h2').allTextContents()).toEqual(['echo', 'inspector', 'notes'])
+      expect(await page.locator('#access-note').textContent()).toContain('loopback')
+      await shot(page, 'demo-agents')
+      await page.close()
+    } finally {
+      demoServer.child.kill('SIGTERM')
+      await Promise.race([demoServer.exited, new Promise((resolve) => setTimeout(resolve, 10_000))])
+      killIfAlive(demoServer.child)
+    }
+  }, 60_000)
 })
 
 describe('console without an authenticator (the demo)', () => {
