@@ -5,6 +5,7 @@ import { h, ms, time } from './dom.js'
 
 interface Recent {
   id: string
+  pid: number
   time: number
   agent: string | null
   surface: string
@@ -49,6 +50,7 @@ export async function renderRequests(view: HTMLElement): Promise<void> {
           h('td', {}, ms(r.durationMs)),
           h('td', {}, r.tokens === null ? '–' : String(r.tokens)),
           h('td', {}, r.error ?? ''),
+          h('td', {}, String(r.pid)),
         ),
       ),
     )
@@ -67,7 +69,7 @@ export async function renderRequests(view: HTMLElement): Promise<void> {
       h(
         'table',
         { class: 'requests' },
-        h('thead', {}, h('tr', {}, ...['Id', 'Time', 'Agent', 'Surface', 'Status', 'Duration', 'Tokens', 'Error'].map((t) => h('th', {}, t)))),
+        h('thead', {}, h('tr', {}, ...['Id', 'Time', 'Agent', 'Surface', 'Status', 'Duration', 'Tokens', 'Error', 'Process'].map((t) => h('th', {}, t)))),
         body,
       ),
     ),
