@@ -23,6 +23,7 @@
 //   discovery                    discoverPackages over 1,000 installed packages against a readdir walk; info
 //   rss                          VmRSS idle and with 200 slow streams open, kernel against bare Fastify SSE; info
 //   mcp-tool-call                a stdio MCP tool call through skill-mcp against the SDK's own client, same server
+//   console-overhead             kernel-json with plugin-console enabled (not open) against the same kernel without it
 // A missed budget gets one line under the table: which, and why (each benchmark's `why`, from a profile).
 //   node bench/run.mjs [filter]      filter: a case-insensitive part of a benchmark's id or name
 //   BENCH_DURATION=10                seconds each measurement lasts (warm-up: 2 s more per server)
@@ -34,6 +35,7 @@
 // run resolves with { rows, tables, notes } (summary rows; detail tables by key, merged across benchmarks; notes),
 // method answers its method text for RESULTS.md (one per methodKey, else per id).
 import { authOverhead } from './benchmarks/auth-overhead.mjs'
+import { consoleOverhead } from './benchmarks/console-overhead.mjs'
 import { discovery } from './benchmarks/discovery.mjs'
 import { dynamicAgents } from './benchmarks/dynamic-agents.mjs'
 import { kernelJson, kernelStream } from './benchmarks/kernel-overhead.mjs'
@@ -50,7 +52,7 @@ import { workerOffload } from './benchmarks/worker-offload.mjs'
 import { writeReport } from './report.mjs'
 import { prepare, runEach } from './suite.mjs'
 
-const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, otelOverhead, otelSampled, usageOverhead, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, startup, discovery, rss]
+const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, otelOverhead, otelSampled, usageOverhead, consoleOverhead, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, startup, discovery, rss]
 
 async function main([filter]) {
   const prepared = prepare(BENCHMARKS, filter)

@@ -9,6 +9,7 @@
 //   BENCH_KERNEL_USAGE=1                @robutler/plugin-usage, metering in memory, no budget
 //   BENCH_KERNEL_USAGE_REDIS=<url>      @robutler/plugin-usage with a budget on the echo agent, counted in that Redis
 //   BENCH_KERNEL_MESSAGES=1             @robutler/plugin-messages {} (the Anthropic Messages API surface)
+//   BENCH_KERNEL_CONSOLE=1              @robutler/plugin-console {} (the operator console, enabled but not open)
 //   BENCH_KERNEL_CHUNK_DELAY_MS=<ms>    plugin-local { chunkDelayMs } (slow streams that stay open)
 //   BENCH_KERNEL_OTEL=<url>             @robutler/plugin-otel exporting to that OTLP endpoint, with
 //   BENCH_KERNEL_OTEL_RATIO=<0..1>      the traceidratio sampler at that ratio (unset: always_on)
@@ -47,6 +48,7 @@ if (process.env.BENCH_KERNEL_USAGE_REDIS) {
     budgets: [{ name: 'bench', match: { agent: 'echo' }, period: 'total', tokens: 1e15 }],
   }
 }
+if (process.env.BENCH_KERNEL_CONSOLE === '1') plugins['@robutler/plugin-console'] = {}
 
 const server = await createServer({
   appDir,

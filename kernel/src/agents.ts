@@ -143,6 +143,11 @@ export class AgentDirectory {
     return this.#cache.size
   }
 
+  /** The loaded agents in the cache now, least recently used first. */
+  cachedAgents(): BuiltAgent[] {
+    return [...this.#cache.values()].map((entry) => entry.agent)
+  }
+
   /** Unknown and refused names remembered. */
   get negativeSize(): number {
     return this.#negative.size

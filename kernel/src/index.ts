@@ -45,6 +45,7 @@ export type { RouteAgent, RouteConfig } from './surfaces.js'
 export type { ProviderFetch } from './provider-fetch.js'
 export type {
   AgentConfig,
+  AgentDescription,
   AgentLister,
   AgentLoader,
   AgentLoadOptions,
@@ -75,6 +76,7 @@ export type {
   ModelDelta,
   ModelRequest,
   ModelResponse,
+  PackageReport,
   PluginCommand,
   PluginDefinition,
   Provider,

@@ -20,6 +20,8 @@ import { RESERVED_AGENT_NAMES } from './config-schema.js'
 import { Surfaces } from './surfaces.js'
 import type { AgentConfig, HeaderInjector, HealthCheck, KernelApi, RunGate, SkillApi } from './types.js'
 import { idSource } from './ids.js'
+import { describeAgent, packageReport } from './describe.js'
+import type { LoadReport } from '@robutler/registry'
 
 export class Kernel {
   readonly version: string
@@ -58,6 +60,8 @@ export class Kernel {
   asyncContext = false
   booted = false
   draining = false
+  /** The load-time report this server started from (for `KernelApi.packages()`). */
+  startupReport: LoadReport | null = null
 
   constructor(options: { version: string; settings: Settings; log: Logger; app: FastifyInstance; env: Readonly<Record<string, string | undefined>> }) {
     this.version = options.version
@@ -159,6 +163,7 @@ export class Kernel {
 
   /** The API a plugin or skill receives: the same kernel, with its own child logger and close owner. */
   apiFor(owner: string): KernelApi {
+    const auth = this.auth
     return {
       version: this.version,
       urlPrefix: this.settings.urlPrefix,
@@ -172,8 +177,19 @@ export class Kernel {
         addLoader: (loader, options) => this.agents.addLoader(loader, { name: owner, ...options }),
         invalidate: (name) => this.agents.invalidate(name),
         stats: () => this.agents.stats(),
+        describe: () => [
+          ...[...this.agents.static.values()].map((agent) => describeAgent(agent, 'static')),
+          ...this.agents.cachedAgents().map((agent) => describeAgent(agent, 'cache')),
+        ],
       },
-      auth: { addAuthenticator: (fn) => this.auth.add(fn), identify: (request) => this.auth.identify(request) },
+      auth: {
+        get enabled() {
+          return auth.enabled
+        },
+        addAuthenticator: (fn) => this.auth.add(fn),
+        identify: (request) => this.auth.identify(request),
+      },
+      packages: () => packageReport(this.version, this.startupReport, this.startupReport?.problems ?? []),
       events: {
         on: (event, fn) => this.events.on(event, fn),
         off: (event, fn) => this.events.off(event, fn),

@@ -174,6 +174,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
     )
   }
   const kernel = new Kernel({ version: KERNEL_VERSION, settings, log, app, env })
+  kernel.startupReport = plan.report
   for (const [name, skill] of plan.skills) kernel.skills.set(name, skill)
   kernel.asyncContext =
     settings.asyncContext === 'auto'

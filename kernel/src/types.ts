@@ -567,6 +567,43 @@ export interface RunGate {
 
 export type HealthCheck = (signal: AbortSignal) => void | Promise<void>
 
+/** One agent as an operator's tool (the console) shows it: never its instructions or skill configs. */
+export interface AgentDescription {
+  name: string
+  description: string
+  model: string
+  fallbackModels: string[]
+  /** Caller scopes allowed to use it at all, its owner, and the user ids that get `admin` scope on it (skill-auth). */
+  scopes: Scope[]
+  owner: string | null
+  admins: string[]
+  /** Whether a caller needs an identity (skill-auth `required`). */
+  requireIdentity: boolean
+  /** `static`: from the config; `cache`: loaded by a loader and cached now. */
+  source: 'static' | 'cache'
+  skills: Array<{
+    name: string
+    tools: Array<{ name: string; description: string; scope: Scope; runs: 'worker' | 'inline'; isolated: boolean }>
+  }>
+}
+
+/** The load-time report of the running server, as `robutler doctor` words it: installed packages and problems. */
+export interface PackageReport {
+  kernelVersion: string
+  problems: Array<{ code: string; message: string; package?: string; hint?: string }>
+  packages: Array<{
+    name: string
+    version: string
+    kind: string
+    /** The manifest's kernel range, and whether this kernel satisfies it. */
+    kernelRange: string | null
+    compatible: boolean
+    enabled: boolean
+    /** What the package declares it needs (`env`, `network`), as its manifest says. */
+    permissions: Record<string, unknown> | null
+  }>
+}
+
 export interface KernelApi {
   readonly version: string
   readonly urlPrefix: string
@@ -582,8 +619,12 @@ export interface KernelApi {
     /** Agent cache figures (for monitoring). */
     /** `staleServed`: reloads that failed and were answered by the agent as last loaded (see `server.agentMaxStale`). */
     stats(): { static: number; cached: number; hits: number; misses: number; loads: number; loadErrors: number; staleServed?: number }
+    /** The configured agents, then the loaded agents in the cache now (for operators' tools). */
+    describe(): AgentDescription[]
   }
   auth: {
+    /** Whether any authenticator is enabled (without one, every caller is anonymous). */
+    readonly enabled: boolean
     addAuthenticator(fn: Authenticator): void
     /**
      * The request's identity through the authenticator chain (null: anonymous); rejects with a 401
@@ -619,6 +660,8 @@ export interface KernelApi {
   /** The worker pool's figures (for monitoring). */
   /** `recycled`: threads ended because they held more memory outside the heap than `workerResourceLimits.maxExternalMb`. */
   pool: { stats(): { threads: number; queueSize: number; utilization: number; completed: number; failed: number; recycled?: number } }
+  /** The packages this server found and enabled, and the load-time problems (none once it serves). */
+  packages(): PackageReport
   /** The Fastify instance: add routes such as `/metrics` here. */
   http: FastifyInstance
   /** Gates every agent run passes before its first model call and after it ends: see RunGate. */

@@ -33,6 +33,8 @@ export const PACKAGES = {
   skillMcp: ['@robutler/skill-mcp', 'skills/mcp'],
   pluginMcp: ['@robutler/plugin-mcp', 'plugins/mcp'],
   responses: ['@robutler/plugin-responses', 'plugins/responses'],
+  console: ['@robutler/plugin-console', 'plugins/console'],
+  usageStub: ['robutler-plugin-usage-stub', 'test/fixtures/plugins/usage-stub'],
   caller: ['robutler-skill-caller', 'test/fixtures/skills/caller'],
   usage: ['@robutler/plugin-usage', 'plugins/usage'],
 } as const
