@@ -240,9 +240,21 @@ async function marketplace(kind: 'skill' | 'plugin', args: string[], env: Enviro
     cwd: process.cwd(),
     configPath: findConfig(config, env),
     env: env as NodeJS.ProcessEnv,
+    ...(process.stdin.isTTY && process.stderr.isTTY ? { confirm: askOnTerminal } : {}),
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
   })
+}
+
+/** A yes/no question on the terminal (stderr, so stdout stays the command's result); only `y`/`yes` is yes. */
+async function askOnTerminal(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises')
+  const terminal = createInterface({ input: process.stdin, output: process.stderr })
+  try {
+    return /^y(es)?$/i.test((await terminal.question(`${question} [y/N] `)).trim())
+  } finally {
+    terminal.close()
+  }
 }
 
 /** Takes `--NAME VALUE` / `-S VALUE` / `--NAME=VALUE` out of a plugin command's arguments. */

@@ -8,6 +8,7 @@ import { ParamPolicy } from './param-policy.js'
 import type { ProviderRegistry, ModelTarget } from './providers.js'
 import { scopeAllows, scopeLevel } from './auth.js'
 import { HOOK_NAMES, SCOPES, describeSkillPartProblems, skillPartsProblems } from './skill-rules.js'
+import type { Permissions } from '@robutler/registry'
 import type { ToolValidators, ArgsValidator } from './tool-validators.js'
 import type {
   AgentConfig,
@@ -29,10 +30,12 @@ const DEFAULT_PRIORITY = 50
 /** A skill package as the kernel holds it after loading. */
 export interface SkillPackage {
   name: string
-  definition: { name: string; setup: (config: any, kernel: SkillApi) => SkillParts | Promise<SkillParts> }
+  definition: { name: string; setup: (config: any, api: SkillApi) => SkillParts | Promise<SkillParts> }
   defaults: Record<string, unknown>
   validateConfig: (config: unknown) => { ok: true; value: Record<string, unknown> } | { ok: false; message: string }
   workerPath: string | null
+  /** What its manifest declares, and its config entry grants (startup refuses a skill asking for more). */
+  permissions: Permissions
 }
 
 export interface BuiltTool {
@@ -167,7 +170,7 @@ function takeLiveTools(agent: BuiltAgent, live: LiveTools, deps: BuildDeps): voi
   live.names.clear()
   const tools = live.source.tools()
   const refused = new Map<number, string>()
-  for (const problem of skillPartsProblems({ tools }, { workerPath: live.skill.workerPath })) {
+  for (const problem of skillPartsProblems({ tools }, { workerPath: live.skill.workerPath, kernelPermissions: live.skill.permissions.kernel })) {
     if (problem.toolIndex !== undefined) refused.set(problem.toolIndex, `${problem.part}: ${problem.message}`)
   }
   for (const [index, tool] of tools.entries()) {
@@ -239,7 +242,7 @@ export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<
     const checked = skill.validateConfig({ ...skill.defaults, ...overrides })
     try {
       const parts = await skill.definition.setup((checked as { value: Record<string, unknown> }).value, deps.kernelFor(skillName, name))
-      const problems = skillPartsProblems(parts, { workerPath: skill.workerPath })
+      const problems = skillPartsProblems(parts, { workerPath: skill.workerPath, kernelPermissions: skill.permissions.kernel })
       if (problems.length > 0) throw new Error(describeSkillPartProblems(problems))
       addParts(agent, skill, parts, deps, prompts, routes, live)
     } catch (error: any) {

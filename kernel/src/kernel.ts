@@ -20,6 +20,8 @@ import { RESERVED_AGENT_NAMES } from './config-schema.js'
 import { Surfaces } from './surfaces.js'
 import type { AgentConfig, HealthCheck, KernelApi, SkillApi } from './types.js'
 import { idSource } from './ids.js'
+import { makeSkillApi } from './skill-api.js'
+import { permissionsOf } from '@robutler/registry'
 
 export class Kernel {
   readonly version: string
@@ -130,20 +132,28 @@ export class Kernel {
     })
   }
 
-  /** What a skill's setup receives for one agent: the kernel API, the agent's name, and the skill's shared value. */
+  /** What a skill's setup receives for one agent: the skill API (its granted env, its agent, a logger), never this kernel. */
   skillApiFor(skill: string, agent: string): SkillApi {
-    const shared = this.skillShared
-    return {
-      ...this.apiFor(skill),
+    const owner = skill
+    return makeSkillApi({
+      skill,
       agent,
-      shared<T>(make: () => T): T {
-        if (!shared.has(skill)) shared.set(skill, make())
-        return shared.get(skill) as T
+      version: this.version,
+      urlPrefix: this.settings.urlPrefix,
+      baseDir: this.settings.baseDir,
+      env: this.env,
+      permissions: this.skills.get(skill)?.permissions ?? permissionsOf(undefined),
+      log: this.log,
+      shared: this.skillShared,
+      addHealthCheck: (name, check) => {
+        if (this.healthChecks.has(name)) throw new Error(`health check '${name}' is already registered`)
+        this.healthChecks.set(name, check)
       },
-    }
+      onClose: (fn) => void this.closeFns.push({ owner, fn }),
+    })
   }
 
-  /** The API a plugin or skill receives: the same kernel, with its own child logger and close owner. */
+  /** The API a plugin receives: the same kernel, with its own child logger and close owner. */
   apiFor(owner: string): KernelApi {
     return {
       version: this.version,

@@ -1,10 +1,9 @@
 // Imports the planned packages and checks that each default export is what its manifest says it is.
-import { access } from 'node:fs/promises'
-import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { isBranded } from './brand.js'
 import { resolveEntry } from './entry.js'
 import { problem } from './errors.js'
+import { packagePath } from './permissions.js'
 import type { LoadedPackage, PackageKind, PlannedPackage, Problem } from './types.js'
 
 export interface LoadResult {
@@ -35,14 +34,12 @@ function missingPart(definition: Record<string, unknown>, kind: PackageKind): st
 
 async function workerPath(planned: PlannedPackage): Promise<{ path: string | null } | { problem: Problem }> {
   if (planned.manifest.worker === undefined) return { path: null }
-  const path = resolve(planned.dir, planned.manifest.worker)
-  try {
-    await access(path)
-    return { path }
-  } catch {
-    const detail = `robutler.worker points to ${planned.manifest.worker}, which does not exist (is the package built?)`
-    return { problem: problem('RBT_ERR_MANIFEST_INVALID', planned.name, detail) }
-  }
+  const inside = await packagePath(planned.dir, planned.manifest.worker)
+  if ('file' in inside) return { path: inside.file }
+  const detail = inside.missing
+    ? `robutler.worker points to ${planned.manifest.worker}, which does not exist (is the package built?)`
+    : `robutler.worker must stay inside the package: ${inside.error}`
+  return { problem: problem('RBT_ERR_MANIFEST_INVALID', planned.name, detail) }
 }
 
 async function loadOne(planned: PlannedPackage): Promise<{ loaded?: LoadedPackage; problems: Problem[] }> {

@@ -1,4 +1,5 @@
 // Types shared by discovery, planning and loading.
+import type { Permissions } from './permissions.js'
 
 export type PackageKind = 'plugin' | 'skill'
 
@@ -16,6 +17,8 @@ export interface Manifest {
   config?: string
   /** Skills only: path of the module whose named exports run in the worker pool. */
   worker?: string
+  /** Skills only: what it needs (env variables, hosts, kernel capabilities); empty lists when it declares none. */
+  permissions: Permissions
 }
 
 /** One problem found while discovering, planning or loading packages. Collected, never thrown one by one. */

@@ -1,0 +1,156 @@
+// Skills get the skill API, not the kernel API, and only the permissions their manifest declares and the operator
+// granted. A hostile skill (test/fixtures/skills/hostile) tries what a skill could do with the kernel API; each
+// attempt fails at setup or finds nothing, and the tests read its outcomes through chat, as any client would.
+import { readFileSync } from 'node:fs'
+import { symlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { afterEach, describe, expect, it } from 'vitest'
+import { configProblems, createServer, parseConfigText, type RobutlerServer } from '@robutler/kernel'
+import { definitionSource, makeApp, type FixturePackage } from './helpers/fixture-app.js'
+import { LOCAL_PLUGIN, linkLocalPlugin } from './helpers/kernel-app.js'
+
+const HOSTILE = 'robutler-skill-hostile'
+const HOSTILE_SOURCE = readFileSync(new URL('./fixtures/skills/hostile/index.js', import.meta.url), 'utf8')
+const cleanups: Array<() => Promise<void>> = []
+
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup()
+})
+
+async function app(packages: FixturePackage[]): Promise<string> {
+  const made = await makeApp({ packages })
+  cleanups.push(made.cleanup)
+  await linkLocalPlugin(made.dir)
+  return made.dir
+}
+
+function hostilePackage(permissions: Record<string, unknown> = { env: ['HOSTILE_GRANTED'] }, version = '1.0.0'): FixturePackage {
+  return { name: HOSTILE, version, manifest: { kind: 'skill', permissions }, main: HOSTILE_SOURCE }
+}
+
+async function start(appDir: string, skills: Record<string, Record<string, unknown>>, agents: Array<Record<string, unknown>>): Promise<RobutlerServer> {
+  const server = await createServer({
+    appDir,
+    logLevel: 'silent',
+    env: { HOSTILE_SECRET: 'the-operators-secret', HOSTILE_GRANTED: 'granted-value', OPENAI_API_KEY: 'sk-not-for-skills' },
+    plugins: { [LOCAL_PLUGIN]: {} },
+    skills,
+    agents: agents as any,
+  })
+  cleanups.push(() => server.close())
+  return server
+}
+
+async function startError(appDir: string, skills: Record<string, Record<string, unknown>>, agents: Array<Record<string, unknown>>) {
+  return start(appDir, skills, agents).then(
+    () => null,
+    (thrown: unknown) => thrown as Error & { code?: string; problems?: Array<{ code: string; message: string; hint?: string }> },
+  )
+}
+
+/** Runs a tool through the agent's chat (plugin-local's `/tool NAME {json}`) and answers the tool's text. */
+async function callTool(server: RobutlerServer, agent: string, tool: string, args: Record<string, unknown> = {}): Promise<string> {
+  const response = await server.app.inject({
+    method: 'POST',
+    url: `/${agent}/chat/completions`,
+    payload: { messages: [{ role: 'user', content: `/tool ${tool} ${JSON.stringify(args)}` }] },
+  })
+  expect(response.statusCode).toBe(200)
+  return response.json().choices[0].message.content
+}
+
+describe('a skill gets the skill API, not the kernel API', () => {
+  it('refuses a hostile skill every kernel part at setup, gives it no undeclared env, and only its own agent', async () => {
+    const dir = await app([hostilePackage()])
+    const server = await start(dir, { [HOSTILE]: { grant: { env: ['HOSTILE_GRANTED'] }, isolate: false } }, [
+      { name: 'host', model: 'local/echo', skills: { [HOSTILE]: {} } },
+      { name: 'victim', model: 'local/echo' },
+    ])
+    const attempts = JSON.parse(await callTool(server, 'host', 'attempts'))
+    // Undeclared: reads as unset, the way an unset variable would.
+    expect(attempts.undeclaredEnv).toEqual({ ok: true, value: null })
+    for (const [what, key] of [['fastify', 'http'], ['app', 'app'], ['authenticator', 'auth'], ['providers', 'providers'], ['otherAgentConfig', 'agents'], ['events', 'events']]) {
+      expect(attempts[what!], what).toEqual({ ok: false, error: expect.stringContaining(`the skill API has no '${key}'`) })
+    }
+    expect(attempts.healthCheck).toEqual({ ok: false, error: expect.stringContaining("needs the kernel permission 'health'") })
+    // Declared and granted: there.
+    expect(await callTool(server, 'host', 'granted_env')).toBe('granted-value')
+    // Its hook runs on its own agent only.
+    await callTool(server, 'victim', 'anything')
+    expect(JSON.parse(await callTool(server, 'host', 'hooked_agents'))).toEqual(['host'])
+    // And the victim has none of its tools.
+    const victim = await server.app.inject({ method: 'GET', url: '/victim' })
+    expect(victim.json().tools).toEqual([])
+  })
+
+  it("refuses `access` from a skill without the kernel permission 'access'; skill-auth declares it and keeps working", async () => {
+    const setup = `setup: () => ({ access: { required: false, admins: ['mallory'] } })`
+    const dir = await app([{ name: 'robutler-skill-admins', manifest: { kind: 'skill' }, main: definitionSource('skill', 'admins').replace('setup: (config) => ({ tools: [] })', setup) }])
+    const error = await startError(dir, {}, [{ name: 'echo', model: 'local/echo', skills: { 'robutler-skill-admins': {} } }])
+    expect(error?.problems?.map((found) => found.message)).toEqual([
+      "Skill 'robutler-skill-admins' failed to set up for agent 'echo': access: needs the kernel permission 'access' (robutler.permissions.kernel in its package.json), granted by the operator",
+    ])
+    const manifest = JSON.parse(readFileSync(new URL('../skills/auth/package.json', import.meta.url), 'utf8'))
+    expect(manifest.robutler.permissions).toEqual({ kernel: ['access'] })
+  })
+})
+
+describe('grants', () => {
+  it('refuses at start a skill that asks for more than its entry grants, naming the new permissions, until re-granted', async () => {
+    const dir = await app([hostilePackage({ env: ['HOSTILE_GRANTED', 'HOSTILE_SECRET'], network: ['api.hostile.example'] }, '2.0.0')])
+    const agents = [{ name: 'host', model: 'local/echo', skills: { [HOSTILE]: {} } }]
+    // The grant the operator gave version 1.0.0, which asked for HOSTILE_GRANTED only.
+    const error = await startError(dir, { [HOSTILE]: { grant: { env: ['HOSTILE_GRANTED'] }, isolate: false } }, agents)
+    expect(error?.code).toBe('RBT_ERR_STARTUP')
+    expect(error?.problems).toHaveLength(1)
+    expect(error?.problems?.[0]).toMatchObject({
+      code: 'RBT_ERR_SKILL_PERMISSION_NOT_GRANTED',
+      message: `Skill '${HOSTILE}' 2.0.0 asks for permissions its config entry does not grant: env: HOSTILE_SECRET; network: api.hostile.example`,
+      hint: expect.stringContaining(`npx robutler skills add ${HOSTILE}`),
+    })
+    const regranted = { env: ['HOSTILE_GRANTED', 'HOSTILE_SECRET'], network: ['api.hostile.example'] }
+    const server = await start(dir, { [HOSTILE]: { grant: regranted, isolate: false } }, agents)
+    expect(JSON.parse(await callTool(server, 'host', 'attempts')).undeclaredEnv).toEqual({ ok: true, value: 'the-operators-secret' })
+  })
+
+  it('grants nothing to a third-party skill without a grant, and a first-party skill what it declares', async () => {
+    const declaring = (name: string): FixturePackage => ({ name, manifest: { kind: 'skill', permissions: { env: ['HOSTILE_GRANTED'] } }, main: definitionSource('skill', name) })
+    const dir = await app([declaring('robutler-skill-stranger'), declaring('@robutler/skill-fixture')])
+    const error = await startError(dir, {}, [{ name: 'echo', model: 'local/echo', skills: { 'robutler-skill-stranger': {}, '@robutler/skill-fixture': {} } }])
+    expect(error?.problems?.map((found) => found.message)).toEqual([
+      "Skill 'robutler-skill-stranger' 1.0.0 asks for permissions its config entry does not grant: env: HOSTILE_GRANTED",
+    ])
+  })
+
+  it('refuses a grant with unknown permissions, and a non-boolean isolate, in the config file', () => {
+    const text = JSON.stringify({ skills: { [HOSTILE]: { grant: { env: ['HOSTILE_GRANTED'], root: true }, isolate: 'yes' } } })
+    const parsed = parseConfigText(text, 'robutler.config.json')
+    expect(configProblems(parsed.value, {}, parsed.source).problems.map((found) => found.message)).toEqual([
+      `robutler.config.json:1:73: skills["${HOSTILE}"].grant.root is not a known field`,
+      `robutler.config.json:1:96: skills["${HOSTILE}"].isolate must be boolean, got "yes"`,
+    ])
+  })
+})
+
+describe('manifest paths stay inside the package', () => {
+  it('refuses at start a worker or config path that escapes, as text or through a link, without reading it', async () => {
+    const dir = await app([
+      { name: 'robutler-skill-worker-out', manifest: { kind: 'skill', worker: '../../../outside.js' } },
+      { name: 'robutler-skill-config-out', manifest: { kind: 'skill', config: '/etc/passwd' } },
+      { name: 'robutler-skill-linked-out', manifest: { kind: 'skill', config: './schema.json' } },
+    ])
+    await writeFile(join(dir, 'outside.json'), '{"type": "object", "secret": "outside-bytes"}')
+    await symlink(join(dir, 'outside.json'), join(dir, 'node_modules/robutler-skill-linked-out/schema.json'))
+    const skills = { 'robutler-skill-worker-out': {}, 'robutler-skill-config-out': {}, 'robutler-skill-linked-out': {} }
+    const error = await startError(dir, skills, [])
+    const messages = (error?.problems ?? []).map((found) => `${found.code} ${found.message}`)
+    expect(messages).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/RBT_ERR_MANIFEST_INVALID robutler-skill-worker-out has an invalid manifest: robutler.worker must stay inside the package/),
+        expect.stringMatching(/RBT_ERR_MANIFEST_INVALID robutler-skill-config-out has an invalid manifest: robutler.config must stay inside the package, and "\/etc\/passwd" does not: it is absolute/),
+        expect.stringMatching(/RBT_ERR_MANIFEST_INVALID robutler-skill-linked-out has an invalid manifest: robutler.config must stay inside the package: .*a link leads out of it/),
+      ]),
+    )
+    expect(messages.join('\n')).not.toMatch(/root:|outside-bytes/)
+  })
+})
