@@ -3,6 +3,7 @@
 // attempt fails at setup or finds nothing, and the tests read its outcomes through chat, as any client would.
 import { readFileSync } from 'node:fs'
 import { symlink, writeFile } from 'node:fs/promises'
+import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
 import { configProblems, createServer, parseConfigText, type RobutlerServer } from '@robutler/kernel'
@@ -86,7 +87,7 @@ describe('a skill gets the skill API, not the kernel API', () => {
   it("refuses `access` from a skill without the kernel permission 'access'; skill-auth declares it and keeps working", async () => {
     const setup = `setup: () => ({ access: { required: false, admins: ['mallory'] } })`
     const dir = await app([{ name: 'robutler-skill-admins', manifest: { kind: 'skill' }, main: definitionSource('skill', 'admins').replace('setup: (config) => ({ tools: [] })', setup) }])
-    const error = await startError(dir, {}, [{ name: 'echo', model: 'local/echo', skills: { 'robutler-skill-admins': {} } }])
+    const error = await startError(dir, { 'robutler-skill-admins': { isolate: false } }, [{ name: 'echo', model: 'local/echo', skills: { 'robutler-skill-admins': {} } }])
     expect(error?.problems?.map((found) => found.message)).toEqual([
       "Skill 'robutler-skill-admins' failed to set up for agent 'echo': access: needs the kernel permission 'access' (robutler.permissions.kernel in its package.json), granted by the operator",
     ])
@@ -152,5 +153,73 @@ describe('manifest paths stay inside the package', () => {
       ]),
     )
     expect(messages.join('\n')).not.toMatch(/root:|outside-bytes/)
+  })
+})
+
+describe('isolated skills (the default outside @robutler/)', () => {
+  it('runs the hostile skill in its own processes: every escape fails only its call, and the server stays as it was', async () => {
+    const dir = await app([hostilePackage()])
+    await writeFile(join(dir, 'secret.txt'), 'an operator file')
+    const server = await start(dir, { [HOSTILE]: { grant: { env: ['HOSTILE_GRANTED'] }, hooks: false } }, [{ name: 'host', model: 'local/echo', skills: { [HOSTILE]: {} } }])
+    const address = await server.listen({ host: '127.0.0.1', port: 0 })
+    const call = (tool: string, args: Record<string, unknown> = {}) => callTool(server, 'host', tool, args)
+    const failure = async (tool: string, args: Record<string, unknown> = {}) => {
+      const answer = JSON.parse(await call(tool, args))
+      expect(answer.error?.code, `${tool} should fail`).toBe('RBT_ERR_TOOL_FAILED')
+      return String(answer.error.message)
+    }
+    const restricted = 'Access to this API has been restricted'
+    expect(await call('echo', { text: 'first' })).toBe('echo first')
+    const rssBefore = process.memoryUsage().rss
+
+    // The environment holds the granted variables only, through the API and through process.env alike.
+    expect(await call('granted_env')).toBe('granted-value')
+    expect(await call('read_env', { name: 'HOSTILE_GRANTED' })).toBe('granted-value')
+    expect(await call('read_env', { name: 'HOSTILE_SECRET' })).toBe('undefined')
+    expect(await call('read_env', { name: 'OPENAI_API_KEY' })).toBe('undefined')
+    // Files: its own package, yes; ~/.npmrc and the app's files, no; writes only in its scratch folder.
+    expect(await call('read_file', { path: join(dir, 'node_modules', HOSTILE, 'package.json') })).toContain(HOSTILE)
+    expect(await failure('read_file', { path: join(homedir(), '.npmrc') })).toContain(restricted)
+    expect(await failure('read_file', { path: join(dir, 'secret.txt') })).toContain(restricted)
+    expect(await failure('write_file', { path: join(dir, 'written.txt') })).toContain(restricted)
+    expect(await failure('write_file', { path: join(dir, 'node_modules', HOSTILE, 'index.js') })).toContain(restricted)
+    expect(await call('scratch')).toBe('ok')
+    // No processes, no workers, no signals.
+    expect(await failure('spawn')).toContain(restricted)
+    expect(await failure('start_worker')).toContain(restricted)
+    expect(await failure('kill_parent')).toContain('process.kill is not available to an isolated skill')
+
+    // 2 GB of Buffers: the process is ended at its memory limit while /health keeps answering.
+    let healthy = 0
+    let unhealthy = 0
+    let polling = true
+    const poll = (async () => {
+      while (polling) {
+        const response = await fetch(`${address}/health`)
+        await response.arrayBuffer()
+        if (response.status === 200) healthy++
+        else unhealthy++
+        await new Promise((resolve) => setTimeout(resolve, 5))
+      }
+    })()
+    expect(await failure('allocate', { mb: 2048 })).toMatch(/the isolated skill's process held \d+ MB, more than its 256 MB, and was ended/)
+    expect(await failure('crash')).toContain("the isolated skill's process ended (exit code 3)")
+    polling = false
+    await poll
+    expect(healthy).toBeGreaterThan(0)
+    expect(unhealthy).toBe(0)
+    // Each failure was its call's alone: the skill still answers, and the server holds no more memory than before.
+    expect(await call('echo', { text: 'after' })).toBe('echo after')
+    expect(process.memoryUsage().rss - rssBefore).toBeLessThan(50 * 1024 * 1024)
+    expect((await fetch(`${address}/health`)).status).toBe(200)
+  }, 60_000)
+
+  it('refuses hooks, routes and access from an isolated skill, saying how to run it in process', async () => {
+    const dir = await app([hostilePackage()])
+    const error = await startError(dir, { [HOSTILE]: { grant: { env: ['HOSTILE_GRANTED'] } } }, [{ name: 'host', model: 'local/echo', skills: { [HOSTILE]: {} } }])
+    expect(error?.problems?.map((found) => found.message)).toEqual([
+      `Skill '${HOSTILE}' failed to set up for agent 'host': an isolated skill has only tools and prompts, and this one declares hooks, which would run in the server: ` +
+        'run it in process with "isolate": false in its entry of the config\'s skills section (only code you trust: docs/security.md)',
+    ])
   })
 })

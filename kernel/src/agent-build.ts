@@ -36,6 +36,8 @@ export interface SkillPackage {
   workerPath: string | null
   /** What its manifest declares, and its config entry grants (startup refuses a skill asking for more). */
   permissions: Permissions
+  /** Set when it runs in processes of its own (its `definition` was never imported here). */
+  isolated?: { dir: string; entry: string } | null
 }
 
 export interface BuiltTool {
@@ -100,6 +102,8 @@ export interface BuildDeps {
   skills: ReadonlyMap<string, SkillPackage>
   validators: ToolValidators
   kernelFor: (skill: string, agent: string) => SkillApi
+  /** Sets an isolated skill up for an agent in its processes: its tools call into them. */
+  isolatedSetup: (skill: SkillPackage, agent: string, config: Record<string, unknown>) => Promise<SkillParts>
   urlPrefix: string
   /** Where a skill's changing tools that cannot be offered are reported. */
   log: Logger
@@ -241,7 +245,8 @@ export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<
     const skill = deps.skills.get(skillName)!
     const checked = skill.validateConfig({ ...skill.defaults, ...overrides })
     try {
-      const parts = await skill.definition.setup((checked as { value: Record<string, unknown> }).value, deps.kernelFor(skillName, name))
+      const config = (checked as { value: Record<string, unknown> }).value
+      const parts = skill.isolated ? await deps.isolatedSetup(skill, name, config) : await skill.definition.setup(config, deps.kernelFor(skillName, name))
       const problems = skillPartsProblems(parts, { workerPath: skill.workerPath, kernelPermissions: skill.permissions.kernel })
       if (problems.length > 0) throw new Error(describeSkillPartProblems(problems))
       addParts(agent, skill, parts, deps, prompts, routes, live)

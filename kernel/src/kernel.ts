@@ -21,6 +21,7 @@ import { Surfaces } from './surfaces.js'
 import type { AgentConfig, HealthCheck, KernelApi, SkillApi } from './types.js'
 import { idSource } from './ids.js'
 import { makeSkillApi } from './skill-api.js'
+import { IsolatedSkill } from './isolation.js'
 import { permissionsOf } from '@robutler/registry'
 
 export class Kernel {
@@ -33,6 +34,8 @@ export class Kernel {
   readonly auth = new AuthChain()
   readonly validators = new ToolValidators()
   readonly skills = new Map<string, SkillPackage>()
+  /** Each isolated skill's process pool, by package name. */
+  readonly isolated = new Map<string, IsolatedSkill>()
   /** Each skill's `shared(make)` value, by package name. */
   readonly skillShared = new Map<string, unknown>()
   /** What every agent config is checked against once plugins have registered their providers. */
@@ -127,9 +130,34 @@ export class Kernel {
       skills: this.skills,
       validators: this.validators,
       kernelFor: (skill, agent) => this.skillApiFor(skill, agent),
+      isolatedSetup: (skill, agent, config) => this.isolatedSkill(skill).setup(agent, config),
       urlPrefix: this.settings.urlPrefix,
       log: this.log,
     })
+  }
+
+  /** The process pool of an isolated skill, started with the first agent that uses it and closed with the server. */
+  isolatedSkill(skill: SkillPackage): IsolatedSkill {
+    let pool = this.isolated.get(skill.name)
+    if (!pool) {
+      const s = this.settings
+      pool = new IsolatedSkill({
+        name: skill.name,
+        dir: skill.isolated!.dir,
+        entry: skill.isolated!.entry,
+        workerPath: skill.workerPath,
+        permissions: skill.permissions,
+        env: this.env,
+        version: this.version,
+        urlPrefix: s.urlPrefix,
+        settings: { processes: s.isolation.processes, memoryMb: s.isolation.memoryMb, maxQueue: s.workerQueue },
+        log: this.log,
+      })
+      this.isolated.set(skill.name, pool)
+      const closing = pool
+      this.closeFns.push({ owner: skill.name, fn: () => closing.close() })
+    }
+    return pool
   }
 
   /** What a skill's setup receives for one agent: the skill API (its granted env, its agent, a logger), never this kernel. */

@@ -73,6 +73,11 @@ export function grantOf(name: string, declared: Permissions, entry: Record<strin
   return isFirstParty(name) ? declared : permissionsOf(undefined)
 }
 
+/** Whether a skill runs isolated: its entry's `isolate`, by default true for every package outside `@robutler/`. */
+export function isolates(name: string, entry: Record<string, unknown> | undefined): boolean {
+  return typeof entry?.isolate === 'boolean' ? entry.isolate : !isFirstParty(name)
+}
+
 /** The problem of a skill whose installed version asks for more than its entry grants (an upgrade asking for more). */
 function grantProblem(pkg: LoadedPackage, entry: Record<string, unknown> | undefined): Problem | null {
   const missing = ungranted(pkg.manifest.permissions, grantOf(pkg.name, pkg.manifest.permissions, entry))
@@ -103,10 +108,11 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
   if (settings.monitoring && !options.plugins?.[PROMETHEUS_PLUGIN]) {
     fromEnvironment[env.PROMETHEUS_ENABLED === 'true' ? 'PROMETHEUS_ENABLED=true' : 'enableMonitoring'] = PROMETHEUS_PLUGIN
   }
+  const isolated = Object.keys(skills).filter((name) => isolates(name, options.skills?.[name]))
   const report = await resolvePackages({
     appDir: settings.appDir,
     kernelVersion,
-    selection: { plugins: options.plugins ?? {}, skills, agentSkills, capabilities: [...capabilities], fromEnvironment },
+    selection: { plugins: options.plugins ?? {}, skills, agentSkills, capabilities: [...capabilities], fromEnvironment, isolated },
   })
 
   const skillMap = new Map<string, SkillPackage>()
@@ -127,6 +133,7 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
         validateConfig: pkg.validateConfig,
         workerPath: pkg.workerPath,
         permissions: pkg.manifest.permissions,
+        isolated: pkg.isolated ? { dir: pkg.dir, entry: pkg.entryPath } : null,
       })
     } else {
       plugins.push({ name: pkg.name, config: pkg.config, definition: pkg.definition })

@@ -42,11 +42,16 @@ async function workerPath(planned: PlannedPackage): Promise<{ path: string | nul
   return { problem: problem('RBT_ERR_MANIFEST_INVALID', planned.name, detail) }
 }
 
-async function loadOne(planned: PlannedPackage): Promise<{ loaded?: LoadedPackage; problems: Problem[] }> {
+async function loadOne(planned: PlannedPackage, isolated: boolean): Promise<{ loaded?: LoadedPackage; problems: Problem[] }> {
   const { name, kind } = planned
   const [entry, worker] = await Promise.all([resolveEntry(planned.dir, planned.packageJson), workerPath(planned)])
   const problems: Problem[] = 'problem' in worker ? [worker.problem] : []
   if ('error' in entry) return { problems: [problem('RBT_ERR_PACKAGE_LOAD_FAILED', name, entry.error), ...problems] }
+  // Its code runs only in its own processes: the brand is checked there, when it is set up.
+  if (isolated && kind === 'skill') {
+    if ('problem' in worker) return { problems }
+    return { loaded: { ...planned, definition: null, workerPath: worker.path, entryPath: entry.file, isolated: true }, problems }
+  }
   let module: Record<string, unknown>
   try {
     module = await import(pathToFileURL(entry.file).href)
@@ -59,18 +64,19 @@ async function loadOne(planned: PlannedPackage): Promise<{ loaded?: LoadedPackag
   const unusable = isBranded(definition, kind) ? missingPart(definition as Record<string, unknown>, kind) : describe(definition)
   if (unusable !== null) problems.unshift(problem('RBT_ERR_PACKAGE_EXPORT_INVALID', name, kind, unusable))
   if (problems.length > 0 || 'problem' in worker) return { problems }
-  return { loaded: { ...planned, definition, workerPath: worker.path }, problems }
+  return { loaded: { ...planned, definition, workerPath: worker.path, entryPath: entry.file, isolated: false }, problems }
 }
 
 /**
  * Imports every planned package (in parallel) and checks its default export against its manifest's kind.
- * The result keeps the planned boot order; failures are problems, never throws.
+ * The result keeps the planned boot order; failures are problems, never throws. Skills named in `isolated` are
+ * not imported: they run in processes of their own.
  *
  * @example
  * const { packages, problems } = await loadPackages(plan.packages)
  */
-export async function loadPackages(planned: readonly PlannedPackage[]): Promise<LoadResult> {
-  const results = await Promise.all(planned.map(loadOne))
+export async function loadPackages(planned: readonly PlannedPackage[], options: { isolated?: ReadonlySet<string> } = {}): Promise<LoadResult> {
+  const results = await Promise.all(planned.map((entry) => loadOne(entry, options.isolated?.has(entry.name) ?? false)))
   return {
     packages: results.flatMap((result) => (result.loaded ? [result.loaded] : [])),
     problems: results.flatMap((result) => result.problems),

@@ -71,6 +71,11 @@ export interface Selection {
    * (`{ 'PROMETHEUS_ENABLED=true': '@robutler/plugin-prometheus' }`). The key is quoted in problems.
    */
   fromEnvironment?: Record<string, string>
+  /**
+   * Skills that run isolated, in processes of their own: loaded without importing them here (their code must never
+   * run in this process); their entry module is found and checked to exist.
+   */
+  isolated?: string[]
 }
 
 export interface PlanInput {
@@ -106,6 +111,10 @@ export interface LoadedPackage extends PlannedPackage {
   definition: any
   /** Absolute path of the manifest's worker module, when it has one. */
   workerPath: string | null
+  /** Absolute path of its entry module. */
+  entryPath: string
+  /** True when it was not imported (an isolated skill): `definition` is null. */
+  isolated: boolean
 }
 
 export interface LoadReport {
