@@ -17,6 +17,8 @@ import type { IsolateAnswer, IsolateRequest, IsolatedToolSpec } from './isolate-
 import type { SkillParts, SkillTool } from './types.js'
 
 const CHILD = fileURLToPath(new URL('./isolate-child.js', import.meta.url))
+/** The kernel's package folder: a skill imports `defineSkill` from it, so its processes may read it and its dependencies. */
+const KERNEL_DIR = dirname(dirname(CHILD))
 const PAGE_BYTES = 4096
 const WATCH_EVERY_MS = 10
 
@@ -154,7 +156,9 @@ export class IsolatedSkill {
     const granted: Record<string, string> = { TMPDIR: scratch }
     for (const name of permissions.env) if (env[name] !== undefined) granted[name] = env[name]!
     const modules = modulesFolder(dir)
-    const readable = [dir, ...(modules ? [modules] : []), CHILD, scratch]
+    // The kernel's own dependencies: beside it when installed, in the workspace root's node_modules when linked.
+    const kernelModules = modulesFolder(KERNEL_DIR) ?? join(dirname(KERNEL_DIR), 'node_modules')
+    const readable = [...new Set([dir, ...(modules ? [modules] : []), KERNEL_DIR, kernelModules, scratch])]
     const execArgv = [
       PERMISSION_FLAG,
       ...readable.map((path) => `--allow-fs-read=${path}`),
