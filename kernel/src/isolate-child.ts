@@ -57,13 +57,15 @@ async function setup(request: Extract<IsolateRequest, { type: 'setup' }>): Promi
   const definition = await importDefault(request.entry)
   if (definition?.[BRAND] !== 'skill' || typeof definition.setup !== 'function') throw new Error('its default export is not a skill made by defineSkill')
   const log = (level: string) => (...values: unknown[]) => void process.send!({ log: level, values: values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))) })
+  const logger: Record<string, unknown> = { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') }
+  logger.child = () => logger
   const api = Object.freeze({
     agent: request.agent,
     version: request.version,
     urlPrefix: request.urlPrefix,
     baseDir: process.cwd(),
     env: Object.freeze({ ...process.env }),
-    log: { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug'), child: () => undefined },
+    log: logger,
     health: {
       add() {
         throw new Error('an isolated skill cannot add health checks')

@@ -19,6 +19,8 @@ import type { SkillParts, SkillTool } from './types.js'
 const CHILD = fileURLToPath(new URL('./isolate-child.js', import.meta.url))
 /** The kernel's package folder: a skill imports `defineSkill` from it, so its processes may read it and its dependencies. */
 const KERNEL_DIR = dirname(dirname(CHILD))
+/** The registry, which the kernel imports: beside it when installed, elsewhere when a workspace links it. */
+const REGISTRY_DIR = dirname(dirname(fileURLToPath(import.meta.resolve('@robutler/registry'))))
 const PAGE_BYTES = 4096
 const WATCH_EVERY_MS = 10
 
@@ -158,7 +160,7 @@ export class IsolatedSkill {
     const modules = modulesFolder(dir)
     // The kernel's own dependencies: beside it when installed, in the workspace root's node_modules when linked.
     const kernelModules = modulesFolder(KERNEL_DIR) ?? join(dirname(KERNEL_DIR), 'node_modules')
-    const readable = [...new Set([dir, ...(modules ? [modules] : []), KERNEL_DIR, kernelModules, scratch])]
+    const readable = [...new Set([dir, ...(modules ? [modules] : []), KERNEL_DIR, REGISTRY_DIR, kernelModules, scratch])]
     const execArgv = [
       PERMISSION_FLAG,
       ...readable.map((path) => `--allow-fs-read=${path}`),

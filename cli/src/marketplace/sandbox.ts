@@ -71,6 +71,8 @@ export async function inspectInSandbox(folder: string, options: CheckOptions, sa
       const last = stderr.trim().split('\n').slice(-3).join(' ').slice(0, 500)
       settle(failed(folder, `the inspecting process ended (${signal ?? `exit code ${code}`}) before answering${last ? `: ${last}` : ''}`))
     })
-    child.send({ folder, options: { ...options, env: {} } })
+    // options.env is what the skill API may hand its setup (filtered again by its declared permissions); the
+    // process itself has no environment.
+    child.send({ folder, options })
   })
 }
