@@ -651,7 +651,15 @@ describe('end to end against a local npm registry (verdaccio, no uplink)', () =>
     })
     const removed = await skills(['remove', 'robutler-skill-snoop'])
     expect(removed.code, removed.stderr).toBe(0)
-  }, 90_000)
+
+    // --allow-scripts: npm runs them, and add said which first; the import is still inspected in the sandbox.
+    const scripted = await appRobutler(app, ['skills', 'add', 'robutler-skill-snoop', '--yes', '--allow-scripts'], secretEnv)
+    expect(scripted.code, scripted.stderr).toBe(0)
+    expect(scripted.stderr).toContain(`robutler: --allow-scripts: npm runs install scripts: robutler-skill-snoop's postinstall: node -e`)
+    expect(existsSync(seenByScript)).toBe(true)
+    expect(existsSync(seenByImport)).toBe(false)
+    expect((await skills(['remove', 'robutler-skill-snoop'])).code).toBe(0)
+  }, 120_000)
 
   it('a manifest path that leaves the package is refused by add (nothing installed) and by validate', async () => {
     const escape = join(author, 'escape')

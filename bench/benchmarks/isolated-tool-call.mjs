@@ -16,6 +16,9 @@ export const isolatedToolCall = {
   blocks: 16,
   perBlock: 200,
   maxAddedP50Ms: 2,
+  hostileCalls: 5,
+  maxHealthP99Ms: 20,
+  maxRssGrowthMb: 50,
   run: (context) => runIsolatedToolCall(isolatedToolCall, context),
   method: () => isolatedToolCallMethod(isolatedToolCall),
 }
@@ -38,9 +41,13 @@ async function writeSkill(dir, name) {
   await writeFile(join(folder, 'package.json'), JSON.stringify({ name, version: '1.0.0', type: 'module', main: 'index.js', peerDependencies: { '@robutler/kernel': '^1.0.0' }, robutler: manifest }))
   await writeFile(
     join(folder, 'index.js'),
-    `export default { [Symbol.for('robutler.package')]: 'skill', name: 'trivial', setup: () => ({ tools: [{ name: 'echo', description: 'echo', parameters: { type: 'object', properties: { text: { type: 'string' } } }, worker: 'echo' }] }) }\n`,
+    `export default { [Symbol.for('robutler.package')]: 'skill', name: 'trivial', setup: () => ({ tools: [{ name: 'echo', description: 'echo', parameters: { type: 'object', properties: { text: { type: 'string' } } }, worker: 'echo' }, { name: 'allocate', description: 'allocate', parameters: { type: 'object' }, worker: 'allocate' }] }) }\n`,
   )
-  await writeFile(join(folder, 'worker.js'), 'export function echo(args) { return args.text }\n')
+  await writeFile(
+    join(folder, 'worker.js'),
+    'export function echo(args) { return args.text }\n' +
+      'export function allocate() { const held = []; for (let i = 0; i < 32; i++) held.push(Buffer.alloc(64 * 1024 * 1024, 1)); return held.length }\n',
+  )
 }
 
 async function timed(server, agent, count, samples) {
@@ -51,6 +58,32 @@ async function timed(server, agent, count, samples) {
     samples?.push(performance.now() - t0)
     const content = response.statusCode === 200 ? response.json().choices[0].message.content : null
     if (content !== 'hi') fail(`${agent}: ${response.statusCode} ${response.body.slice(0, 200)}`)
+  }
+}
+
+/** /health answer times, from send, every 5 ms until `until` resolves. */
+async function probeHealth(url, until) {
+  const samples = []
+  let done = false
+  until.finally(() => (done = true))
+  while (!done) {
+    const t0 = performance.now()
+    const response = await fetch(url)
+    await response.arrayBuffer()
+    if (response.status !== 200) fail(`/health answered ${response.status}`)
+    samples.push(performance.now() - t0)
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  return percentiles(samples)
+}
+
+/** `count` calls of the isolated tool that allocates 2 GB of Buffers: each must fail at the memory limit. */
+async function hostileCalls(server, count) {
+  const payload = { messages: [{ role: 'user', content: '/tool allocate {}' }] }
+  for (let i = 0; i < count; i++) {
+    const response = await server.app.inject({ method: 'POST', url: '/isolated/chat/completions', payload })
+    const content = response.statusCode === 200 ? response.json().choices[0].message.content : ''
+    if (!content.includes('RBT_ERR_TOOL_FAILED')) fail(`allocate did not fail at the memory limit: ${content.slice(0, 200)}`)
   }
 }
 
@@ -83,6 +116,14 @@ async function runIsolatedToolCall(bench, context) {
       context.write(` ${block + 1}`)
     }
     context.write('\n')
+    // /health while the isolated skill allocates 2 GB per call, against /health while the server idles as long.
+    const address = await server.listen({ host: '127.0.0.1', port: 0 })
+    const rssBefore = process.memoryUsage().rss
+    const t0 = performance.now()
+    const loaded = await probeHealth(`${address}/health`, hostileCalls(server, bench.hostileCalls))
+    const loadedMs = performance.now() - t0
+    const rssGrowthMb = (process.memoryUsage().rss - rssBefore) / 1048576
+    const idle = await probeHealth(`${address}/health`, new Promise((resolve) => setTimeout(resolve, loadedMs)))
     const p = percentiles(samples.pool)
     const i = percentiles(samples.isolated)
     const added = i.p50 - p.p50
@@ -95,6 +136,24 @@ async function runIsolatedToolCall(bench, context) {
         ratio: `${added >= 0 ? '+' : ''}${fmtMs(added)} ms (${(i.p50 / p.p50).toFixed(2)}×)`,
         budget: `≤ +${bench.maxAddedP50Ms} ms`,
         result: added <= bench.maxAddedP50Ms ? 'PASS' : 'MISS',
+      },
+      {
+        bench: bench.name,
+        metric: `/health p99 while ${bench.hostileCalls} isolated calls allocate 2 GB each (${fmtInt(loaded.n)} probes)`,
+        figure: `${fmtMs(loaded.p99)} ms`,
+        baseline: `${fmtMs(idle.p99)} ms (idle, as long)`,
+        ratio: `${(loaded.p99 / idle.p99).toFixed(2)}×`,
+        budget: `≤ ${bench.maxHealthP99Ms} ms`,
+        result: loaded.p99 <= bench.maxHealthP99Ms ? 'PASS' : 'MISS',
+      },
+      {
+        bench: bench.name,
+        metric: 'server RSS growth over those calls',
+        figure: `${rssGrowthMb.toFixed(1)} MB`,
+        baseline: `${(rssBefore / 1048576).toFixed(0)} MB before`,
+        ratio: '-',
+        budget: `≤ ${bench.maxRssGrowthMb} MB`,
+        result: rssGrowthMb <= bench.maxRssGrowthMb ? 'PASS' : 'MISS',
       },
       {
         bench: bench.name,
@@ -124,6 +183,9 @@ function isolatedToolCallMethod(bench) {
     `export run in the thread pool (the baseline), one with "isolate": true, its tool run in the skill's own process ` +
     `pool under Node's permission model (the figure). Each call is a whole chat through app.inject: local/echo calls ` +
     `the tool (/tool echo), then answers with its result, checked. ${bench.warmup} uncounted calls a side, then ` +
-    `${bench.blocks} alternating blocks of ${bench.perBlock} sequential calls a side; nearest-rank percentiles.`
+    `${bench.blocks} alternating blocks of ${bench.perBlock} sequential calls a side; nearest-rank percentiles. Then, ` +
+    `listening on 127.0.0.1: /health fetched every 5 ms (time from send) while ${bench.hostileCalls} isolated calls ` +
+    `each allocate 2 GB of Buffers and are ended at the 256 MB RSS limit (each checked to fail), against /health ` +
+    `probed the same way for as long with the server idle; and the server process's RSS before and after those calls.`
   )
 }

@@ -7,7 +7,7 @@
 import { fork, type ChildProcess } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { setPriority, tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Logger } from 'pino'
@@ -23,6 +23,8 @@ const KERNEL_DIR = dirname(dirname(CHILD))
 const REGISTRY_DIR = dirname(dirname(fileURLToPath(import.meta.resolve('@robutler/registry'))))
 const PAGE_BYTES = 4096
 const WATCH_EVERY_MS = 10
+/** The niceness of isolated processes (the server's is 0). */
+const ISOLATED_NICENESS = 10
 
 /** Node 20 names the permission model `--experimental-permission`; later versions `--permission`. */
 export const PERMISSION_FLAG = process.allowedNodeEnvironmentFlags.has('--permission') ? '--permission' : '--experimental-permission'
@@ -170,6 +172,12 @@ export class IsolatedSkill {
       '--no-warnings',
     ]
     const child = fork(CHILD, [], { cwd: scratch, env: granted, execArgv, serialization: 'advanced', stdio: ['ignore', 'ignore', 'pipe', 'ipc'] })
+    try {
+      // Below the server: a skill that spins or pages through memory must not take the CPU /health needs.
+      setPriority(child.pid!, ISOLATED_NICENESS)
+    } catch {
+      // Not permitted here (some containers): the process runs at the server's priority; the limits still hold.
+    }
     const member: Member = { child, pending: new Map(), ready: Promise.resolve(), busy: false, ended: false }
     let stderr = ''
     child.stderr!.on('data', (chunk: Buffer) => {
