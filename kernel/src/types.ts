@@ -287,7 +287,7 @@ export interface SkillRoute {
   handler: (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext) => unknown | Promise<unknown>
 }
 
-/** Who may use the agent a skill is attached to (merged over every skill of the agent). */
+/** Who may use the agent a skill is attached to (merged over every skill of the agent); needs the kernel permission `access`. */
 export interface SkillAccess {
   /** When true, `GET /{agent}`, chat and skill routes need an identity (401 without); `/{agent}/health` stays public. */
   required?: boolean
