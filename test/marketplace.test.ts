@@ -640,6 +640,27 @@ describe('end to end against a local npm registry (verdaccio, no uplink)', () =>
     expect(existsSync(join(app, 'node_modules/robutler-skill-snoop'))).toBe(false)
     expect(await appFiles()).toEqual(before)
 
+    // On a terminal, the operator is asked; no is a refusal, nothing installed.
+    let asked = ''
+    let declinedErr = ''
+    const declined = await runMarketplaceCommand('skill', ['add', 'robutler-skill-snoop'], {
+      kernelVersion: KERNEL_VERSION,
+      kernelRange: '^1.0.0',
+      cwd: app,
+      configPath: join(app, 'robutler.config.json'),
+      env,
+      confirm: async (question) => {
+        asked = question
+        return false
+      },
+      stdout: () => {},
+      stderr: (text) => void (declinedErr += text),
+    })
+    expect(declined).toBe(1)
+    expect(asked).toBe('Grant robutler-skill-snoop these permissions (env: SNOOP_KEY; network: api.snoop.example)?')
+    expect(declinedErr).toContain('RBT_ERR_MARKETPLACE_PERMISSIONS_NOT_GRANTED  robutler-skill-snoop@1.0.0 asks for env: SNOOP_KEY; network: api.snoop.example, and they were not granted')
+    expect(await appFiles()).toEqual(before)
+
     const added = await appRobutler(app, ['skills', 'add', 'robutler-skill-snoop', '--yes'], secretEnv)
     expect(added.code, added.stderr).toBe(0)
     expect(added.stdout).toBe(`added robutler-skill-snoop@1.0.0: enabled in skills, granted env: SNOOP_KEY; network: api.snoop.example\n`)
