@@ -204,6 +204,8 @@ describe('isolated skills (the default outside @robutler/)', () => {
     })()
     expect(await failure('allocate', { mb: 2048 })).toMatch(/the isolated skill's process held \d+ MB, more than its 256 MB, and was ended/)
     expect(await failure('crash')).toContain("the isolated skill's process ended (exit code 3)")
+    // A tool that spins forever is ended at its time limit, its process with it.
+    expect(JSON.parse(await call('spin')).error.code).toBe('RBT_ERR_TOOL_TIMEOUT')
     polling = false
     await poll
     expect(healthy).toBeGreaterThan(0)

@@ -23,6 +23,10 @@ const KERNEL_DIR = dirname(dirname(CHILD))
 const REGISTRY_DIR = dirname(dirname(fileURLToPath(import.meta.resolve('@robutler/registry'))))
 const PAGE_BYTES = 4096
 const WATCH_EVERY_MS = 10
+/** How long one agent's setup may take in a process. */
+const SETUP_TIMEOUT_MS = 30_000
+/** Replacements in a row that may fail to set up before the pool stops starting them. */
+const MAX_FAILED_STARTS = 3
 /** The niceness of isolated processes (the server's is 0). */
 const ISOLATED_NICENESS = 10
 
@@ -95,6 +99,8 @@ export class IsolatedSkill {
   #nextId = 1
   #scratch: Promise<string>
   #closed = false
+  /** Replacements in a row that failed to set up: past MAX_FAILED_STARTS, no more are started. */
+  #failedStarts = 0
   #started: Promise<void> | null = null
 
   constructor(options: IsolatedSkillOptions) {
@@ -108,7 +114,14 @@ export class IsolatedSkill {
     const request: Extract<IsolateRequest, { type: 'setup' }> = { type: 'setup', id: 0, entry, workerPath, agent, config, version, urlPrefix }
     await (this.#started ??= this.#start())
     this.#setups.set(agent, request)
-    const answers = await Promise.all(this.#members.map((member) => member.ready.then(() => this.#ask(member, { ...request, id: this.#nextId++ }))))
+    let answers: IsolateAnswer[]
+    try {
+      answers = await Promise.all(this.#members.map((member) => member.ready.then(() => this.#setUp(member, request))))
+    } catch (error) {
+      // Not replayed in the processes that replace these: the agent was not built.
+      if (this.#setups.get(agent) === request) this.#setups.delete(agent)
+      throw error
+    }
     const answer = answers[0] as Extract<IsolateAnswer, { ok: true }>
     if (answer.refused && answer.refused.length > 0) {
       throw new Error(
@@ -202,10 +215,21 @@ export class IsolatedSkill {
     child.on('error', (error) => this.#end(member, error))
     // A new process is set up for every agent before it takes a call.
     member.ready = (async () => {
-      for (const request of this.#setups.values()) await this.#ask(member, { ...request, id: this.#nextId++ })
+      for (const request of this.#setups.values()) await this.#setUp(member, request)
     })()
-    member.ready.catch(() => this.#end(member, new Error('the isolated skill failed to set up again')))
+    member.ready.then(
+      () => void (this.#failedStarts = 0),
+      (error: Error) => {
+        this.#failedStarts++
+        this.#end(member, new Error(`the isolated skill failed to set up again: ${error.message}`))
+      },
+    )
     return member
+  }
+
+  /** One agent's setup in one process, with the memory limit and a time limit as a call has. */
+  #setUp(member: Member, request: Extract<IsolateRequest, { type: 'setup' }>): Promise<IsolateAnswer> {
+    return this.#watched(member, { ...request, id: this.#nextId++ }, AbortSignal.timeout(SETUP_TIMEOUT_MS))
   }
 
   #ask(member: Member, request: IsolateRequest): Promise<IsolateAnswer> {
@@ -242,6 +266,13 @@ export class IsolatedSkill {
     member.pending.clear()
     const index = this.#members.indexOf(member)
     if (index < 0 || this.#closed) return
+    if (this.#failedStarts >= MAX_FAILED_STARTS) {
+      // Setting up keeps failing: no more processes, and every call says why rather than waiting for one.
+      this.#members.splice(index, 1)
+      this.#options.log.error({ skill: this.#options.name, reason: reason.message }, 'an isolated skill keeps failing to set up; not starting it again')
+      for (const take of this.#waiting.splice(0)) take(member)
+      return
+    }
     this.#options.log.warn({ skill: this.#options.name, reason: reason.message }, 'an isolated skill process ended; starting another')
     const replacing = this.#spawn()
     this.#members.splice(index, 1)
@@ -256,6 +287,9 @@ export class IsolatedSkill {
   }
 
   async #acquire(signal: AbortSignal): Promise<Member> {
+    if (this.#members.length === 0 && this.#failedStarts >= MAX_FAILED_STARTS) {
+      throw new Error('the isolated skill keeps failing to set up in a new process (see the server log)')
+    }
     const free = this.#members.find((member) => !member.busy && !member.ended)
     if (free) {
       free.busy = true
