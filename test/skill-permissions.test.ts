@@ -6,7 +6,7 @@ import { symlink, writeFile } from 'node:fs/promises'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { afterEach, describe, expect, it } from 'vitest'
-import { configProblems, createServer, parseConfigText, type RobutlerServer } from '@robutler/kernel'
+import { checkStartup, configProblems, createServer, parseConfigText, type RobutlerServer } from '@robutler/kernel'
 import { definitionSource, makeApp, type FixturePackage } from './helpers/fixture-app.js'
 import { LOCAL_PLUGIN, linkLocalPlugin } from './helpers/kernel-app.js'
 
@@ -215,6 +215,17 @@ describe('isolated skills (the default outside @robutler/)', () => {
     expect(process.memoryUsage().rss - rssBefore).toBeLessThan(50 * 1024 * 1024)
     expect((await fetch(`${address}/health`)).status).toBe(200)
   }, 60_000)
+
+  it('doctor says which skills run isolated and what each is granted', async () => {
+    const dir = await app([hostilePackage()])
+    const report = await checkStartup({
+      appDir: dir,
+      plugins: { [LOCAL_PLUGIN]: {} },
+      skills: { [HOSTILE]: { grant: { env: ['HOSTILE_GRANTED'] }, hooks: false } },
+      agents: [{ name: 'host', model: 'local/echo', skills: { [HOSTILE]: {} } }],
+    }, {})
+    expect(report.skills).toEqual([{ name: HOSTILE, isolated: true, permissions: { env: ['HOSTILE_GRANTED'], network: [], kernel: [] } }])
+  })
 
   it('refuses hooks, routes and access from an isolated skill, saying how to run it in process', async () => {
     const dir = await app([hostilePackage()])

@@ -22,7 +22,7 @@ import {
   type Environment,
   type ServerOptions,
 } from '@robutler/kernel'
-import { formatReport, type Problem } from '@robutler/registry'
+import { describePermissions, formatReport, type Problem } from '@robutler/registry'
 import { pino, type Logger } from 'pino'
 import { findAppDir } from './app-dir.js'
 import { reportBootFailure, runPrimary } from './cluster.js'
@@ -220,6 +220,8 @@ async function doctor(values: { config?: string; 'app-dir'?: string }, env: Envi
   out.write(`robutler ${report.kernelVersion}\n`)
   out.write(`enabled: ${report.enabled.map((p) => `${p.name}@${p.version} (${p.kind})`).join(', ') || 'none'}\n`)
   out.write(`agents: ${report.agents.join(', ') || 'none'}\n`)
+  const skills = report.skills.map((skill) => `${skill.name} (${skill.isolated ? 'isolated' : 'in process'}; permissions: ${describePermissions(skill.permissions)})`)
+  if (skills.length > 0) out.write(`skills: ${skills.join(', ')}\n`)
   if (report.problems.length === 0) {
     out.write(`no problems found${report.booted ? ' (plugins booted and agents built, then closed)' : ''}\n`)
     return
