@@ -19,6 +19,12 @@ export const isolatedToolCall = {
   hostileCalls: 5,
   maxHealthP99Ms: 20,
   maxRssGrowthMb: 50,
+  why: {
+    '/health p99':
+      'Not profiled yet. Measured on the shared 2-core machine at load average 10-14: 10.6, 46.9, 81.5 and 166 ms over four runs, ' +
+      'the idle baseline 9.6-36 ms. A guess to check with a profile: each ended process is replaced by a fork from the server ' +
+      '(4-10 ms of synchronous spawn at 160 MB RSS measured alone), five of them among ~500 probes, i.e. the top 1%.',
+  },
   run: (context) => runIsolatedToolCall(isolatedToolCall, context),
   method: () => isolatedToolCallMethod(isolatedToolCall),
 }
