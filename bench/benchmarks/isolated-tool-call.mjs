@@ -21,9 +21,10 @@ export const isolatedToolCall = {
   maxRssGrowthMb: 50,
   why: {
     '/health p99':
-      'Not profiled yet. Measured on the shared 2-core machine at load average 10-14: 10.6, 46.9, 81.5 and 166 ms over four runs, ' +
-      'the idle baseline 9.6-36 ms. A guess to check with a profile: each ended process is replaced by a fork from the server ' +
-      '(4-10 ms of synchronous spawn at 160 MB RSS measured alone), five of them among ~500 probes, i.e. the top 1%.',
+      'Not profiled yet. Measured on the shared 2-core machine at load average 10-14: 10.6, 31.2, 46.9, 81.5 and 166 ms over ' +
+      'five runs, the idle baseline 6.2-36 ms. Timed in place, the fork that replaces an ended process took 2-7 ms; the event ' +
+      'loop stalled up to 140 ms during the calls and up to 122 ms in an idle phase: the machine (or GC), not the isolation, ' +
+      'is the first suspect; profile on a quiet machine before changing anything.',
   },
   run: (context) => runIsolatedToolCall(isolatedToolCall, context),
   method: () => isolatedToolCallMethod(isolatedToolCall),
