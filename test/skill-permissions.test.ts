@@ -188,6 +188,9 @@ describe('isolated skills (the default outside @robutler/)', () => {
     expect(await failure('spawn')).toContain(restricted)
     expect(await failure('start_worker')).toContain(restricted)
     expect(await failure('kill_parent')).toContain('process.kill is not available to an isolated skill')
+    // The channel to the server is not the skill's, and a 50 MB result is refused before it crosses.
+    expect(await call('ipc')).toBe('undefined')
+    expect(await failure('huge')).toContain('more than the 1048576 a tool may return')
 
     // 2 GB of Buffers: the process is ended at its memory limit while /health keeps answering.
     let healthy = 0

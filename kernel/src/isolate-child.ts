@@ -7,7 +7,7 @@ import { pathToFileURL } from 'node:url'
 /** Messages from the server. */
 export type IsolateRequest =
   | { type: 'setup'; id: number; entry: string; workerPath: string | null; agent: string; config: Record<string, unknown>; version: string; urlPrefix: string }
-  | { type: 'call'; id: number; agent: string; tool: string; args: Record<string, unknown> }
+  | { type: 'call'; id: number; agent: string; tool: string; args: Record<string, unknown>; maxResultBytes: number }
 
 /** A tool as it crosses to the server: everything but its function. */
 export interface IsolatedToolSpec {
@@ -40,13 +40,25 @@ const denied = () => {
 }
 Object.defineProperty(process, 'kill', { value: denied, writable: false, configurable: false })
 Object.defineProperty(process, '_kill', { value: denied, writable: false, configurable: false })
+// The channel to the server is this module's alone: a skill that could write to it could answer other calls, or send
+// the server a message as large as its memory. Kept here, then taken off \`process\`.
+// (`_send` is what `send` calls: it is kept bound here; the channel handle itself writes nothing without the internal
+// bindings the permission model denies.)
+const rawSend = (process as unknown as { _send: (message: unknown, handle: undefined, options: object, callback: undefined) => boolean })._send.bind(process)
+const toServer = (message: unknown): void => void rawSend(message, undefined, {}, undefined)
+for (const key of ['send', '_send', 'disconnect']) {
+  Object.defineProperty(process, key, { value: undefined, writable: false, configurable: false })
+}
 
 function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
+/** A log line's text, at most this long: a skill's logging cannot flood the server with large messages. */
+const MAX_LOG_CHARS = 2000
+
 function send(answer: IsolateAnswer): void {
-  process.send!(answer)
+  toServer(answer)
 }
 
 async function importDefault(entry: string): Promise<any> {
@@ -56,7 +68,8 @@ async function importDefault(entry: string): Promise<any> {
 async function setup(request: Extract<IsolateRequest, { type: 'setup' }>): Promise<IsolateAnswer> {
   const definition = await importDefault(request.entry)
   if (definition?.[BRAND] !== 'skill' || typeof definition.setup !== 'function') throw new Error('its default export is not a skill made by defineSkill')
-  const log = (level: string) => (...values: unknown[]) => void process.send!({ log: level, values: values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))) })
+  const log = (level: string) => (...values: unknown[]) =>
+    void toServer({ log: level, values: [values.map((v) => (typeof v === 'string' ? v : JSON.stringify(v))).join(' ').slice(0, MAX_LOG_CHARS)] })
   const logger: Record<string, unknown> = { info: log('info'), warn: log('warn'), error: log('error'), debug: log('debug') }
   logger.child = () => logger
   const api = Object.freeze({
@@ -106,10 +119,16 @@ async function call(request: Extract<IsolateRequest, { type: 'call' }>): Promise
   if (!run) throw new Error(`tool '${request.tool}' is not set up in this process`)
   const signal = new AbortController().signal
   const result = await run(request.args, { signal, context: { agent: request.agent, state: {} }, log: console })
-  return { id: request.id, ok: true, result: result === undefined ? '' : typeof result === 'string' ? result : JSON.stringify(result) }
+  const text = result === undefined ? '' : typeof result === 'string' ? result : JSON.stringify(result)
+  // Checked here, before it crosses: a huge result must never reach the server's memory.
+  const bytes = Buffer.byteLength(text)
+  if (bytes > request.maxResultBytes) throw new Error(`the result is ${bytes} bytes, more than the ${request.maxResultBytes} a tool may return`)
+  return { id: request.id, ok: true, result: text }
 }
 
 process.on('message', (request: IsolateRequest) => {
+  // Only the server speaks on this channel; a message is one of ours or ignored.
+  if (request?.type !== 'setup' && request?.type !== 'call') return
   const work = request.type === 'setup' ? setup(request) : call(request)
   work.then(send, (error: unknown) => send({ id: request.id, ok: false, error: message(error) }))
 })

@@ -42,6 +42,8 @@ export interface IsolationSettings {
   memoryMb: number
   /** Calls that may wait for a free process before new ones get 503. */
   maxQueue: number
+  /** The largest result, in bytes of its text: checked in the process, before it crosses. */
+  maxResultBytes: number
 }
 
 export interface IsolatedSkillOptions {
@@ -154,7 +156,8 @@ export class IsolatedSkill {
   async call(agent: string, tool: string, args: Record<string, unknown>, signal: AbortSignal): Promise<unknown> {
     const member = await this.#acquire(signal)
     try {
-      const answer = await this.#watched(member, { type: 'call', id: this.#nextId++, agent, tool, args }, signal)
+      const request: IsolateRequest = { type: 'call', id: this.#nextId++, agent, tool, args, maxResultBytes: this.#options.settings.maxResultBytes }
+      const answer = await this.#watched(member, request, signal)
       return (answer as Extract<IsolateAnswer, { ok: true }>).result
     } finally {
       this.#release(member)

@@ -150,7 +150,7 @@ export class Kernel {
         env: this.env,
         version: this.version,
         urlPrefix: s.urlPrefix,
-        settings: { processes: s.isolation.processes, memoryMb: s.isolation.memoryMb, maxQueue: s.workerQueue },
+        settings: { processes: s.isolation.processes, memoryMb: s.isolation.memoryMb, maxQueue: s.workerQueue, maxResultBytes: s.maxToolResultBytes },
         log: this.log,
       })
       this.isolated.set(skill.name, pool)
