@@ -21,10 +21,10 @@ export const isolatedToolCall = {
   maxRssGrowthMb: 50,
   why: {
     '/health p99':
-      'Not profiled yet. Measured on the shared 2-core machine at load average 10-14: 10.6, 31.2, 46.9, 81.5 and 166 ms over ' +
-      'five runs, the idle baseline 6.2-36 ms. Timed in place, the fork that replaces an ended process took 2-7 ms; the event ' +
-      'loop stalled up to 140 ms during the calls and up to 122 ms in an idle phase: the machine (or GC), not the isolation, ' +
-      'is the first suspect; profile on a quiet machine before changing anything.',
+      'Not profiled yet. Measured on the shared 2-core machine at load average 10-14: 10.6 to 166 ms over seven runs (one ' +
+      'PASS), the idle baseline 4.5-36 ms. Ruled out so far: the fork that replaces an ended process (2-7 ms timed in place) ' +
+      'and a synchronous read of /proc (now asynchronous, no change). The event loop stalled up to 140 ms during the calls and ' +
+      'up to 122 ms in an idle phase; profile on a quiet machine (is it CPU starvation, or the kernel tearing down 300 MB?).',
   },
   run: (context) => runIsolatedToolCall(isolatedToolCall, context),
   method: () => isolatedToolCallMethod(isolatedToolCall),

@@ -5,8 +5,7 @@
 // call; a call that overruns it, the tool timeout, or crashes the process fails alone: the process is replaced and
 // set up again for every agent before it takes another call.
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync } from 'node:fs'
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { setPriority, tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -82,10 +81,13 @@ function modulesFolder(dir: string): string | null {
   return null
 }
 
-/** Resident bytes of a process, from /proc (Linux); null where there is no /proc. */
-function residentBytes(pid: number): number | null {
+/**
+ * Resident bytes of a process, from /proc (Linux); null where there is no /proc. Read off the event loop: a process
+ * busy faulting in memory can hold up a read of its counters.
+ */
+async function residentBytes(pid: number): Promise<number | null> {
   try {
-    return Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1]) * PAGE_BYTES
+    return Number((await readFile(`/proc/${pid}/statm`, 'utf8')).split(' ')[1]) * PAGE_BYTES
   } catch {
     // No /proc (macOS) or the process is gone: nothing to measure; --max-old-space-size still bounds the heap.
     return null
@@ -246,11 +248,16 @@ export class IsolatedSkill {
   /** A call with the process's memory watched and the caller's abort honoured: either ends the process. */
   #watched(member: Member, request: IsolateRequest, signal: AbortSignal): Promise<IsolateAnswer> {
     const limit = this.#options.settings.memoryMb * 1024 * 1024
+    let reading = false
     const watch = setInterval(() => {
-      const rss = residentBytes(member.child.pid!)
-      if (rss !== null && rss > limit) {
-        this.#end(member, new Error(`the isolated skill's process held ${Math.round(rss / 1048576)} MB, more than its ${this.#options.settings.memoryMb} MB, and was ended`))
-      }
+      if (reading) return
+      reading = true
+      void residentBytes(member.child.pid!).then((rss) => {
+        reading = false
+        if (rss !== null && rss > limit) {
+          this.#end(member, new Error(`the isolated skill's process held ${Math.round(rss / 1048576)} MB, more than its ${this.#options.settings.memoryMb} MB, and was ended`))
+        }
+      })
     }, WATCH_EVERY_MS)
     const onAbort = () => this.#end(member, signal.reason instanceof Error ? signal.reason : new Error(String(signal.reason)))
     signal.addEventListener('abort', onAbort, { once: true })
