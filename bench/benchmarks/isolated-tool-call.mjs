@@ -21,10 +21,9 @@ export const isolatedToolCall = {
   maxRssGrowthMb: 50,
   why: {
     '/health p99':
-      'Not profiled yet. Measured on the shared 2-core machine at load average 10-14: 10.6 to 166 ms over seven runs (one ' +
-      'PASS), the idle baseline 4.5-36 ms. Ruled out so far: the fork that replaces an ended process (2-7 ms timed in place) ' +
-      'and a synchronous read of /proc (now asynchronous, no change). The event loop stalled up to 140 ms during the calls and ' +
-      'up to 122 ms in an idle phase; profile on a quiet machine (is it CPU starvation, or the kernel tearing down 300 MB?).',
+      'Before the isolation host thread, the fork that replaces an ended process ran on the event loop and took up to 80 ms on ' +
+      'this loaded 2-core machine (timed in place); forks now happen in that thread. If it misses again, profile whether the ' +
+      'machine itself stalls (the idle baseline here has reached 36 ms at load average 12).',
   },
   run: (context) => runIsolatedToolCall(isolatedToolCall, context),
   method: () => isolatedToolCallMethod(isolatedToolCall),

@@ -3,17 +3,19 @@
 // skill's package and the node_modules it sits in, write only a scratch folder, no child processes, no workers —
 // with the granted environment only. Its memory is watched from here (RSS, so Buffers count too) while it runs a
 // call; a call that overruns it, the tool timeout, or crashes the process fails alone: the process is replaced and
-// set up again for every agent before it takes another call.
+// set up again for every agent before it takes another call. This module runs in the isolation host thread
+// (isolation-host.ts), never on the server's event loop: forking a process from a large server can take tens of
+// milliseconds of synchronous work, which /health must not wait for.
 import { fork, type ChildProcess } from 'node:child_process'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { setPriority, tmpdir } from 'node:os'
 import { basename, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import type { Logger } from 'pino'
 import type { Permissions } from '@robutler/registry'
 import { ERR_POOL_SATURATED } from './errors.js'
 import type { IsolateAnswer, IsolateRequest, IsolatedToolSpec } from './isolate-child.js'
-import type { SkillParts, SkillTool } from './types.js'
+
+export type { IsolatedToolSpec }
 
 const CHILD = fileURLToPath(new URL('./isolate-child.js', import.meta.url))
 /** The kernel's package folder: a skill imports `defineSkill` from it, so its processes may read it and its dependencies. */
@@ -57,7 +59,21 @@ export interface IsolatedSkillOptions {
   version: string
   urlPrefix: string
   settings: IsolationSettings
-  log: Logger
+  log: PoolLog
+}
+
+/** Where a pool logs: the host thread hands the lines to the server's logger. */
+export interface PoolLog {
+  info(object: Record<string, unknown>, message: string): void
+  warn(object: Record<string, unknown>, message: string): void
+  error(object: Record<string, unknown>, message: string): void
+  debug(object: Record<string, unknown>, message: string): void
+}
+
+/** What one agent's setup gave: its tools (functions stay in the processes) and prompts. */
+export interface IsolatedParts {
+  tools: IsolatedToolSpec[]
+  prompts?: unknown
 }
 
 interface Pending {
@@ -95,7 +111,7 @@ async function residentBytes(pid: number): Promise<number | null> {
 }
 
 /** The pool of one isolated skill. */
-export class IsolatedSkill {
+export class IsolatedPool {
   readonly #options: IsolatedSkillOptions
   readonly #members: Member[] = []
   readonly #setups = new Map<string, Extract<IsolateRequest, { type: 'setup' }>>()
@@ -112,8 +128,8 @@ export class IsolatedSkill {
     this.#scratch = mkdtemp(join(tmpdir(), 'robutler-isolated-'))
   }
 
-  /** Runs the skill's setup for `agent` in every process; answers its parts, each tool a call into the pool. */
-  async setup(agent: string, config: Record<string, unknown>): Promise<SkillParts> {
+  /** Runs the skill's setup for `agent` in every process; answers its tools and prompts. */
+  async setup(agent: string, config: Record<string, unknown>): Promise<IsolatedParts> {
     const { entry, workerPath, version, urlPrefix } = this.#options
     const request: Extract<IsolateRequest, { type: 'setup' }> = { type: 'setup', id: 0, entry, workerPath, agent, config, version, urlPrefix }
     await (this.#started ??= this.#start())
@@ -133,25 +149,12 @@ export class IsolatedSkill {
           'run it in process with "isolate": false in its entry of the config\'s skills section (only code you trust: docs/security.md)',
       )
     }
-    const parts: SkillParts = { tools: (answer.tools ?? []).map((spec) => this.#tool(agent, spec)) }
-    if (answer.prompts !== undefined) parts.prompts = answer.prompts as SkillParts['prompts']
-    return parts
+    return answer.prompts === undefined ? { tools: answer.tools ?? [] } : { tools: answer.tools ?? [], prompts: answer.prompts }
   }
 
   async #start(): Promise<void> {
     const members = await Promise.all(Array.from({ length: this.#options.settings.processes }, () => this.#spawn()))
     this.#members.push(...members)
-  }
-
-  #tool(agent: string, spec: IsolatedToolSpec): SkillTool {
-    const tool: Record<string, unknown> = { name: spec.name, description: spec.description, parameters: spec.parameters }
-    if (spec.scope !== undefined) tool.scope = spec.scope
-    if (spec.timeoutMs !== undefined) tool.timeoutMs = spec.timeoutMs
-    if (spec.runs === 'run' || spec.runs === 'worker' || spec.runs === 'both') {
-      tool.run = (args: Record<string, unknown>, ctx: { signal: AbortSignal }) => this.call(agent, spec.name, args, ctx.signal)
-    }
-    if (spec.runs === 'both') tool.worker = 'both'
-    return tool as unknown as SkillTool
   }
 
   /** Runs one tool call in a free process; the call fails alone if the process dies, overruns its memory or is aborted. */

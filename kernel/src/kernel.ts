@@ -21,7 +21,7 @@ import { Surfaces } from './surfaces.js'
 import type { AgentConfig, HealthCheck, KernelApi, SkillApi } from './types.js'
 import { idSource } from './ids.js'
 import { makeSkillApi } from './skill-api.js'
-import { IsolatedSkill } from './isolation.js'
+import { IsolatedSkill, IsolationHost } from './isolated-skill.js'
 import { permissionsOf } from '@robutler/registry'
 
 export class Kernel {
@@ -46,6 +46,7 @@ export class Kernel {
   /** In-flight agent requests: swept for their deadline, aborted when a drain runs out of time. */
   readonly inflight = new Set<Context>()
   #sweeper: NodeJS.Timeout | null = null
+  #isolationHost: IsolationHost | null = null
   readonly agents: AgentDirectory
   readonly pool: WorkerPool
   readonly gatherer = new ClusterGather()
@@ -140,22 +141,30 @@ export class Kernel {
   isolatedSkill(skill: SkillPackage): IsolatedSkill {
     let pool = this.isolated.get(skill.name)
     if (!pool) {
+      if (this.#isolationHost === null) {
+        const host = new IsolationHost(this.log)
+        this.#isolationHost = host
+        // Registered before any pool's close: closes run in reverse, so the host thread ends last.
+        this.closeFns.push({ owner: 'isolation', fn: () => host.close() })
+      }
       const s = this.settings
-      pool = new IsolatedSkill({
+      // Only the granted variables leave this thread.
+      const env: Record<string, string> = {}
+      for (const name of skill.permissions.env) if (this.env[name] !== undefined) env[name] = this.env[name]!
+      pool = new IsolatedSkill(this.#isolationHost, {
         name: skill.name,
         dir: skill.isolated!.dir,
         entry: skill.isolated!.entry,
         workerPath: skill.workerPath,
         permissions: skill.permissions,
-        env: this.env,
+        env,
         version: this.version,
         urlPrefix: s.urlPrefix,
         settings: { processes: s.isolation.processes, memoryMb: s.isolation.memoryMb, maxQueue: s.workerQueue, maxResultBytes: s.maxToolResultBytes },
-        log: this.log,
       })
       this.isolated.set(skill.name, pool)
       const closing = pool
-      this.closeFns.push({ owner: skill.name, fn: () => closing.close() })
+      this.closeFns.push({ owner: skill.name, fn: async () => void (await closing.close()) })
     }
     return pool
   }
