@@ -17,6 +17,7 @@ export class IsolationHost {
   readonly #worker: Worker
   readonly #pending = new Map<number, { resolve: (value: unknown) => void; reject: (error: Error) => void }>()
   #nextId = 1
+  #dead: Error | null = null
 
   constructor(log: Logger) {
     this.#worker = new Worker(HOST)
@@ -30,13 +31,21 @@ export class IsolationHost {
     })
     this.#worker.on('error', (error) => {
       log.error({ err: error }, 'the isolation host thread failed')
-      for (const pending of this.#pending.values()) pending.reject(error)
-      this.#pending.clear()
+      this.#fail(error)
     })
+    this.#worker.on('exit', () => this.#fail(new Error('the isolation host thread has ended')))
+  }
+
+  /** Every request waiting and every later one fails: there is no thread to answer them. */
+  #fail(error: Error): void {
+    this.#dead ??= error
+    for (const pending of this.#pending.values()) pending.reject(error)
+    this.#pending.clear()
   }
 
   /** Sends a request; resolves with its answer. `onId` learns the request's id (to abort a call). */
   request(request: Distribute<HostRequest>, onId?: (id: number) => void): Promise<unknown> {
+    if (this.#dead) return Promise.reject(this.#dead)
     const id = this.#nextId++
     onId?.(id)
     return new Promise((resolve, reject) => {

@@ -42,11 +42,21 @@ export type PackageKey = keyof typeof PACKAGES
  */
 export const FIXTURE_SKILLS: readonly string[] = [PACKAGES.probe[0], PACKAGES.cpu[0], PACKAGES.caller[0]]
 
-/** `options` with every fixture skill it uses marked `isolate: false` in the top-level `skills` section. */
+/** What the fixture skills' manifests ask for (the probe declares `access`, as skill-auth does), granted to them. */
+const FIXTURE_GRANTS: Readonly<Record<string, Record<string, string[]>>> = { [PACKAGES.probe[0]]: { kernel: ['access'] } }
+
+/**
+ * `options` with every fixture skill it uses marked `isolate: false` and granted what it declares, in the top-level
+ * `skills` section (a test that sets either keeps its own).
+ */
 export function trustFixtureSkills(options: ServerOptions): ServerOptions {
   const named = new Set([...Object.keys(options.skills ?? {}), ...(options.agents ?? []).flatMap((agent) => Object.keys(agent?.skills ?? {}))])
   const skills: Record<string, Record<string, unknown>> = { ...(options.skills ?? {}) }
-  for (const name of FIXTURE_SKILLS) if (named.has(name) && skills[name]?.isolate === undefined) skills[name] = { isolate: false, ...skills[name] }
+  for (const name of FIXTURE_SKILLS) {
+    if (!named.has(name)) continue
+    const grant = FIXTURE_GRANTS[name]
+    skills[name] = { isolate: false, ...(grant ? { grant } : {}), ...skills[name] }
+  }
   return Object.keys(skills).length > 0 ? { ...options, skills } : options
 }
 
