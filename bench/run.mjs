@@ -24,6 +24,8 @@
 //   rss                          VmRSS idle and with 200 slow streams open, kernel against bare Fastify SSE; info
 //   mcp-tool-call                a stdio MCP tool call through skill-mcp against the SDK's own client, same server
 //   console-overhead             kernel-json with plugin-console enabled (not open) against the same kernel without it
+//   isolated-tool-call           a trivial tool call of an isolated skill (own process pool) against the same tool in
+//                                the thread pool, same server, through chat
 // A missed budget gets one line under the table: which, and why (each benchmark's `why`, from a profile).
 //   node bench/run.mjs [filter]      filter: a case-insensitive part of a benchmark's id or name
 //   BENCH_DURATION=10                seconds each measurement lasts (warm-up: 2 s more per server)
@@ -38,6 +40,7 @@ import { authOverhead } from './benchmarks/auth-overhead.mjs'
 import { consoleOverhead } from './benchmarks/console-overhead.mjs'
 import { discovery } from './benchmarks/discovery.mjs'
 import { dynamicAgents } from './benchmarks/dynamic-agents.mjs'
+import { isolatedToolCall } from './benchmarks/isolated-tool-call.mjs'
 import { kernelJson, kernelStream } from './benchmarks/kernel-overhead.mjs'
 import { messagesSurface } from './benchmarks/messages-surface.mjs'
 import { responsesSurface } from './benchmarks/responses-surface.mjs'
@@ -52,7 +55,7 @@ import { workerOffload } from './benchmarks/worker-offload.mjs'
 import { writeReport } from './report.mjs'
 import { prepare, runEach } from './suite.mjs'
 
-const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, otelOverhead, otelSampled, usageOverhead, consoleOverhead, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, startup, discovery, rss]
+const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, otelOverhead, otelSampled, usageOverhead, consoleOverhead, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, isolatedToolCall, startup, discovery, rss]
 
 async function main([filter]) {
   const prepared = prepare(BENCHMARKS, filter)

@@ -42,6 +42,7 @@ describe('robutler start --workers 2', () => {
     const config = {
       server: { workerThreads: 1, drainTimeout: 10 },
       plugins: { '@robutler/plugin-local': {}, 'robutler-plugin-events': {} },
+      skills: { 'robutler-skill-cpu': { isolate: false } },
       agents: [{ name: 'cpu', model: 'local/echo', skills: { 'robutler-skill-cpu': {} } }],
     }
     const file = join(app.dir, 'robutler.config.json')

@@ -157,6 +157,7 @@ describe('plugin-mcp: every agent an MCP server', () => {
   it('logs each request with its agent, as on the chat route', async () => {
     await postJson(`${t.url}/echo/mcp`, INITIALIZE, { ...MCP_HEADERS, 'x-request-id': 'mcp-log-1' })
     await new Promise((resolve) => setTimeout(resolve, 20))
+    // The server's own id is reqId; the client's x-request-id is kept as clientRequestId.
     const line = t.logs.map((l) => JSON.parse(l)).find((l) => l.clientRequestId === 'mcp-log-1' && l.msg === 'request')
     expect(line).toMatchObject({ method: 'POST', status: 200, agent: 'echo' })
   })

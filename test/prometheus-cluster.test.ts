@@ -39,6 +39,7 @@ describe('plugin-prometheus with robutler start --workers 2', () => {
     const config = {
       server: { workerThreads: 1, drainTimeout: 5 },
       plugins: { '@robutler/plugin-local': {}, '@robutler/plugin-prometheus': {} },
+      skills: { 'robutler-skill-cpu': { isolate: false } },
       agents: [{ name: 'echo', model: 'local/echo', skills: { 'robutler-skill-cpu': {} } }],
     }
     const file = join(app.dir, 'robutler.config.json')

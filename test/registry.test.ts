@@ -163,7 +163,7 @@ describe('discovery', () => {
     expect(found['robutler-plugin-shadowed']!.version).toBe('2.0.0')
     expect(found['robutler-plugin-shadowed']!.dir).toBe(join(dir, 'apps/web/node_modules/robutler-plugin-shadowed'))
     expect(found['robutler-skill-linked']!.dir).toBe(join(dir, 'workspaces/robutler-skill-linked'))
-    expect(found['robutler-skill-linked']!.manifest).toEqual({ kind: 'skill', kernel: '^1.0.0', provides: [], requires: [] })
+    expect(found['robutler-skill-linked']!.manifest).toEqual({ kind: 'skill', kernel: '^1.0.0', provides: [], requires: [], permissions: { env: [], network: [], kernel: [] } })
     expect(found['@acme/plugin-scoped']!.packageJson.name).toBe('@acme/plugin-scoped')
   })
 
@@ -238,7 +238,7 @@ describe('manifest', () => {
       return (result.problems ?? []).map((entry) => `${entry.code} ${entry.message}`)
     }
     expect(validateManifest({ ...base, robutler: { kind: 'plugin', kernel: '^1.0.0' } })).toEqual({
-      manifest: { kind: 'plugin', kernel: '^1.0.0', provides: [], requires: [] },
+      manifest: { kind: 'plugin', kernel: '^1.0.0', provides: [], requires: [], permissions: { env: [], network: [], kernel: [] } },
     })
     expect(messages({ ...base, peerDependencies: { '@robutler/kernel': 'banana' }, robutler: { kind: 'plugin', kernel: 'banana' } })).toEqual([
       'RBT_ERR_MANIFEST_INVALID @x/y has an invalid manifest: robutler.kernel must be a semver range (as ^1.0.0), got "banana"',
@@ -254,6 +254,28 @@ describe('manifest', () => {
     expect(shape).toContain('RBT_ERR_MANIFEST_INVALID @x/y has an invalid manifest: robutler.provides[0] must look like area:name (as llm:openai), got "openai"')
     expect(shape).toContain("RBT_ERR_MANIFEST_INVALID @x/y has an invalid manifest: robutler.require is not a known field (did you mean 'requires'?)")
     expect(messages({ ...base, robutler: { kernel: '^1.0.0' } })).toEqual(['RBT_ERR_MANIFEST_INVALID @x/y has an invalid manifest: robutler.kind is required'])
+  })
+
+  it('takes a skill’s permissions, refuses unknown ones, and keeps worker and config paths inside the package', () => {
+    const base = { name: '@x/skill-y', peerDependencies: { '@robutler/kernel': '^1.0.0' } }
+    const skill = (fields: Record<string, unknown>) => validateManifest({ ...base, robutler: { kind: 'skill', kernel: '^1.0.0', ...fields } })
+    const messages = (fields: Record<string, unknown>) => (skill(fields).problems ?? []).map((entry) => entry.message.replace('@x/skill-y has an invalid manifest: ', ''))
+    expect(skill({ permissions: { env: ['WEATHER_KEY'], network: ['api.weather.example', '*.cdn.example:443'], kernel: ['health'] } }).manifest?.permissions).toEqual({
+      env: ['WEATHER_KEY'],
+      network: ['api.weather.example', '*.cdn.example:443'],
+      kernel: ['health'],
+    })
+    expect(messages({ permissions: { env: ['OK'], filesystem: ['/'] } })).toEqual(["robutler.permissions.filesystem is not a known field"])
+    expect(messages({ permissions: { kernel: ['http'] } })[0]).toContain('robutler.permissions.kernel[0] must be one of access, health')
+    expect(messages({ permissions: { env: ['NOT-A-NAME'] } })[0]).toContain('robutler.permissions.env[0]')
+    expect(messages({ worker: '../../../evil.js' })).toEqual([
+      'robutler.worker must stay inside the package, and "../../../evil.js" does not: it leaves the package folder (..)',
+    ])
+    expect(messages({ config: '/etc/passwd' })).toEqual(['robutler.config must stay inside the package, and "/etc/passwd" does not: it is absolute'])
+    expect(messages({ worker: './dist/../dist/worker.js', config: 'config.schema.json' })).toEqual([])
+    expect(
+      (validateManifest({ name: '@x/p', peerDependencies: { '@robutler/kernel': '^1.0.0' }, robutler: { kind: 'plugin', kernel: '^1.0.0', permissions: { env: ['A'] } } }).problems ?? [])[0]?.message,
+    ).toContain('robutler.permissions is only for skills')
   })
 })
 

@@ -87,6 +87,8 @@ describe('createServer applies them', () => {
       logLevel: 'silent',
       env: {},
       plugins: { [LOCAL_PLUGIN]: {} },
+      // In process: an isolated skill's hooks are refused before the kernel's part rules are applied.
+      skills: { 'robutler-skill-flawed': { isolate: false } },
       agents: [{ name: 'echo', model: 'local/echo', skills: { 'robutler-skill-flawed': {} } }],
     })
     const error = await started.then(

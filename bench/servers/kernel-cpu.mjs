@@ -20,6 +20,8 @@ const server = await createServer({
   appDir,
   workerThreads: threads,
   plugins: { '@robutler/plugin-local': {} },
+  // The pool is what is measured: the fixture skill runs in process, not isolated.
+  skills: { 'robutler-skill-cpu': { isolate: false } },
   agents: [{ name: 'cpu', model: 'local/echo', skills: { 'robutler-skill-cpu': {} } }],
   logLevel: 'info',
 })

@@ -22,7 +22,7 @@ import {
   type Environment,
   type ServerOptions,
 } from '@robutler/kernel'
-import { formatReport, type Problem } from '@robutler/registry'
+import { describePermissions, formatReport, type Problem } from '@robutler/registry'
 import { pino, type Logger } from 'pino'
 import { findAppDir } from './app-dir.js'
 import { reportBootFailure, runPrimary } from './cluster.js'
@@ -220,6 +220,8 @@ async function doctor(values: { config?: string; 'app-dir'?: string }, env: Envi
   out.write(`robutler ${report.kernelVersion}\n`)
   out.write(`enabled: ${report.enabled.map((p) => `${p.name}@${p.version} (${p.kind})`).join(', ') || 'none'}\n`)
   out.write(`agents: ${report.agents.join(', ') || 'none'}\n`)
+  const skills = report.skills.map((skill) => `${skill.name} (${skill.isolated ? 'isolated' : 'in process'}; permissions: ${describePermissions(skill.permissions)})`)
+  if (skills.length > 0) out.write(`skills: ${skills.join(', ')}\n`)
   if (report.problems.length === 0) {
     out.write(`no problems found${report.booted ? ' (plugins booted and agents built, then closed)' : ''}\n`)
     return
@@ -240,9 +242,21 @@ async function marketplace(kind: 'skill' | 'plugin', args: string[], env: Enviro
     cwd: process.cwd(),
     configPath: findConfig(config, env),
     env: env as NodeJS.ProcessEnv,
+    ...(process.stdin.isTTY && process.stderr.isTTY ? { confirm: askOnTerminal } : {}),
     stdout: (text) => void process.stdout.write(text),
     stderr: (text) => void process.stderr.write(text),
   })
+}
+
+/** A yes/no question on the terminal (stderr, so stdout stays the command's result); only `y`/`yes` is yes. */
+async function askOnTerminal(question: string): Promise<boolean> {
+  const { createInterface } = await import('node:readline/promises')
+  const terminal = createInterface({ input: process.stdin, output: process.stderr })
+  try {
+    return /^y(es)?$/i.test((await terminal.question(`${question} [y/N] `)).trim())
+  } finally {
+    terminal.close()
+  }
 }
 
 /** Takes `--NAME VALUE` / `-S VALUE` / `--NAME=VALUE` out of a plugin command's arguments. */

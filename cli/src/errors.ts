@@ -63,6 +63,18 @@ const DEFINITIONS = {
     message: (pkg: string, version: string, detail: string) => `npm install ${pkg}@${version} failed: ${detail}`,
     hint: () => "npm's output above says why; nothing was enabled",
   },
+  RBT_ERR_MARKETPLACE_PERMISSIONS_NOT_GRANTED: {
+    description: '`skills add` of a skill that asks for permissions, which were not granted: refused at the prompt, or no terminal to ask on and no `--yes`.',
+    message: (pkg: string, version: string, permissions: string, asked: boolean) =>
+      `${pkg}@${version} asks for ${permissions}, and ${asked ? 'they were not granted' : 'there is no terminal to ask on'}: nothing was installed`,
+    hint: (pkg: string) => `review what ${pkg} asks for (docs/security.md), then run the command on a terminal, or add --yes to grant it`,
+  },
+  RBT_ERR_MARKETPLACE_INSPECTION_FAILED: {
+    description:
+      'The child process that inspects a package (empty environment, Node permission model, time limit) crashed, ran out of time, or was refused something: the package does something at import or in setup that an inspection does not allow.',
+    message: (pkg: string, detail: string) => `inspecting ${pkg} failed: ${detail}`,
+    hint: () => 'a package must load and set up without secrets, writes, child processes or workers; see docs/security.md',
+  },
   RBT_ERR_MARKETPLACE_ROLLED_BACK: {
     description: 'A package installed but failed its checks (manifest, default export, worker module, tool schemas), so the install was undone.',
     message: (pkg: string, version: string) =>

@@ -8,6 +8,7 @@ import { ParamPolicy } from './param-policy.js'
 import type { ProviderRegistry, ModelTarget } from './providers.js'
 import { scopeAllows, scopeLevel } from './auth.js'
 import { HOOK_NAMES, SCOPES, describeSkillPartProblems, skillPartsProblems } from './skill-rules.js'
+import type { Permissions } from '@robutler/registry'
 import type { ToolValidators, ArgsValidator } from './tool-validators.js'
 import type {
   AgentConfig,
@@ -29,10 +30,14 @@ const DEFAULT_PRIORITY = 50
 /** A skill package as the kernel holds it after loading. */
 export interface SkillPackage {
   name: string
-  definition: { name: string; setup: (config: any, kernel: SkillApi) => SkillParts | Promise<SkillParts> }
+  definition: { name: string; setup: (config: any, api: SkillApi) => SkillParts | Promise<SkillParts> }
   defaults: Record<string, unknown>
   validateConfig: (config: unknown) => { ok: true; value: Record<string, unknown> } | { ok: false; message: string }
   workerPath: string | null
+  /** What its manifest declares, and its config entry grants (startup refuses a skill asking for more). */
+  permissions: Permissions
+  /** Set when it runs in processes of its own (its `definition` was never imported here). */
+  isolated?: { dir: string; entry: string } | null
 }
 
 export interface BuiltTool {
@@ -98,6 +103,8 @@ export interface BuildDeps {
   skills: ReadonlyMap<string, SkillPackage>
   validators: ToolValidators
   kernelFor: (skill: string, agent: string) => SkillApi
+  /** Sets an isolated skill up for an agent in its processes: its tools call into them. */
+  isolatedSetup: (skill: SkillPackage, agent: string, config: Record<string, unknown>) => Promise<SkillParts>
   urlPrefix: string
   /** Where a skill's changing tools that cannot be offered are reported. */
   log: Logger
@@ -169,7 +176,7 @@ function takeLiveTools(agent: BuiltAgent, live: LiveTools, deps: BuildDeps): voi
   live.names.clear()
   const tools = live.source.tools()
   const refused = new Map<number, string>()
-  for (const problem of skillPartsProblems({ tools }, { workerPath: live.skill.workerPath })) {
+  for (const problem of skillPartsProblems({ tools }, { workerPath: live.skill.workerPath, kernelPermissions: live.skill.permissions.kernel })) {
     if (problem.toolIndex !== undefined) refused.set(problem.toolIndex, `${problem.part}: ${problem.message}`)
   }
   for (const [index, tool] of tools.entries()) {
@@ -240,8 +247,9 @@ export async function buildAgent(config: AgentConfig, deps: BuildDeps): Promise<
     const skill = deps.skills.get(skillName)!
     const checked = skill.validateConfig({ ...skill.defaults, ...overrides })
     try {
-      const parts = await skill.definition.setup((checked as { value: Record<string, unknown> }).value, deps.kernelFor(skillName, name))
-      const problems = skillPartsProblems(parts, { workerPath: skill.workerPath })
+      const config = (checked as { value: Record<string, unknown> }).value
+      const parts = skill.isolated ? await deps.isolatedSetup(skill, name, config) : await skill.definition.setup(config, deps.kernelFor(skillName, name))
+      const problems = skillPartsProblems(parts, { workerPath: skill.workerPath, kernelPermissions: skill.permissions.kernel })
       if (problems.length > 0) throw new Error(describeSkillPartProblems(problems))
       addParts(agent, skill, parts, deps, prompts, routes, live)
     } catch (error: any) {

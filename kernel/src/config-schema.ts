@@ -1,6 +1,7 @@
 // JSON Schemas of robutler.config.json and of one agent, compiled once.
 import { Ajv, type ErrorObject } from 'ajv'
 import addFormats from 'ajv-formats'
+import { PERMISSIONS_SCHEMA } from '@robutler/registry'
 import { serverSectionSchema } from './options.js'
 import { paramPolicySchema } from './param-policy.js'
 
@@ -49,6 +50,21 @@ export const AGENT_NAME_RULE = "lower-case letters, digits, '-' and '_', startin
 
 const section = { type: 'object' }
 
+/**
+ * A top-level `skills` entry: the skill's default config, plus the two keys the kernel keeps for itself (taken out
+ * before the skill sees its config): `grant`, the permissions the operator granted, and `isolate`.
+ */
+const skillEntry = {
+  type: 'object',
+  properties: {
+    grant: { ...PERMISSIONS_SCHEMA, description: 'the permissions granted to this skill (robutler skills add records them)' },
+    isolate: { type: 'boolean', description: "run the skill's tools in a separate process pool (default: true outside @robutler/)" },
+  },
+}
+
+/** The keys of a `skills` entry that belong to the kernel, not to the skill's config. */
+export const SKILL_ENTRY_KEYS: readonly string[] = ['grant', 'isolate']
+
 export const agentSchema = {
   type: 'object',
   additionalProperties: false,
@@ -74,7 +90,7 @@ export const configSchema = {
     $schema: { type: 'string' },
     server: serverSectionSchema,
     plugins: { type: 'object', additionalProperties: section },
-    skills: { type: 'object', additionalProperties: section },
+    skills: { type: 'object', additionalProperties: skillEntry },
     agents: { type: 'array', items: agentSchema },
   },
 } as const

@@ -1,5 +1,5 @@
 // The load-time report without listening: what `robutler doctor` prints.
-import type { DiscoveredPackage, Problem } from '@robutler/registry'
+import type { DiscoveredPackage, Permissions, Problem } from '@robutler/registry'
 import { agentConfigProblems, type AgentRules } from './agent-check.js'
 import type { Environment } from './config.js'
 import { isRobutlerError } from './errors.js'
@@ -16,6 +16,8 @@ export interface DoctorReport {
   enabled: Array<{ name: string; version: string; kind: string }>
   discovered: DiscoveredPackage[]
   agents: string[]
+  /** Every skill that loaded: whether it runs isolated, and the permissions it has (declared, and granted). */
+  skills: Array<{ name: string; isolated: boolean; permissions: Permissions }>
   /** Whether plugins were booted and agents built (`boot: true` and no problem before that). */
   booted: boolean
 }
@@ -84,6 +86,7 @@ export async function checkStartup(
     enabled: plan.report.packages.map((p) => ({ name: p.name, version: p.version, kind: p.kind })),
     discovered: plan.report.discovered,
     agents: (options.agents ?? []).map((a) => a?.name).filter((n): n is string => typeof n === 'string'),
+    skills: [...plan.skills.values()].map((skill) => ({ name: skill.name, isolated: Boolean(skill.isolated), permissions: skill.permissions })),
     booted: false,
   }
   if (!check.boot || plan.problems.length > 0) return report

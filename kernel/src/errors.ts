@@ -221,6 +221,12 @@ export const ERR_SKILL_SETUP_FAILED = kernelError(
   500,
   'configuration_error',
 )
+export const ERR_SKILL_PERMISSION_NOT_GRANTED = kernelError(
+  'RBT_ERR_SKILL_PERMISSION_NOT_GRANTED',
+  "Skill '%s' %s asks for permissions its config entry does not grant: %s",
+  500,
+  'configuration_error',
+)
 export const ERR_SURFACE_INVALID = kernelError('RBT_ERR_SURFACE_INVALID', "The surface that '%s' adds is invalid: %s", 500, 'configuration_error')
 export const ERR_PROVIDER_DUPLICATE = kernelError(
   'RBT_ERR_PROVIDER_DUPLICATE',

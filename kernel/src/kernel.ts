@@ -22,6 +22,9 @@ import type { AgentConfig, HeaderInjector, HealthCheck, KernelApi, RunGate, Skil
 import { idSource } from './ids.js'
 import { describeAgent, packageReport } from './describe.js'
 import type { LoadReport } from '@robutler/registry'
+import { makeSkillApi } from './skill-api.js'
+import { IsolatedSkill, IsolationHost } from './isolated-skill.js'
+import { permissionsOf } from '@robutler/registry'
 
 export class Kernel {
   readonly version: string
@@ -33,6 +36,8 @@ export class Kernel {
   readonly auth = new AuthChain()
   readonly validators = new ToolValidators()
   readonly skills = new Map<string, SkillPackage>()
+  /** Each isolated skill's process pool, by package name. */
+  readonly isolated = new Map<string, IsolatedSkill>()
   /** Each skill's `shared(make)` value, by package name. */
   readonly skillShared = new Map<string, unknown>()
   /** What every agent config is checked against once plugins have registered their providers. */
@@ -47,6 +52,7 @@ export class Kernel {
   /** In-flight agent requests: swept for their deadline, aborted when a drain runs out of time. */
   readonly inflight = new Set<Context>()
   #sweeper: NodeJS.Timeout | null = null
+  #isolationHost: IsolationHost | null = null
   readonly agents: AgentDirectory
   readonly pool: WorkerPool
   readonly gatherer = new ClusterGather()
@@ -143,25 +149,66 @@ export class Kernel {
       skills: this.skills,
       validators: this.validators,
       kernelFor: (skill, agent) => this.skillApiFor(skill, agent),
+      isolatedSetup: (skill, agent, config) => this.isolatedSkill(skill).setup(agent, config),
       urlPrefix: this.settings.urlPrefix,
       log: this.log,
     })
   }
 
-  /** What a skill's setup receives for one agent: the kernel API, the agent's name, and the skill's shared value. */
-  skillApiFor(skill: string, agent: string): SkillApi {
-    const shared = this.skillShared
-    return {
-      ...this.apiFor(skill),
-      agent,
-      shared<T>(make: () => T): T {
-        if (!shared.has(skill)) shared.set(skill, make())
-        return shared.get(skill) as T
-      },
+  /** The process pool of an isolated skill, started with the first agent that uses it and closed with the server. */
+  isolatedSkill(skill: SkillPackage): IsolatedSkill {
+    let pool = this.isolated.get(skill.name)
+    if (!pool) {
+      if (this.#isolationHost === null) {
+        const host = new IsolationHost(this.log)
+        this.#isolationHost = host
+        // Registered before any pool's close: closes run in reverse, so the host thread ends last.
+        this.closeFns.push({ owner: 'isolation', fn: () => host.close() })
+      }
+      const s = this.settings
+      // Only the granted variables leave this thread.
+      const env: Record<string, string> = {}
+      for (const name of skill.permissions.env) if (this.env[name] !== undefined) env[name] = this.env[name]!
+      pool = new IsolatedSkill(this.#isolationHost, {
+        name: skill.name,
+        dir: skill.isolated!.dir,
+        entry: skill.isolated!.entry,
+        workerPath: skill.workerPath,
+        permissions: skill.permissions,
+        env,
+        version: this.version,
+        urlPrefix: s.urlPrefix,
+        settings: { processes: s.isolation.processes, memoryMb: s.isolation.memoryMb, maxQueue: s.workerQueue, maxResultBytes: s.maxToolResultBytes },
+      })
+      this.isolated.set(skill.name, pool)
+      const closing = pool
+      this.closeFns.push({ owner: skill.name, fn: async () => void (await closing.close()) })
     }
+    return pool
   }
 
-  /** The API a plugin or skill receives: the same kernel, with its own child logger and close owner. */
+  /** What a skill's setup receives for one agent: the skill API (its granted env, its agent, a logger), never this kernel. */
+  skillApiFor(skill: string, agent: string): SkillApi {
+    const owner = skill
+    return makeSkillApi({
+      skill,
+      agent,
+      version: this.version,
+      urlPrefix: this.settings.urlPrefix,
+      baseDir: this.settings.baseDir,
+      env: this.env,
+      permissions: this.skills.get(skill)?.permissions ?? permissionsOf(undefined),
+      log: this.log,
+      shared: this.skillShared,
+      addHealthCheck: (name, check) => {
+        if (this.healthChecks.has(name)) throw new Error(`health check '${name}' is already registered`)
+        this.healthChecks.set(name, check)
+      },
+      onClose: (fn) => void this.closeFns.push({ owner, fn }),
+    })
+  }
+
+  /** The API a plugin receives: the same kernel, with its own child logger and close owner. */
   apiFor(owner: string): KernelApi {
     const auth = this.auth
     return {

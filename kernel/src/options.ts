@@ -73,6 +73,11 @@ export interface ServerOptions {
     stackSizeMb?: number
     maxExternalMb?: number
   }
+  /**
+   * The process pool of each isolated skill: `processes` (default 2), and `memoryMb`, the resident memory (heap and
+   * Buffers) a process may hold before it is ended with the call it runs (default 256).
+   */
+  isolation?: { processes?: number; memoryMb?: number }
   /** The largest tool result the model may get, `"1MB"` or bytes (default 1MB); a larger one fails the call. */
   maxToolResultSize?: string | number
   /** Seconds a model call may go without an answer (streaming: without a next chunk) before it is a 504 (default 120). */
@@ -199,6 +204,15 @@ export const SERVER_SETTINGS = {
     },
     default: {},
     resolve: (limits: NonNullable<ServerOptions['workerResourceLimits']>) => ({ maxOldGenerationSizeMb: 512, maxExternalMb: 256, ...limits }),
+  },
+  isolation: {
+    schema: {
+      type: 'object',
+      additionalProperties: false,
+      properties: { processes: { type: 'integer', minimum: 1, maximum: 64 }, memoryMb: { type: 'integer', minimum: 32 } },
+    },
+    default: {},
+    resolve: (isolation: NonNullable<ServerOptions['isolation']>) => ({ processes: 2, memoryMb: 256, ...isolation }),
   },
   maxToolResultSize: { schema: sizeSchema, default: '1MB', as: 'maxToolResultBytes', resolve: parseSize },
   toolTimeout: { schema: seconds, default: 60, as: 'toolTimeoutMs', resolve: positiveSeconds },

@@ -178,7 +178,7 @@ export async function createServer(options: ServerOptions = {}): Promise<Robutle
   for (const [name, skill] of plan.skills) kernel.skills.set(name, skill)
   kernel.asyncContext =
     settings.asyncContext === 'auto'
-      ? [...plan.plugins, ...plan.skills.values()].some((p) => (p.definition as { asyncContext?: boolean }).asyncContext === true)
+      ? [...plan.plugins, ...plan.skills.values()].some((p) => (p.definition as { asyncContext?: boolean } | null)?.asyncContext === true)
       : settings.asyncContext
 
   try {

@@ -35,6 +35,8 @@ export interface SkillPartProblem {
 export interface SkillRuleOptions {
   /** The skill's worker module (its manifest's `robutler.worker`), or null when it has none. */
   workerPath: string | null
+  /** The kernel permissions the skill has (`access` lets it declare who may use its agent); default none. */
+  kernelPermissions?: readonly string[]
 }
 
 type Loose = Record<string, any>
@@ -105,6 +107,14 @@ function toolSourceProblems(source: unknown): SkillPartProblem[] {
   return [{ part: 'toolSource', message: 'must be an object with tools() and watch(changed)' }]
 }
 
+function accessProblems(access: unknown, kernelPermissions: readonly string[]): SkillPartProblem[] {
+  if (access === undefined) return []
+  if (!kernelPermissions.includes('access')) {
+    return [{ part: 'access', message: "needs the kernel permission 'access' (robutler.permissions.kernel in its package.json), granted by the operator" }]
+  }
+  return isObject(access) ? [] : [{ part: 'access', message: 'must be an object of required, owner and admins' }]
+}
+
 /**
  * Every problem of what a skill's setup returned — its tools (name, run or worker, scope), tool source, hooks and routes — in
  * the order of the parts. Empty when the kernel will take them. Tool parameter schemas are checked when they are
@@ -116,7 +126,13 @@ function toolSourceProblems(source: unknown): SkillPartProblem[] {
  */
 export function skillPartsProblems(parts: unknown, options: SkillRuleOptions): SkillPartProblem[] {
   if (!isObject(parts)) return [{ part: 'setup', message: `returned ${JSON.stringify(parts) ?? String(parts)}, not an object of parts` }]
-  return [...toolProblems(parts.tools, options.workerPath), ...toolSourceProblems(parts.toolSource), ...hookProblems(parts.hooks), ...routeProblems(parts.http)]
+  return [
+    ...accessProblems(parts.access, options.kernelPermissions ?? []),
+    ...toolProblems(parts.tools, options.workerPath),
+    ...toolSourceProblems(parts.toolSource),
+    ...hookProblems(parts.hooks),
+    ...routeProblems(parts.http),
+  ]
 }
 
 /** The problems as one line: `tool x: needs exactly one of run or worker; hook y: …`. */

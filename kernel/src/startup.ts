@@ -2,11 +2,11 @@
 // `robutler doctor` prints it alone; createServer refuses to start while it has problems.
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import { resolvePackages, type LoadReport, type Problem } from '@robutler/registry'
+import { describePermissions, isFirstParty, permissionsOf, resolvePackages, ungranted, type LoadReport, type LoadedPackage, type Permissions, type Problem } from '@robutler/registry'
 import type { SkillPackage } from './agent-build.js'
 import { staticAgentProblems, type AgentRules } from './agent-check.js'
-import { RESERVED_AGENT_NAMES } from './config-schema.js'
-import { ERR_CONFIG_INVALID } from './errors.js'
+import { RESERVED_AGENT_NAMES, SKILL_ENTRY_KEYS } from './config-schema.js'
+import { ERR_CONFIG_INVALID, ERR_SKILL_PERMISSION_NOT_GRANTED } from './errors.js'
 import { PROMETHEUS_PLUGIN, type ServerOptions, type Settings } from './options.js'
 import type { BootablePlugin } from './lifecycle.js'
 import { splitModel } from './providers.js'
@@ -56,9 +56,45 @@ function locatePackageProblems(problems: Problem[], options: ServerOptions, agen
   })
 }
 
+/** A `skills` entry without the kernel's own keys (`grant`, `isolate`): what the skill's schema validates. */
+function skillSection(entry: Record<string, unknown>): Record<string, unknown> {
+  if (!SKILL_ENTRY_KEYS.some((key) => key in entry)) return entry
+  const section = { ...entry }
+  for (const key of SKILL_ENTRY_KEYS) delete section[key]
+  return section
+}
+
+/**
+ * What the operator granted a skill: its entry's `grant`; without one, a first-party skill (`@robutler/…`) has what
+ * it declares and any other skill has nothing.
+ */
+export function grantOf(name: string, declared: Permissions, entry: Record<string, unknown> | undefined): Permissions {
+  if (entry?.grant !== undefined) return permissionsOf(entry.grant)
+  return isFirstParty(name) ? declared : permissionsOf(undefined)
+}
+
+/** Whether a skill runs isolated: its entry's `isolate`, by default true for every package outside `@robutler/`. */
+export function isolates(name: string, entry: Record<string, unknown> | undefined): boolean {
+  return typeof entry?.isolate === 'boolean' ? entry.isolate : !isFirstParty(name)
+}
+
+/** The problem of a skill whose installed version asks for more than its entry grants (an upgrade asking for more). */
+function grantProblem(pkg: LoadedPackage, entry: Record<string, unknown> | undefined): Problem | null {
+  const missing = ungranted(pkg.manifest.permissions, grantOf(pkg.name, pkg.manifest.permissions, entry))
+  if (missing === null) return null
+  const error = ERR_SKILL_PERMISSION_NOT_GRANTED(pkg.name, pkg.version, describePermissions(missing))
+  return {
+    code: error.code,
+    package: pkg.name,
+    message: error.message,
+    hint: `review them (docs/security.md), then grant them: \`npx robutler skills add ${pkg.name}\` again, or add them to the \`grant\` of its entry in the config's \`skills\` section`,
+  }
+}
+
 export async function planStartup(options: ServerOptions, settings: Settings, env: Environment, kernelVersion: string): Promise<StartupPlan> {
   const agents = options.agents ?? []
-  const skills: Record<string, Record<string, unknown>> = { ...(options.skills ?? {}) }
+  const skills: Record<string, Record<string, unknown>> = {}
+  for (const [name, entry] of Object.entries(options.skills ?? {})) skills[name] = skillSection(entry)
   const agentSkills: Record<string, string[]> = {}
   const capabilities = new Set<string>()
   for (const agent of agents) {
@@ -72,17 +108,33 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
   if (settings.monitoring && !options.plugins?.[PROMETHEUS_PLUGIN]) {
     fromEnvironment[env.PROMETHEUS_ENABLED === 'true' ? 'PROMETHEUS_ENABLED=true' : 'enableMonitoring'] = PROMETHEUS_PLUGIN
   }
+  const isolated = Object.keys(skills).filter((name) => isolates(name, options.skills?.[name]))
   const report = await resolvePackages({
     appDir: settings.appDir,
     kernelVersion,
-    selection: { plugins: options.plugins ?? {}, skills, agentSkills, capabilities: [...capabilities], fromEnvironment },
+    selection: { plugins: options.plugins ?? {}, skills, agentSkills, capabilities: [...capabilities], fromEnvironment, isolated },
   })
 
   const skillMap = new Map<string, SkillPackage>()
   const plugins: BootablePlugin[] = []
+  const grantProblems: Problem[] = []
   for (const pkg of report.packages) {
     if (pkg.kind === 'skill') {
-      skillMap.set(pkg.name, { name: pkg.name, definition: pkg.definition, defaults: pkg.config, validateConfig: pkg.validateConfig, workerPath: pkg.workerPath })
+      const entry = options.skills?.[pkg.name]
+      const refused = grantProblem(pkg, entry)
+      if (refused !== null) {
+        grantProblems.push(refused)
+        continue
+      }
+      skillMap.set(pkg.name, {
+        name: pkg.name,
+        definition: pkg.definition,
+        defaults: pkg.config,
+        validateConfig: pkg.validateConfig,
+        workerPath: pkg.workerPath,
+        permissions: pkg.manifest.permissions,
+        isolated: pkg.isolated ? { dir: pkg.dir, entry: pkg.entryPath } : null,
+      })
     } else {
       plugins.push({ name: pkg.name, config: pkg.config, definition: pkg.definition })
     }
@@ -104,7 +156,7 @@ export async function planStartup(options: ServerOptions, settings: Settings, en
   const where = options.configSource ? (i: number) => `${options.configSource!.locate(['agents', i])}: ` : undefined
   const problems: Problem[] = [
     ...settingsProblems(settings, options),
-    ...locatePackageProblems(report.problems, options, agentSkills),
+    ...locatePackageProblems([...report.problems, ...grantProblems], options, agentSkills),
     ...staticAgentProblems(agents, rules, where),
   ]
   return { report, problems, plugins, skills: skillMap, rules }

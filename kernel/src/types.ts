@@ -319,7 +319,7 @@ export interface SkillRoute {
   handler: (request: FastifyRequest, reply: FastifyReply, ctx: RequestContext) => unknown | Promise<unknown>
 }
 
-/** Who may use the agent a skill is attached to (merged over every skill of the agent). */
+/** Who may use the agent a skill is attached to (merged over every skill of the agent); needs the kernel permission `access`. */
 export interface SkillAccess {
   /** When true, `GET /{agent}`, chat and skill routes need an identity (401 without); `/{agent}/health` stays public. */
   required?: boolean
@@ -368,21 +368,41 @@ export interface SkillDefinition<C = Record<string, unknown>> {
    */
   asyncContext?: boolean
   /** Called once per agent the skill is attached to (again when a loaded agent is reloaded), with the merged config. */
-  setup: (config: C, kernel: SkillApi) => SkillParts | Promise<SkillParts>
+  setup: (config: C, api: SkillApi) => SkillParts | Promise<SkillParts>
 }
 
-/** What a skill's setup receives: the kernel API, and what it needs to know about the agent it sets up. */
-export interface SkillApi extends KernelApi {
+/**
+ * What a skill's setup receives: the skill API, scoped to one agent — never the kernel API. A skill adds to its own
+ * agent only, through the parts setup returns (tools, hooks, prompts, routes under `/{agent}/`, access); it sees its
+ * validated config (setup's first argument), its agent's name, a logger, and the environment variables it declared
+ * and was granted. It has no Fastify instance, authenticators, providers, events or other agents: reading any other
+ * property throws, naming it. (In-process code can still reach `process` and Node's globals: an in-process skill is
+ * trusted code; isolation is the boundary — docs/security.md.)
+ */
+export interface SkillApi {
   /** The name of the agent this setup builds. */
   readonly agent: string
+  /** The kernel's version. */
+  readonly version: string
+  readonly urlPrefix: string
+  /** The config file's folder: relative paths in the skill's config resolve against it. */
+  readonly baseDir: string
+  /** Only the variables of the skill's `robutler.permissions.env` (as granted); any other name reads `undefined`. */
+  readonly env: Readonly<Record<string, string | undefined>>
+  /** A pino child logger naming the skill and the agent. */
+  readonly log: Logger
+  /** Health checks `/ready` runs. Needs the kernel permission `health`; without it, calling `add` throws. */
+  readonly health: { add(name: string, check: HealthCheck): void }
+  /** Runs when the server closes (in reverse order of registration). */
+  onClose(fn: () => void | Promise<void>): void
   /**
    * One value per server for this skill, made by `make` on the first call and the same object afterwards, for every
    * agent the skill is attached to: state that must outlive one agent's build (processes, connection pools), where
    * a loaded agent is built again whenever it is reloaded. Close what it holds with `onClose`.
    * @example
-   * const pool = kernel.shared(() => {
+   * const pool = api.shared(() => {
    *   const pool = new Pool()
-   *   kernel.onClose(() => pool.end())
+   *   api.onClose(() => pool.end())
    *   return pool
    * })
    */

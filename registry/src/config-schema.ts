@@ -1,10 +1,10 @@
 // A package's config section validator, built once from the JSON Schema file its manifest names.
 import { readFile } from 'node:fs/promises'
-import { resolve } from 'node:path'
 import { Ajv } from 'ajv'
 import addFormatsModule from 'ajv-formats'
 import { describeAjvErrors } from './ajv-message.js'
 import { problem } from './errors.js'
+import { packagePath } from './permissions.js'
 import type { ConfigValidator, Manifest, Problem } from './types.js'
 
 // ajv-formats is CommonJS whose module.exports is the plugin function; NodeNext types it as the namespace.
@@ -36,13 +36,17 @@ export async function loadConfigValidator(
 ): Promise<{ validate: ConfigValidator; problem?: undefined } | { validate?: undefined; problem: Problem }> {
   if (manifest.config === undefined) return { validate: acceptAnything }
   const file = manifest.config
+  // Inside the package or not read at all: a path to /etc/passwd must not put the file's first bytes in an error.
+  const inside = await packagePath(dir, file)
+  if ('error' in inside) {
+    if (inside.missing) return { problem: problem('RBT_ERR_CONFIG_SCHEMA_INVALID', name, file, 'the file does not exist') }
+    return { problem: problem('RBT_ERR_MANIFEST_INVALID', name, `robutler.config must stay inside the package: ${inside.error}`) }
+  }
   let schema: unknown
   try {
-    schema = JSON.parse(await readFile(resolve(dir, file), 'utf8'))
+    schema = JSON.parse(await readFile(inside.file, 'utf8'))
   } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code
-    const detail = code === 'ENOENT' ? 'the file does not exist' : (error as Error).message
-    return { problem: problem('RBT_ERR_CONFIG_SCHEMA_INVALID', name, file, detail) }
+    return { problem: problem('RBT_ERR_CONFIG_SCHEMA_INVALID', name, file, `it is not JSON (${(error as Error).name})`) }
   }
   let check: ReturnType<Ajv['compile']>
   try {

@@ -9,6 +9,19 @@ export { loadPackages } from './load.js'
 export type { LoadResult } from './load.js'
 export { resolveEntry } from './entry.js'
 export { validateManifest, kernelAccepts, MANIFEST_SCHEMA, CAPABILITY_PATTERN } from './manifest.js'
+export {
+  KERNEL_PERMISSIONS,
+  PERMISSIONS_SCHEMA,
+  NO_PERMISSIONS,
+  permissionsOf,
+  ungranted,
+  isEmptyPermissions,
+  describePermissions,
+  isFirstParty,
+  pathOutsidePackage,
+  packagePath,
+} from './permissions.js'
+export type { Permissions, KernelPermission } from './permissions.js'
 export { SECTION_OF_KIND } from './kinds.js'
 export type { ManifestResult } from './manifest.js'
 export { loadConfigValidator } from './config-schema.js'

@@ -1,10 +1,9 @@
 // Imports the planned packages and checks that each default export is what its manifest says it is.
-import { access } from 'node:fs/promises'
-import { resolve } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { isBranded } from './brand.js'
 import { resolveEntry } from './entry.js'
 import { problem } from './errors.js'
+import { packagePath } from './permissions.js'
 import type { LoadedPackage, PackageKind, PlannedPackage, Problem } from './types.js'
 
 export interface LoadResult {
@@ -35,21 +34,24 @@ function missingPart(definition: Record<string, unknown>, kind: PackageKind): st
 
 async function workerPath(planned: PlannedPackage): Promise<{ path: string | null } | { problem: Problem }> {
   if (planned.manifest.worker === undefined) return { path: null }
-  const path = resolve(planned.dir, planned.manifest.worker)
-  try {
-    await access(path)
-    return { path }
-  } catch {
-    const detail = `robutler.worker points to ${planned.manifest.worker}, which does not exist (is the package built?)`
-    return { problem: problem('RBT_ERR_MANIFEST_INVALID', planned.name, detail) }
-  }
+  const inside = await packagePath(planned.dir, planned.manifest.worker)
+  if ('file' in inside) return { path: inside.file }
+  const detail = inside.missing
+    ? `robutler.worker points to ${planned.manifest.worker}, which does not exist (is the package built?)`
+    : `robutler.worker must stay inside the package: ${inside.error}`
+  return { problem: problem('RBT_ERR_MANIFEST_INVALID', planned.name, detail) }
 }
 
-async function loadOne(planned: PlannedPackage): Promise<{ loaded?: LoadedPackage; problems: Problem[] }> {
+async function loadOne(planned: PlannedPackage, isolated: boolean): Promise<{ loaded?: LoadedPackage; problems: Problem[] }> {
   const { name, kind } = planned
   const [entry, worker] = await Promise.all([resolveEntry(planned.dir, planned.packageJson), workerPath(planned)])
   const problems: Problem[] = 'problem' in worker ? [worker.problem] : []
   if ('error' in entry) return { problems: [problem('RBT_ERR_PACKAGE_LOAD_FAILED', name, entry.error), ...problems] }
+  // Its code runs only in its own processes: the brand is checked there, when it is set up.
+  if (isolated && kind === 'skill') {
+    if ('problem' in worker) return { problems }
+    return { loaded: { ...planned, definition: null, workerPath: worker.path, entryPath: entry.file, isolated: true }, problems }
+  }
   let module: Record<string, unknown>
   try {
     module = await import(pathToFileURL(entry.file).href)
@@ -62,18 +64,19 @@ async function loadOne(planned: PlannedPackage): Promise<{ loaded?: LoadedPackag
   const unusable = isBranded(definition, kind) ? missingPart(definition as Record<string, unknown>, kind) : describe(definition)
   if (unusable !== null) problems.unshift(problem('RBT_ERR_PACKAGE_EXPORT_INVALID', name, kind, unusable))
   if (problems.length > 0 || 'problem' in worker) return { problems }
-  return { loaded: { ...planned, definition, workerPath: worker.path }, problems }
+  return { loaded: { ...planned, definition, workerPath: worker.path, entryPath: entry.file, isolated: false }, problems }
 }
 
 /**
  * Imports every planned package (in parallel) and checks its default export against its manifest's kind.
- * The result keeps the planned boot order; failures are problems, never throws.
+ * The result keeps the planned boot order; failures are problems, never throws. Skills named in `isolated` are
+ * not imported: they run in processes of their own.
  *
  * @example
  * const { packages, problems } = await loadPackages(plan.packages)
  */
-export async function loadPackages(planned: readonly PlannedPackage[]): Promise<LoadResult> {
-  const results = await Promise.all(planned.map(loadOne))
+export async function loadPackages(planned: readonly PlannedPackage[], options: { isolated?: ReadonlySet<string> } = {}): Promise<LoadResult> {
+  const results = await Promise.all(planned.map((entry) => loadOne(entry, options.isolated?.has(entry.name) ?? false)))
   return {
     packages: results.flatMap((result) => (result.loaded ? [result.loaded] : [])),
     problems: results.flatMap((result) => result.problems),

@@ -3,6 +3,7 @@ import { Ajv } from 'ajv'
 import semver from 'semver'
 import { describeAjvError, pointerToPath } from './ajv-message.js'
 import { problem } from './errors.js'
+import { PERMISSIONS_SCHEMA, pathOutsidePackage, permissionsOf } from './permissions.js'
 import type { Manifest, Problem } from './types.js'
 
 /** True when a manifest's kernel `range` accepts `kernelVersion`; prerelease kernels (1.1.0-beta.1) count as their release line. */
@@ -27,6 +28,7 @@ export const MANIFEST_SCHEMA = {
     requires: { type: 'array', items: capability, uniqueItems: true },
     config: { type: 'string', minLength: 1 },
     worker: { type: 'string', minLength: 1 },
+    permissions: PERMISSIONS_SCHEMA,
   },
 } as const
 
@@ -37,7 +39,7 @@ export type ManifestResult = { manifest: Manifest; problems?: undefined } | { ma
 
 function shapeMessages(): string[] {
   return (validateShape.errors ?? []).map((error) =>
-    error.keyword === 'pattern'
+    error.keyword === 'pattern' && /^\/(provides|requires)\//.test(error.instancePath)
       ? `${pointerToPath('robutler', error.instancePath)} must look like area:name (as llm:openai), got ${JSON.stringify(error.data)}`
       : describeAjvError('robutler', error),
   )
@@ -45,7 +47,7 @@ function shapeMessages(): string[] {
 
 /**
  * Validates the `robutler` field of a package.json: its shape, a valid semver `kernel` range equal to
- * `peerDependencies['@robutler/kernel']`, and `worker` only on skills. `provides`/`requires` default to [].
+ * `peerDependencies['@robutler/kernel']`, and `worker` and `permissions` only on skills, paths inside the package. `provides`/`requires` default to [].
  *
  * @example
  * const result = validateManifest(JSON.parse(await readFile('package.json', 'utf8')))
@@ -66,6 +68,13 @@ export function validateManifest(packageJson: Record<string, any>, name: string 
   if (field.worker !== undefined && field.kind !== 'skill') {
     problems.push(problem('RBT_ERR_MANIFEST_INVALID', name, `robutler.worker is only for skills, and ${name} is a ${field.kind}`))
   }
+  if (field.permissions !== undefined && field.kind !== 'skill') {
+    problems.push(problem('RBT_ERR_MANIFEST_INVALID', name, `robutler.permissions is only for skills (plugins are the operator's infrastructure), and ${name} is a ${field.kind}`))
+  }
+  for (const key of ['config', 'worker'] as const) {
+    const outside = field[key] === undefined ? null : pathOutsidePackage(field[key])
+    if (outside !== null) problems.push(problem('RBT_ERR_MANIFEST_INVALID', name, `robutler.${key} must stay inside the package, and ${JSON.stringify(field[key])} does not: ${outside}`))
+  }
   const peerRange: unknown = packageJson.peerDependencies?.['@robutler/kernel']
   if (peerRange !== field.kernel) {
     problems.push(
@@ -79,6 +88,7 @@ export function validateManifest(packageJson: Record<string, any>, name: string 
     kernel: field.kernel,
     provides: [...(field.provides ?? [])],
     requires: [...(field.requires ?? [])],
+    permissions: permissionsOf(field.permissions),
   }
   if (field.config !== undefined) manifest.config = field.config
   if (field.worker !== undefined) manifest.worker = field.worker

@@ -26,6 +26,6 @@ import type { LoadReport, PlanInput } from './types.js'
 export async function resolvePackages(input: PlanInput): Promise<LoadReport> {
   const discovery = await discoverPackages(input.appDir)
   const plan = await planPackages(input, discovery.packages)
-  const load = await loadPackages(plan.packages)
+  const load = await loadPackages(plan.packages, { isolated: new Set(input.selection.isolated ?? []) })
   return { packages: load.packages, problems: [...plan.problems, ...load.problems], enabled: plan.enabled, discovered: discovery.packages }
 }

@@ -1,4 +1,5 @@
 // Types shared by discovery, planning and loading.
+import type { Permissions } from './permissions.js'
 
 export type PackageKind = 'plugin' | 'skill'
 
@@ -16,6 +17,8 @@ export interface Manifest {
   config?: string
   /** Skills only: path of the module whose named exports run in the worker pool. */
   worker?: string
+  /** Skills only: what it needs (env variables, hosts, kernel capabilities); empty lists when it declares none. */
+  permissions: Permissions
 }
 
 /** One problem found while discovering, planning or loading packages. Collected, never thrown one by one. */
@@ -68,6 +71,11 @@ export interface Selection {
    * (`{ 'PROMETHEUS_ENABLED=true': '@robutler/plugin-prometheus' }`). The key is quoted in problems.
    */
   fromEnvironment?: Record<string, string>
+  /**
+   * Skills that run isolated, in processes of their own: loaded without importing them here (their code must never
+   * run in this process); their entry module is found and checked to exist.
+   */
+  isolated?: string[]
 }
 
 export interface PlanInput {
@@ -103,6 +111,10 @@ export interface LoadedPackage extends PlannedPackage {
   definition: any
   /** Absolute path of the manifest's worker module, when it has one. */
   workerPath: string | null
+  /** Absolute path of its entry module. */
+  entryPath: string
+  /** True when it was not imported (an isolated skill): `definition` is null. */
+  isolated: boolean
 }
 
 export interface LoadReport {

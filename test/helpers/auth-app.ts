@@ -3,7 +3,7 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createServer, type RobutlerServer, type ServerOptions } from '@robutler/kernel'
-import { getJson, linkedApp, PACKAGES, postJson } from './test-server.js'
+import { getJson, linkedApp, PACKAGES, postJson, trustFixtureSkills } from './test-server.js'
 
 export const AUTH_KEYS = PACKAGES.authKeys[0]
 export const SKILL_AUTH = PACKAGES.skillAuth[0]
@@ -47,7 +47,7 @@ export async function startAuthServer(app: AuthApp, options: ServerOptions, logs
     logLevel: 'debug',
     logDestination: { write: (line: string) => void logs.push(line) },
     env: {},
-    ...options,
+    ...trustFixtureSkills(options),
   })
   const url = await server.listen({ host: '127.0.0.1', port: 0 })
   return { server, url, logs, close: () => server.close() }

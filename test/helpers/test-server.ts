@@ -41,6 +41,30 @@ export const PACKAGES = {
 
 export type PackageKey = keyof typeof PACKAGES
 
+/**
+ * The test fixture skills: trusted test code that records hooks, routes and pool behaviour in the test's own process,
+ * so they run in process ("isolate": false) unless a test says otherwise — outside @robutler/ they would be isolated.
+ */
+export const FIXTURE_SKILLS: readonly string[] = [PACKAGES.probe[0], PACKAGES.cpu[0], PACKAGES.caller[0]]
+
+/** What the fixture skills' manifests ask for (the probe declares `access`, as skill-auth does), granted to them. */
+const FIXTURE_GRANTS: Readonly<Record<string, Record<string, string[]>>> = { [PACKAGES.probe[0]]: { kernel: ['access'] } }
+
+/**
+ * `options` with every fixture skill it uses marked `isolate: false` and granted what it declares, in the top-level
+ * `skills` section (a test that sets either keeps its own).
+ */
+export function trustFixtureSkills(options: ServerOptions): ServerOptions {
+  const named = new Set([...Object.keys(options.skills ?? {}), ...(options.agents ?? []).flatMap((agent) => Object.keys(agent?.skills ?? {}))])
+  const skills: Record<string, Record<string, unknown>> = { ...(options.skills ?? {}) }
+  for (const name of FIXTURE_SKILLS) {
+    if (!named.has(name)) continue
+    const grant = FIXTURE_GRANTS[name]
+    skills[name] = { isolate: false, ...(grant ? { grant } : {}), ...skills[name] }
+  }
+  return Object.keys(skills).length > 0 ? { ...options, skills } : options
+}
+
 /** A temp app folder with the given packages symlinked into its node_modules (as npm workspaces do). */
 export async function linkedApp(keys: PackageKey[]): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await realpath(await mkdtemp(join(tmpdir(), 'robutler-app-')))
@@ -76,7 +100,7 @@ export async function serveApp(app: { dir: string; cleanup: () => Promise<void> 
       logLevel: 'debug',
       logDestination: { write: (line: string) => void logs.push(line) },
       env: {},
-      ...options,
+      ...trustFixtureSkills(options),
     })
   } catch (error) {
     await app.cleanup()

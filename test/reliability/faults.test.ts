@@ -256,6 +256,7 @@ describe('a cluster worker SIGKILLed under load (robutler start --workers 2)', (
       JSON.stringify({
         server: { workerThreads: 1, drainTimeout: 10 },
         plugins: { '@robutler/plugin-local': { chunkDelayMs: 10 } },
+        skills: { 'robutler-skill-cpu': { isolate: false } },
         agents: [{ name: 'cpu', model: 'local/echo', skills: { 'robutler-skill-cpu': {} } }],
       }),
     )

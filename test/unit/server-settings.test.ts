@@ -27,6 +27,7 @@ describe('resolveSettings', () => {
       workerThreads: Math.max(1, availableParallelism() - 1),
       workerQueue: 256,
       workerResourceLimits: { maxOldGenerationSizeMb: 512, maxExternalMb: 256 },
+      isolation: { processes: 2, memoryMb: 256 },
       maxToolResultBytes: 1024 * 1024,
       toolTimeoutMs: 60_000,
       agentMaxStaleMs: 600_000,

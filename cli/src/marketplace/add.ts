@@ -1,18 +1,34 @@
 // `robutler skills add <pkg>[@range] [--agent NAME]`: pick the newest version that runs on the installed kernel,
-// install it with npm, check it as the kernel will load it (rolling the install back when it fails), then enable
-// it in the config. Every refusal that can be known before installing is made before installing.
+// install it with npm without running its scripts, check it as the kernel will load it in a sandboxed child process
+// (rolling the install back when it fails), then enable it in the config with the permissions the operator granted. Every refusal that can be known before installing is made before installing.
 import { access, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import semver from 'semver'
-import { SECTION_OF_KIND, discoverPackages, formatReport, nodeModulesFolders, problem as registryProblem, type PackageKind, type Problem } from '@robutler/registry'
+import {
+  SECTION_OF_KIND,
+  describePermissions,
+  discoverPackages,
+  formatReport,
+  isEmptyPermissions,
+  nodeModulesFolders,
+  permissionsOf,
+  problem as registryProblem,
+  ungranted,
+  type PackageKind,
+  type Permissions,
+  type Problem,
+} from '@robutler/registry'
 import { problem } from '../errors.js'
-import { agentNames, enableInConfig, readAppConfig, type AppConfig } from './app-config.js'
-import { checkPackage } from './check-package.js'
+import { agentNames, enableInConfig, readAppConfig, recordGrant, type AppConfig } from './app-config.js'
 import { chooseVersion, judgeVersion, type Verdict } from './compat.js'
 import { npmInstall, rollBack, snapshotApp } from './install.js'
 import { parsePackageSpec, type PackageSpec } from './package-spec.js'
+import { inspectInSandbox } from './sandbox.js'
 import { fetchPublished, type Published } from './published.js'
 import type { MarketplaceContext } from './types.js'
+
+/** How long the inspection of an installed package may take (it imports the package and runs its setup). */
+const INSPECTION_TIMEOUT_MS = 60_000
 
 function refuse(context: MarketplaceContext, problems: readonly Problem[]): number {
   context.stderr(formatReport(problems) + '\n')
@@ -100,21 +116,51 @@ async function toolClashes(name: string, tools: readonly string[], agent: string
   for (const [other, overrides] of Object.entries<Record<string, unknown>>(entry?.skills ?? {})) {
     if (other === name) continue
     const defaults = (data?.skills?.[other] ?? {}) as Record<string, unknown>
-    const check = await checkPackage(await installedDir(context.cwd, other), {
-      kind: 'skill',
-      kernelVersion: context.kernelVersion,
-      env: context.env,
-      skillConfig: { ...defaults, ...overrides },
-      strict: false,
-    })
+    const check = await inspectInSandbox(
+      await installedDir(context.cwd, other),
+      { kind: 'skill', kernelVersion: context.kernelVersion, env: {}, skillConfig: { ...defaults, ...overrides }, strict: false },
+      { appDir: context.cwd, timeoutMs: INSPECTION_TIMEOUT_MS },
+    )
     const shared = tools.filter((tool) => check.toolNames.includes(tool))
     if (shared.length > 0) clashes.push(problem('RBT_ERR_MARKETPLACE_TOOL_CLASH', name, shared, other, agent))
   }
   return clashes
 }
 
-/** `add <pkg>[@range] [--agent NAME]`. */
-export async function runAdd(kind: PackageKind, specText: string, agent: string | undefined, context: MarketplaceContext): Promise<number> {
+export interface AddOptions {
+  agent?: string | undefined
+  /** Grant the permissions the skill asks for without asking. */
+  yes?: boolean
+  /** Let npm run install scripts (the package's and its dependencies'); off by default. */
+  allowScripts?: boolean
+}
+
+/**
+ * Shows what the skill asks for and gets the operator's grant: already in its config entry, `--yes`, or a yes on the
+ * terminal. Answers the refusal when there is none.
+ */
+async function grantPermissions(name: string, version: string, asked: Permissions, existing: unknown, options: AddOptions, context: MarketplaceContext): Promise<Problem | null> {
+  context.stderr(`robutler: ${name}@${version} asks for permissions: ${describePermissions(asked)}\n`)
+  if (isEmptyPermissions(asked)) return null
+  if (existing !== undefined && ungranted(asked, permissionsOf(existing)) === null) {
+    context.stderr('robutler: its config entry grants them already\n')
+    return null
+  }
+  if (options.yes) return null
+  if (context.confirm === undefined) return problem('RBT_ERR_MARKETPLACE_PERMISSIONS_NOT_GRANTED', name, version, describePermissions(asked), false)
+  const granted = await context.confirm(`Grant ${name} these permissions (${describePermissions(asked)})?`)
+  return granted ? null : problem('RBT_ERR_MARKETPLACE_PERMISSIONS_NOT_GRANTED', name, version, describePermissions(asked), true)
+}
+
+/** What a package's own install scripts are, for `--allow-scripts` to say before npm runs them. */
+function installScripts(manifest: Record<string, any>): string[] {
+  const scripts = typeof manifest.scripts === 'object' && manifest.scripts !== null ? manifest.scripts : {}
+  return ['preinstall', 'install', 'postinstall', 'prepare'].filter((name) => typeof scripts[name] === 'string').map((name) => `${name}: ${scripts[name]}`)
+}
+
+/** `add <pkg>[@range] [--agent NAME] [--yes] [--allow-scripts]`. */
+export async function runAdd(kind: PackageKind, specText: string, options: AddOptions, context: MarketplaceContext): Promise<number> {
+  const agent = options.agent
   const parsed = parsePackageSpec(specText)
   if ('invalid' in parsed) return refuse(context, [problem('RBT_ERR_MARKETPLACE_NAME_INVALID', specText, parsed.invalid)])
   const { spec } = parsed
@@ -133,17 +179,33 @@ export async function runAdd(kind: PackageKind, specText: string, agent: string 
   if (!chosen && other !== null) return refuse(context, [problem('RBT_ERR_MARKETPLACE_WRONG_KIND', spec.name, other, kind, 'add')])
   if (!chosen) return refuse(context, noCompatibleVersion(kind, spec, published, verdicts, context))
   context.stderr(choiceLine(spec.name, chosen, passedOver, context.kernelVersion))
+  const manifest = published.inRange.find((entry) => entry.version === chosen.version)!.manifest
+  const asked = permissionsOf(manifest.robutler?.permissions)
+  if (kind === 'skill') {
+    const refused = await grantPermissions(spec.name, chosen.version, asked, (config.data?.skills as Record<string, any> | undefined)?.[spec.name]?.grant, options, context)
+    if (refused) return refuse(context, [refused])
+  }
+  if (options.allowScripts) {
+    const scripts = installScripts(manifest)
+    context.stderr(`robutler: --allow-scripts: npm runs install scripts: ${scripts.length > 0 ? `${spec.name}'s ${scripts.join('; ')}` : `${spec.name} has none`}, and any of its dependencies'\n`)
+  }
 
-  const installFailed = await npmInstall(spec.name, chosen.version, needsExactSave(chosen, verdicts), context)
+  const installFailed = await npmInstall(spec.name, chosen.version, needsExactSave(chosen, verdicts), options.allowScripts ?? false, context)
   if (installFailed) return refuse(context, [installFailed])
-  const check = await checkPackage(await installedDir(context.cwd, spec.name), { kind, kernelVersion: context.kernelVersion, env: context.env, strict: false })
+  // Its code runs for the first time here, in a child that has no secrets and can write nothing.
+  const check = await inspectInSandbox(
+    await installedDir(context.cwd, spec.name),
+    { kind, kernelVersion: context.kernelVersion, env: {}, strict: false },
+    { appDir: context.cwd, timeoutMs: INSPECTION_TIMEOUT_MS },
+  )
   if (check.problems.length > 0) {
-    const rollbackFailed = await rollBack(spec.name, snapshot!, context)
+    const rollbackFailed = await rollBack(spec.name, snapshot!, options.allowScripts ?? false, context)
     const rolledBack = problem('RBT_ERR_MARKETPLACE_ROLLED_BACK', spec.name, chosen.version)
     return refuse(context, [...check.problems, rollbackFailed ?? rolledBack])
   }
 
-  const edit = enableInConfig(config.text, section, spec.name, agent)
+  const enabled = enableInConfig(config.text, section, spec.name, agent)
+  const edit = kind === 'skill' && !isEmptyPermissions(asked) ? recordGrant(enabled, spec.name, asked) : enabled
   if (edit.changes.length > 0) await writeFile(context.configPath, edit.text)
   const clashes = agent === undefined ? [] : await toolClashes(spec.name, check.toolNames, agent, config.data, context)
   const warnings = [...check.warnings, ...(await unmetRequirements(context.cwd, spec.name)), ...clashes]

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises'
 import { extname } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { applyEdits, insertMember, memberOf, parseJsonText, removeMember, type JsonNode, type TextEdit } from './json-text.js'
-import type { Section } from '@robutler/registry'
+import { describePermissions, type Permissions, type Section } from '@robutler/registry'
 import { parseConfigText } from '@robutler/kernel'
 
 type ObjectNode = Extract<JsonNode, { type: 'object' }>
@@ -160,4 +160,19 @@ export function disableInConfig(text: string, section: Section, name: string): C
     }
   }
   return { text: applyEdits(text, edits), changes }
+}
+
+/**
+ * Records the permissions granted to skill `name` as the `grant` of its entry in the `skills` section (after
+ * `enableInConfig`, which made the entry), replacing an older grant. The kernel refuses to start a skill whose
+ * installed version asks for more than its grant.
+ */
+export function recordGrant(edit: ConfigEdit, name: string, granted: Permissions): ConfigEdit {
+  const root = rootOf(edit.text)
+  const entry = memberOf(memberOf(root, 'skills')?.value, name)?.value
+  if (entry?.type !== 'object') throw new Error(`the config's skills section has no entry for ${name}`)
+  const value = JSON.stringify(Object.fromEntries(Object.entries(granted).filter(([, list]) => (list as string[]).length > 0)))
+  const existing = memberOf(entry, 'grant')
+  const edits: TextEdit[] = existing ? [{ start: existing.value.start, end: existing.value.end, text: value }] : insertMember(edit.text, entry, 'grant', value)
+  return { text: applyEdits(edit.text, edits), changes: [...edit.changes, `granted ${describePermissions(granted)}`] }
 }

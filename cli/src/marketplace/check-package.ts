@@ -96,12 +96,12 @@ export async function checkPackage(folder: string, options: CheckOptions): Promi
     ;(options.strict || options.skillConfig !== undefined ? problems : warnings).push(needed)
     return result
   }
-  const setup = await setupSkill(name, definition.definition, config.value, { version: options.kernelVersion, baseDir: dir, env: options.env })
+  const setup = await setupSkill(name, definition.definition, config.value, { name, version: options.kernelVersion, baseDir: dir, env: options.env, permissions: manifest.permissions })
   if ('problem' in setup) {
     ;(options.strict ? problems : warnings).push(setup.problem)
     return result
   }
-  const parts = await checkParts(name, setup.parts, definition.workerPath)
+  const parts = await checkParts(name, setup.parts, definition.workerPath, manifest.permissions.kernel)
   problems.push(...parts.problems)
   result.tools = parts.tools.length
   result.toolNames = parts.tools.map((tool) => tool.name)

@@ -23,8 +23,11 @@ function usage(kind: PackageKind): string {
     `  ${verb} search <words…> [--json]             search the npm registry npm is configured with`,
     `  ${verb} info <pkg>[@range] [--json]          versions, their kernel ranges, and the one add picks`,
     kind === 'skill'
-      ? `  ${verb} add <pkg>[@range] [--agent NAME]     install the newest version that runs here, enable it (and attach it to NAME)`
-      : `  ${verb} add <pkg>[@range]                    install the newest version that runs here, and enable it`,
+      ? `  ${verb} add <pkg>[@range] [--agent NAME] [--yes] [--allow-scripts]\n` +
+        `                                               install the newest version that runs here, grant the permissions it\n` +
+        `                                               asks for (asked on a terminal; --yes grants them), enable it (and\n` +
+        `                                               attach it to NAME); install scripts run only with --allow-scripts`
+      : `  ${verb} add <pkg>[@range] [--allow-scripts]    install the newest version that runs here, and enable it (install scripts run only with --allow-scripts)`,
     `  ${verb} remove <pkg>                         disable it in the config, then npm uninstall it`,
   ]
   if (kind === 'skill') {
@@ -46,6 +49,8 @@ interface Parsed {
   json: boolean
   skillConfig?: string
   help: boolean
+  yes: boolean
+  allowScripts: boolean
 }
 
 function parse(args: string[]): Parsed {
@@ -58,9 +63,18 @@ function parse(args: string[]): Parsed {
       json: { type: 'boolean' },
       'skill-config': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
+      yes: { type: 'boolean', short: 'y' },
+      'allow-scripts': { type: 'boolean' },
     },
   })
-  const parsed: Parsed = { verb: positionals[0], operands: positionals.slice(1), json: values.json ?? false, help: values.help ?? false }
+  const parsed: Parsed = {
+    verb: positionals[0],
+    operands: positionals.slice(1),
+    json: values.json ?? false,
+    help: values.help ?? false,
+    yes: values.yes ?? false,
+    allowScripts: values['allow-scripts'] ?? false,
+  }
   if (values.agent !== undefined) parsed.agent = values.agent
   if (values['skill-config'] !== undefined) parsed.skillConfig = values['skill-config']
   return parsed
@@ -74,6 +88,8 @@ function misuse(kind: PackageKind, parsed: Parsed): string | null {
   if (!allowed || (verb === 'new' && kind !== 'skill')) return `unknown verb '${verb}'`
   if (operands.length < allowed[0] || operands.length > allowed[1]) return `${verb} takes ${allowed[0] === allowed[1] ? allowed[0] : `${allowed[0]} to ${allowed[1]}`} argument(s), got ${operands.length}`
   if (parsed.agent !== undefined && (verb !== 'add' || kind !== 'skill')) return '--agent is only for skills add'
+  if (parsed.yes && (verb !== 'add' || kind !== 'skill')) return '--yes is only for skills add'
+  if (parsed.allowScripts && verb !== 'add') return '--allow-scripts is only for add'
   if (parsed.skillConfig !== undefined && (verb !== 'validate' || kind !== 'skill')) return '--skill-config is only for skills validate'
   if (parsed.json && !['list', 'search', 'info'].includes(verb!)) return `--json is only for list, search and info`
   return null
@@ -100,7 +116,7 @@ async function dispatch(kind: PackageKind, parsed: Parsed, context: MarketplaceC
     case 'info':
       return runInfo(kind, first!, context, parsed.json)
     case 'add':
-      return runAdd(kind, first!, parsed.agent, context)
+      return runAdd(kind, first!, { agent: parsed.agent, yes: parsed.yes, allowScripts: parsed.allowScripts }, context)
     case 'remove':
       return runRemove(kind, first!, context)
     case 'new':

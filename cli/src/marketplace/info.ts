@@ -1,7 +1,8 @@
 // `robutler skills info <pkg>`: the packument summed up — description, homepage, latest, and every version with
-// its kernel range, the ones that run on the installed kernel marked, and the one `add` would pick.
+// its kernel range, the ones that run on the installed kernel marked, the one `add` would pick, and (skills) the
+// permissions that one asks for.
 import { problem } from '../errors.js'
-import { SECTION_OF_KIND, formatReport, type PackageKind } from '@robutler/registry'
+import { SECTION_OF_KIND, describePermissions, formatReport, permissionsOf, type PackageKind } from '@robutler/registry'
 import { chooseVersion, judgeVersion } from './compat.js'
 import { parsePackageSpec } from './package-spec.js'
 import { fetchPublished } from './published.js'
@@ -28,8 +29,15 @@ export async function runInfo(kind: PackageKind, specText: string, context: Mark
   }
   const verdicts = published.inRange.map((entry) => judgeVersion(spec.name, entry, kind, context.kernelVersion))
   const choice = chooseVersion(verdicts, published.distTags.latest, spec.range !== undefined)
+  const permissionsOfVersion = (version: string) => permissionsOf(published.inRange.find((entry) => entry.version === version)?.manifest.robutler?.permissions)
   if (json) {
-    const versions = verdicts.map((verdict) => ({ version: verdict.version, kernel: verdict.kernel, runs: verdict.runs, reason: verdict.reason }))
+    const versions = verdicts.map((verdict) => ({
+      version: verdict.version,
+      kernel: verdict.kernel,
+      runs: verdict.runs,
+      reason: verdict.reason,
+      ...(kind === 'skill' ? { permissions: permissionsOfVersion(verdict.version) } : {}),
+    }))
     const summary = { name: spec.name, description: published.description ?? null, homepage: published.homepage ?? null, distTags: published.distTags, versions, addPicks: choice.chosen?.version ?? null }
     context.stdout(JSON.stringify(summary, null, 2) + '\n')
     return 0
@@ -45,5 +53,8 @@ export async function runInfo(kind: PackageKind, specText: string, context: Mark
     verdict === choice.chosen ? `← robutler ${SECTION_OF_KIND[kind]} add picks this` : '',
   ])
   context.stdout(formatTable(['version', 'kernel', `runs on kernel ${context.kernelVersion}`, ''], rows))
+  if (kind === 'skill' && choice.chosen) {
+    context.stdout(`\npermissions of ${choice.chosen.version}: ${describePermissions(permissionsOfVersion(choice.chosen.version))}\n`)
+  }
   return 0
 }

@@ -31,7 +31,7 @@ function message(error: unknown): string {
   return error instanceof Error ? error.message : String(error)
 }
 
-/** Runs `setup(config, kernel)` with an inspection kernel; answers what it returned, or the problem when it threw. */
+/** Runs `setup(config, api)` with the skill API outside a server; answers what it returned, or the problem when it threw. */
 export async function setupSkill(
   name: string,
   definition: Pick<SkillDefinition, 'setup'>,
@@ -73,8 +73,8 @@ function examplesProblem(tool: Loose): string | null {
  * compile, and that each worker tool's export is a function of the manifest's worker module. Answers the tools
  * that passed, for `runExamples`.
  */
-export async function checkParts(name: string, parts: unknown, workerPath: string | null): Promise<{ problems: Problem[]; tools: CheckedTool[]; worker?: Record<string, unknown> }> {
-  const ruled = skillPartsProblems(parts, { workerPath })
+export async function checkParts(name: string, parts: unknown, workerPath: string | null, kernelPermissions: readonly string[] = []): Promise<{ problems: Problem[]; tools: CheckedTool[]; worker?: Record<string, unknown> }> {
+  const ruled = skillPartsProblems(parts, { workerPath, kernelPermissions })
   const problems: Problem[] = []
   const tools: CheckedTool[] = []
   // verbose: a failing example's message quotes the value (`arguments.n must be integer, got "two"`).

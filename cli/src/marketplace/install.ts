@@ -40,16 +40,22 @@ export async function snapshotApp(cwd: string, name: string): Promise<AppSnapsho
   return { packageJson, lock, hadDependency: DEPENDENCY_FIELDS.some((field) => parsed?.[field]?.[name] !== undefined) }
 }
 
+/** Nothing a package ships runs at install unless the operator asked for it (`--allow-scripts`). */
+function scriptsFlag(allowScripts: boolean): string[] {
+  return allowScripts ? [] : ['--ignore-scripts']
+}
+
 function streamTo(context: MarketplaceContext): (text: string) => void {
   return (text) => context.stderr(text)
 }
 
 /**
- * Installs `name@version` with npm in the app, npm's output streamed to stderr. `exact` saves the exact version
+ * Installs `name@version` with npm in the app, npm's output streamed to stderr; install scripts run only when
+ * `allowScripts`. `exact` saves the exact version
  * instead of npm's default `^version` (used when a later version in that range would not run on this kernel).
  */
-export async function npmInstall(name: string, version: string, exact: boolean, context: MarketplaceContext): Promise<Problem | null> {
-  const args = ['install', `${name}@${version}`, ...(exact ? ['--save-exact'] : [])]
+export async function npmInstall(name: string, version: string, exact: boolean, allowScripts: boolean, context: MarketplaceContext): Promise<Problem | null> {
+  const args = ['install', `${name}@${version}`, ...(exact ? ['--save-exact'] : []), ...scriptsFlag(allowScripts)]
   context.stderr(`robutler: npm ${args.join(' ')}\n`)
   const run = await runNpm(args, { cwd: context.cwd, env: context.env, onOutput: streamTo(context) })
   return run.code === 0 ? null : problem('RBT_ERR_MARKETPLACE_INSTALL_FAILED', name, version, npmErrorSummary(run))
@@ -66,16 +72,16 @@ async function restoreFiles(cwd: string, snapshot: AppSnapshot): Promise<void> {
  * Undoes an install: `npm uninstall` for a package that was new (then package.json and the lock restored byte for
  * byte), or the files restored and `npm install` run for one that replaced an older version.
  */
-export async function rollBack(name: string, snapshot: AppSnapshot, context: MarketplaceContext): Promise<Problem | null> {
+export async function rollBack(name: string, snapshot: AppSnapshot, allowScripts: boolean, context: MarketplaceContext): Promise<Problem | null> {
   const options = { cwd: context.cwd, env: context.env, onOutput: streamTo(context) }
   if (snapshot.hadDependency) {
     await restoreFiles(context.cwd, snapshot)
     context.stderr('robutler: rolling back: npm install (restoring the previous version)\n')
-    const run = await runNpm(['install'], options)
+    const run = await runNpm(['install', ...scriptsFlag(allowScripts)], options)
     return run.code === 0 ? null : problem('RBT_ERR_MARKETPLACE_ROLLBACK_FAILED', name, `npm install failed: ${npmErrorSummary(run)}`)
   }
   context.stderr(`robutler: rolling back: npm uninstall ${name}\n`)
-  const run = await runNpm(['uninstall', name], options)
+  const run = await runNpm(['uninstall', name, ...scriptsFlag(allowScripts)], options)
   await restoreFiles(context.cwd, snapshot)
   return run.code === 0 ? null : problem('RBT_ERR_MARKETPLACE_ROLLBACK_FAILED', name, `npm uninstall failed: ${npmErrorSummary(run)}`)
 }

@@ -165,12 +165,12 @@ import skill from './index.js'
 import { wordCount } from './worker.js'
 
 // setup and run get these from the kernel; the tools here use neither, so empty stand-ins do.
-const kernel = {} as SkillApi
+const api = {} as SkillApi
 const ctx = { signal: new AbortController().signal } as ToolRunContext
 const workers: Record<string, (args: any) => unknown> = { wordCount }
 
 test('${toolPrefix}_greet starts with the configured greeting', async () => {
-  const parts = await skill.setup({ greeting: 'Hi' }, kernel)
+  const parts = await skill.setup({ greeting: 'Hi' }, api)
   const greet = parts.tools?.find((tool) => tool.name === '${toolPrefix}_greet')
   assert.equal(await greet?.run?.({ name: 'Ada' }, ctx), 'Hi, Ada!')
 })
@@ -181,7 +181,7 @@ test('wordCount counts words and characters', () => {
 })
 
 test('every example answers its result', async () => {
-  const parts = await skill.setup({}, kernel)
+  const parts = await skill.setup({}, api)
   for (const tool of parts.tools ?? []) {
     for (const example of tool.examples ?? []) {
       const answer = tool.run ? await tool.run(example.arguments, ctx) : workers[tool.worker!]!(example.arguments)

@@ -13,6 +13,11 @@ export interface MarketplaceContext {
   configPath: string
   /** The environment npm runs with (its registry, auth and cache settings come from here and the .npmrc files). */
   env: NodeJS.ProcessEnv
+  /**
+   * Asks the operator a yes/no question on the terminal (`skills add` asks to grant a skill's permissions); absent
+   * when there is no terminal, and `add` then needs `--yes`.
+   */
+  confirm?: (question: string) => Promise<boolean>
   /** Results (tables, the scaffolded folder). */
   stdout(text: string): void
   /** Progress, npm's output, and problems. */
