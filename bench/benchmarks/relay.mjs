@@ -6,6 +6,7 @@
 // memory per held stream (RSS while all streams are open, minus idle, ÷ N), steady-state chunk delay p99. Then whole
 // relayed requests (non-streamed, and streamed 20-chunk) through the kernel against a raw Fastify relay.
 //   BENCH_RELAY_STREAMS=1000 BENCH_RELAY_CHUNKS=50 BENCH_RELAY_INTERVAL_MS=100   (smaller for a quick run)
+//   BENCH_RELAY_SPREAD_MS=1000 (the streams' starts spread over this long; default half a stream, at most 1 s)
 import { execFileSync, fork } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { fail } from '../answers.mjs'
@@ -18,6 +19,11 @@ const CHUNKS = Number(env.BENCH_RELAY_CHUNKS || 50)
 const INTERVAL_MS = Number(env.BENCH_RELAY_INTERVAL_MS || 100)
 /** Each stream's first content chunks are left out of the delay: they carry its start-up, not the steady state. */
 const SKIP = Math.min(5, Math.max(0, CHUNKS - 2))
+/**
+ * The streams' starts are spread over this long (at most half a stream's length), so that they arrive one by one
+ * rather than 1,000 within one interval: the steady state is what is measured, not a burst of request starts.
+ */
+const SPREAD_MS = Number(env.BENCH_RELAY_SPREAD_MS || Math.min(1000, (CHUNKS * INTERVAL_MS) / 2))
 const WHOLE_CONNECTIONS = 10
 const WHOLE_CHUNKS = 20
 const RSS_EVERY_MS = 200
@@ -95,7 +101,7 @@ async function heldRun(client, server, upstream, streams) {
   const window = cpuWindow([server, upstream, { name: 'client', child: client.child }])
   let r
   try {
-    r = await client.run({ url: server.url + PATH, body: STREAM_BODY, streams, skip: SKIP, spreadMs: INTERVAL_MS })
+    r = await client.run({ url: server.url + PATH, body: STREAM_BODY, streams, skip: SKIP, spreadMs: SPREAD_MS })
   } finally {
     clearInterval(timer)
   }
@@ -263,7 +269,7 @@ function relayMethod(bench, context) {
     `(bench/servers/pass-through.mjs, the floor), bare Fastify + the openai SDK re-serialising each chunk ` +
     `(bench/servers/sdk-proxy.mjs), and the kernel + @robutler/plugin-openai to agent 'bench' with no skills ` +
     `(bench/servers/kernel-openai.mjs). A client process (bench/servers/relay-client.mjs) opens ${STREAMS} streams through ` +
-    `each relay in turn (starts spread over ${INTERVAL_MS} ms, one socket each) after a warm-up of a tenth as many. CPU per ` +
+    `each relay in turn (starts spread over ${SPREAD_MS} ms, one socket each) after a warm-up of a tenth as many. CPU per ` +
     `relayed chunk: the relay's user+system time (/proc/<pid>/stat) over the run ÷ SSE events relayed. Memory per held ` +
     `stream: median VmRSS (sampled every ${RSS_EVERY_MS} ms while every stream is open) minus the idle VmRSS after the ` +
     `warm-up, ÷ ${STREAMS}. Chunk delay: receive time minus send time of each content chunk, each stream's first ${SKIP} ` +
