@@ -596,6 +596,10 @@ describe('plugin-openai providers on their own', () => {
     const deltas: ModelDelta[] = []
     for await (const delta of providers.get('openai')!.stream(request(), { signal })) deltas.push(delta)
     expect(deltas).toEqual([{}, { content: 'héllo' }, { content: ' wörld' }, { finish_reason: 'stop' }, { usage: USAGE }])
+    // A stream read to [DONE] hands its socket back to the pool: the next call reuses it.
+    fake.script({ sse: textChunks('again') })
+    for await (const _ of providers.get('openai')!.stream(request(), { signal }));
+    expect(fake.requests.at(-1)!.reused).toBe(true)
 
     fake.script({ sse: [chatChunk({ content: 'a' }), { error: { message: 'the model overloaded', type: 'server_error' } }] })
     const seen: ModelDelta[] = []

@@ -77,8 +77,12 @@ async function* readSse(res: AsyncIterable<Buffer>, headers: Headers): AsyncGene
   let pending = ''
   // The event's data so far: its `data:` lines joined by newlines, dispatched at the blank line that ends it.
   let data: string | null = null
+  // After [DONE] the body is read to its end all the same (nothing follows it but the end of the body): leaving
+  // it unread would destroy the socket rather than hand it back to the keep-alive pool.
+  let done = false
   try {
     for await (const piece of res) {
+      if (done) continue
       pending += decoder.decode(piece, { stream: true })
       let start = 0
       let end: number
@@ -88,7 +92,10 @@ async function* readSse(res: AsyncIterable<Buffer>, headers: Headers): AsyncGene
         start = end + 1
         if (line.length === 0) {
           if (data === null) continue
-          if (data.startsWith('[DONE]')) return
+          if (data.startsWith('[DONE]')) {
+            done = true
+            break
+          }
           const delta = deltaOf(data, headers)
           data = null
           if (delta !== null) yield delta
@@ -100,7 +107,7 @@ async function* readSse(res: AsyncIterable<Buffer>, headers: Headers): AsyncGene
       pending = start === 0 ? pending : pending.slice(start)
     }
     // A last event without its blank line.
-    if (data !== null && !data.startsWith('[DONE]')) {
+    if (!done && data !== null && !data.startsWith('[DONE]')) {
       const delta = deltaOf(data, headers)
       if (delta !== null) yield delta
     }
