@@ -36,7 +36,30 @@ export const relay = {
   maxMemoryRatio: 1.3,
   maxDelayRatio: 1.5,
   minWholeRatio: 0.5,
-  why: {},
+  why: {
+    'CPU per relayed chunk':
+      'Why (when it misses; --cpu-prof of the kernel relaying 1,000 × 50 chunks, 2026-12-07): most of the relay\'s time is ' +
+      'node core and native — writev per chunk written (also the pipe\'s), the HTTP client\'s parser, the node stream\'s ' +
+      'async iterator (a promise per piece read) — and the kernel\'s and plugin\'s own JS is ~15% of it: the chunk parsed ' +
+      '(JSON.parse) and re-serialised, three async generator hops (provider → callModel → runAgent), each a few ' +
+      'microtasks. Per stream (~7 µs a chunk at 54 events a stream): the Fastify route and body, the SDK building the ' +
+      'request (formatRequestDetails, buildHeaders, an AbortController), the Response and Headers of its fetch. The ' +
+      'SDK\'s web stream and SSE parser are gone since 2026-12-07 (plugin-openai reads the node stream; 95 → 80 µs in one ' +
+      'noisy run).',
+    'memory per held stream':
+      'Why (when it misses): per held stream the kernel keeps its Context, the agent loop\'s generators (provider, ' +
+      'callModel, runAgent) and their frames, the SDK\'s request state (AbortController, Headers, Response with its lazy ' +
+      'web body) beside both sockets\' buffers, which are all the pipe keeps.',
+    'chunk delay p99':
+      'Why (when it misses): the delay is queueing behind the relay\'s CPU: at 1,000 streams the kernel runs at ~50–60% ' +
+      'of a core where the pipe runs at ~25%, so a GC pause or a burst of stream starts delays more chunks; on 2 shared ' +
+      'cores with the client and upstream beside it the p99 moves by 10× between runs (see other CPU).',
+    'whole relayed requests':
+      'Why (when it misses): a whole relayed request costs the kernel ~400–500 µs of CPU (non-streamed) where the raw ' +
+      'relay costs ~60–80: the openai SDK per call (formatRequestDetails, buildHeaders, makeRequest, an AbortController ' +
+      'and its transferable signal, undici Headers and Response, response.json()) is the largest part, then the kernel ' +
+      'route (~20 µs, see kernel overhead, JSON) and writev\'s loopback wake-up (27% of the profile). Not worked on yet.',
+  },
   run: (context) => runRelay(relay, context),
   method: (context) => relayMethod(relay, context),
 }
