@@ -7,6 +7,10 @@
 //                                worker pool (1 thread) against the same tools on the main thread
 //   provider-ttfb                time to first byte of streamed completions through plugin-openai against the
 //                                same fake upstream hit directly (streams held open, and saturated), and bare Fastify + the same SDK
+//   relay                        issue 24: N held streams of C chunks through a node:http pipe (the floor), Fastify +
+//                                openai SDK and the kernel + plugin-openai (each its own process; CPU µs per relayed
+//                                chunk, KiB per held stream, chunk delay p99), and whole relayed requests against a
+//                                raw Fastify relay; BENCH_RELAY_STREAMS/CHUNKS/INTERVAL_MS (1000/50/100)
 //   auth-overhead                kernel-json with plugin-auth-keys: Bearer key against no credential, same server
 //   prometheus-overhead          kernel-json with plugin-prometheus against the same kernel without it
 //   otel-overhead                kernel-json with plugin-otel (always_on, OTLP export) against the same kernel without it
@@ -49,13 +53,14 @@ import { prometheusOverhead } from './benchmarks/prometheus-overhead.mjs'
 import { otelOverhead, otelSampled } from './benchmarks/otel-overhead.mjs'
 import { usageOverhead } from './benchmarks/usage-overhead.mjs'
 import { providerTtfb } from './benchmarks/provider-ttfb.mjs'
+import { relay } from './benchmarks/relay.mjs'
 import { rss } from './benchmarks/rss.mjs'
 import { startup } from './benchmarks/startup.mjs'
 import { workerOffload } from './benchmarks/worker-offload.mjs'
 import { writeReport } from './report.mjs'
 import { prepare, runEach } from './suite.mjs'
 
-const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, authOverhead, prometheusOverhead, otelOverhead, otelSampled, usageOverhead, consoleOverhead, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, isolatedToolCall, startup, discovery, rss]
+const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, relay, authOverhead, prometheusOverhead, otelOverhead, otelSampled, usageOverhead, consoleOverhead, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, isolatedToolCall, startup, discovery, rss]
 
 async function main([filter]) {
   const prepared = prepare(BENCHMARKS, filter)

@@ -575,6 +575,44 @@ describe('plugin-openai providers on their own', () => {
     expect(fake.closed).toHaveLength(0) // the server cut it, not the client
   })
 
+  it('reads the event stream as SSE: events split across writes, CRLF lines, data over two lines, comments; an error object in the stream is a non-retryable server error', async () => {
+    const role = JSON.stringify(chatChunk({ role: 'assistant', content: '' }))
+    const text = (word: string) => JSON.stringify(chatChunk({ content: word }))
+    fake.script((_request, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      const pieces = [
+        `: keep-alive comment\r\n\r\ndata: ${role}\r\n\r\n`,
+        `data: ${text('héllo').slice(0, 40)}`,
+        `${text('héllo').slice(40)}\n\nevent: message\ndata: {"id":"x","object":"chat.completion.chunk","created":1,\ndata: "model":"m","choices":[{"index":0,"delta":{"content":" wörld"},"finish_reason":null}]}\n\n`,
+        `data: ${JSON.stringify(chatChunk({}, { finish_reason: 'stop' }))}\n\ndata: ${JSON.stringify(usageChunk())}\n\ndata: [DONE]\n\n`,
+      ]
+      // One multi-byte character cut in half between two writes.
+      const bytes = Buffer.from(pieces.join(''))
+      const cut = bytes.indexOf(Buffer.from('é')) + 1
+      res.write(bytes.subarray(0, cut))
+      setTimeout(() => res.end(bytes.subarray(cut)), 20)
+    })
+    const { providers } = await registered({ apiKey: 'k', baseURL: `${fake.url}/v1` })
+    const deltas: ModelDelta[] = []
+    for await (const delta of providers.get('openai')!.stream(request(), { signal })) deltas.push(delta)
+    expect(deltas).toEqual([{}, { content: 'héllo' }, { content: ' wörld' }, { finish_reason: 'stop' }, { usage: USAGE }])
+    // A stream read to [DONE] hands its socket back to the pool: the next call reuses it.
+    fake.script({ sse: textChunks('again') })
+    for await (const _ of providers.get('openai')!.stream(request(), { signal }));
+    expect(fake.requests.at(-1)!.reused).toBe(true)
+
+    fake.script({ sse: [chatChunk({ content: 'a' }), { error: { message: 'the model overloaded', type: 'server_error' } }] })
+    const seen: ModelDelta[] = []
+    const error = (await (async () => {
+      for await (const delta of providers.get('openai')!.stream(request(), { signal })) seen.push(delta)
+    })().catch((e: unknown) => e)) as ProviderError
+    expect(seen).toEqual([{ content: 'a' }])
+    expect(error).toBeInstanceOf(ProviderError)
+    expect([error.kind, error.retryable]).toEqual(['server', false])
+    expect(error.cause).toBeInstanceOf(OpenAI.APIError)
+    expect(error.message).toContain('the model overloaded')
+  })
+
   it('times out a stalled upstream with the configured timeout, as a timeout ProviderError (APIConnectionTimeoutError), closing the socket', async () => {
     fake.script({ stall: true })
     const { providers } = await registered({ apiKey: 'k', baseURL: `${fake.url}/v1`, timeout: 200 })

@@ -4,7 +4,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo, Socket } from 'node:net'
 import { fileURLToPath } from 'node:url'
-import { createProviderFetch, type ProviderFetch } from '@robutler/kernel'
+import { createProviderFetch, nodeBody, type ProviderFetch } from '@robutler/kernel'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runModuleScript } from './helpers/cli-process.js'
 
@@ -38,6 +38,28 @@ describe('createProviderFetch', () => {
     upstream.close()
     for (const socket of sockets) socket.destroy()
     await new Promise((resolve) => server.close(resolve))
+  })
+
+  it('nodeBody hands over the node stream under its Response once, and not once the web body was read', async () => {
+    handler = (_req, _body, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' })
+      res.write('data: 1\n\n')
+      setTimeout(() => res.end('data: [DONE]\n\n'), 10)
+    }
+    const first = await upstream.fetch(`${base}/v1/stream`, { method: 'POST', body: '{}' })
+    const res = nodeBody(first)
+    expect(res).not.toBeNull()
+    expect(nodeBody(first)).toBeNull()
+    let text = ''
+    for await (const piece of res!) text += piece
+    expect(text).toBe('data: 1\n\ndata: [DONE]\n\n')
+
+    // The web body read first: it has the bytes, nodeBody nothing.
+    const second = await upstream.fetch(`${base}/v1/stream`, { method: 'POST', body: '{}' })
+    expect(await second.text()).toBe('data: 1\n\ndata: [DONE]\n\n')
+    expect(nodeBody(second)).toBeNull()
+    // Any other Response has none.
+    expect(nodeBody(new Response('x'))).toBeNull()
   })
 
   it('sends method, headers and body; answers status, every header (repeated ones too) and the body', async () => {

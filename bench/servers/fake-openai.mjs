@@ -2,13 +2,17 @@
 // (`stream: true`) is a role chunk, the words of WORDS, a finish chunk, a usage chunk when
 // `stream_options.include_usage`, then `data: [DONE]`; otherwise one chat.completion object.
 // BENCH_UPSTREAM_CHUNK_DELAY_MS=<ms> holds a stream open: the role chunk goes out at once, every later event
-// that long after the one before (unset: the whole stream at once).
+// that long after the one before (unset: the whole stream at once). BENCH_UPSTREAM_CHUNKS=<n> sends n content chunks
+// instead of the two words; BENCH_UPSTREAM_STAMP=1 makes each content chunk's text its send time (`t<epoch ms>`,
+// performance.timeOrigin + now), written when it is sent, so a client can tell each chunk's delay through a relay.
 // Over IPC, { cmd: 'stats' } answers { requests, streams, connections } since start.
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { createServer } from 'node:http'
 import { portOf, serveChild } from './child.mjs'
 
-const WORDS = ['hello', ' world']
+const CHUNKS = Number(process.env.BENCH_UPSTREAM_CHUNKS || 0)
+const STAMP = process.env.BENCH_UPSTREAM_STAMP === '1'
+const WORDS = CHUNKS > 0 ? Array.from({ length: CHUNKS }, (_, i) => (i === 0 ? 'w' : ' w')) : ['hello', ' world']
 const CHUNK_DELAY_MS = Number(process.env.BENCH_UPSTREAM_CHUNK_DELAY_MS || 0)
 const USAGE = { prompt_tokens: 5, completion_tokens: 2, total_tokens: 7 }
 let requests = 0
@@ -38,12 +42,12 @@ function answer(req, res, raw) {
   const choice = (delta, finish) => `data: ${head}"choices":[{"index":0,"delta":${JSON.stringify(delta)},"logprobs":null,"finish_reason":${finish ? `"${finish}"` : 'null'}}]}\n\n`
   res.writeHead(200, { 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-cache' })
   res.write(choice({ role: 'assistant', content: '', refusal: null }, null))
-  const rest = WORDS.map((word) => choice({ content: word }, null))
+  const rest = WORDS.map((word) => (STAMP ? () => choice({ content: `t${(performance.timeOrigin + performance.now()).toFixed(1)}` }, null) : choice({ content: word }, null)))
   rest.push(choice({}, 'stop'))
   if (body.stream_options?.include_usage) rest.push(`data: ${head}"choices":[],"usage":${JSON.stringify(USAGE)}}\n\n`)
   rest.push('data: [DONE]\n\n')
   if (CHUNK_DELAY_MS > 0) return paced(res, rest)
-  for (let i = 0; i < rest.length - 1; i++) res.write(rest[i])
+  for (let i = 0; i < rest.length - 1; i++) res.write(typeof rest[i] === 'function' ? rest[i]() : rest[i])
   res.end(rest.at(-1))
 }
 
@@ -55,7 +59,10 @@ function paced(res, events) {
     if (next === events.length - 1) {
       clearInterval(timer)
       res.end(events[next])
-    } else res.write(events[next++])
+    } else {
+      const event = events[next++]
+      res.write(typeof event === 'function' ? event() : event)
+    }
   }, CHUNK_DELAY_MS)
 }
 

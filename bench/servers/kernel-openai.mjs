@@ -1,6 +1,6 @@
 // The kernel in front of an OpenAI-compatible upstream: @robutler/plugin-openai (the real openai SDK) with
 // { apiKey: 'sk-bench', baseURL: BENCH_UPSTREAM_URL + '/v1' } and agent `bench` on `openai/gpt-bench`,
-// logLevel 'info', its default log destination (stdout, batched), which the bench points at /dev/null.
+// logLevel 'info', no per-address connection limit, its default log destination (stdout, batched), which the bench points at /dev/null.
 // Listens on 127.0.0.1:0 and sends { port } to the parent over IPC; exits when the parent disconnects.
 import { createServer } from '@robutler/kernel'
 import { REPO_DIR } from './app.mjs'
@@ -14,6 +14,8 @@ const server = await createServer({
   plugins: { '@robutler/plugin-openai': { apiKey: 'sk-bench', baseURL: `${upstream}/v1` } },
   agents: [{ name: 'bench', model: 'openai/gpt-bench' }],
   logLevel: 'info',
+  // The bench's client is one address holding up to thousands of streams (bench/relay), as a load balancer would.
+  maxConnectionsPerIp: 0,
   env: {},
 })
 const address = await server.listen({ host: '127.0.0.1', port: 0 })

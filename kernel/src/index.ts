@@ -26,7 +26,7 @@ export type { ProviderErrorOptions, ProviderFailureKind } from './provider-error
 export { agentNameProblem, isAgentName, isModelString } from './config-schema.js'
 export { DEFAULT_ALLOWED_PARAMS } from './param-policy.js'
 export type { ParamPolicyConfig } from './param-policy.js'
-export { createProviderFetch } from './provider-fetch.js'
+export { createProviderFetch, nodeBody } from './provider-fetch.js'
 export { describeConnection, describeConnectionError } from './connection-text.js'
 export { describeDatabase, postgresPoolOptions } from './postgres-options.js'
 export type { PostgresPoolOptions } from './postgres-options.js'

@@ -8,6 +8,55 @@ import http from 'node:http'
 import https from 'node:https'
 import { Readable } from 'node:stream'
 
+/** Where a Response of providerFetch keeps its node body (see nodeBody). */
+const NODE_BODY = Symbol('robutler.providerFetch.nodeBody')
+/** The node body until someone takes it: nodeBody, or the web body's first read. */
+interface BodyClaim {
+  res: http.IncomingMessage | null
+}
+type WithNodeBody = Response & { [NODE_BODY]?: BodyClaim }
+
+/**
+ * The node stream under a Response that createProviderFetch answered, for a reader that parses it itself (a lean
+ * SSE reader: no web stream, no async iterator hop per piece); null for any other Response, or when its web body
+ * was read already. Taking it leaves the web body empty for anyone else.
+ * @example
+ * const res = nodeBody(await client.chat.completions.create(body, { signal }).asResponse())
+ * if (res) for await (const piece of res) parse(piece)
+ */
+export function nodeBody(response: Response): http.IncomingMessage | null {
+  const claim = (response as WithNodeBody)[NODE_BODY]
+  if (!claim) return null
+  const res = claim.res
+  claim.res = null
+  return res
+}
+
+/**
+ * A web stream over `res` that wires itself to it only when first read (highWaterMark 0: nothing is pulled before),
+ * so that nodeBody can still hand the node stream over until then.
+ */
+function lazyWebBody(res: http.IncomingMessage, claim: BodyClaim): ReadableStream<Uint8Array> {
+  let reader: ReadableStreamDefaultReader<Uint8Array> | null = null
+  const open = () => {
+    claim.res = null
+    return (reader ??= (Readable.toWeb(res) as ReadableStream<Uint8Array>).getReader())
+  }
+  return new ReadableStream<Uint8Array>(
+    {
+      async pull(controller) {
+        const { done, value } = await open().read()
+        if (done) controller.close()
+        else controller.enqueue(value)
+      },
+      cancel(reason) {
+        return open().cancel(reason)
+      },
+    },
+    { highWaterMark: 0 },
+  )
+}
+
 export interface ProviderFetch {
   /** Has the signature of the global fetch. */
   fetch: typeof globalThis.fetch
@@ -68,8 +117,16 @@ export function createProviderFetch(): ProviderFetch {
         const raw = res.rawHeaders
         for (let i = 0; i < raw.length; i += 2) answer.append(raw[i]!, raw[i + 1]!)
         const empty = NULL_BODY.has(status) || method === 'HEAD'
-        if (empty) res.resume()
-        resolve(new Response(empty ? null : (Readable.toWeb(res) as ReadableStream<Uint8Array>), { status, statusText: res.statusMessage, headers: answer }))
+        if (empty) {
+          res.resume()
+          resolve(new Response(null, { status, statusText: res.statusMessage, headers: answer }))
+          return
+        }
+        // The Response and its web body share the claim: whichever is read first takes the node stream.
+        const claim: BodyClaim = { res }
+        const whole = new Response(lazyWebBody(res, claim), { status, statusText: res.statusMessage, headers: answer }) as WithNodeBody
+        whole[NODE_BODY] = claim
+        resolve(whole)
       })
       signal?.addEventListener('abort', onAbort, { once: true })
       req.on('error', (error) => {
