@@ -13,8 +13,12 @@ const I32 = 5
 /** SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK | sampled: our spans' parents are never marked remote, as the SDK's were not. */
 const SPAN_FLAGS = 0x100 | 0x01
 const utf8 = new TextEncoder()
-const HEX: Record<string, number> = {}
-for (let i = 0; i < 256; i++) HEX[i.toString(16).padStart(2, '0')] = i
+/** A hex digit's value by its char code (0-9, a-f, A-F). */
+const NIBBLE = new Uint8Array(128)
+for (let i = 0; i < 16; i++) {
+  NIBBLE[i.toString(16).charCodeAt(0)] = i
+  NIBBLE[i.toString(16).toUpperCase().charCodeAt(0)] = i
+}
 
 /** A growing byte buffer with protobuf's writers; `take()` hands its bytes over (their buffer can be transferred). */
 export class ProtoWriter {
@@ -153,7 +157,10 @@ export class ProtoWriter {
     this.tag(field, LEN)
     this.ensure(n + 1)
     this.buf[this.pos++] = n
-    for (let i = 0; i < n; i++) this.buf[this.pos++] = HEX[hex.slice(2 * i, 2 * i + 2)] ?? 0
+    const b = this.buf
+    let p = this.pos
+    for (let i = 0; i < 2 * n; i += 2) b[p++] = (NIBBLE[hex.charCodeAt(i) & 0x7f]! << 4) | NIBBLE[hex.charCodeAt(i + 1) & 0x7f]!
+    this.pos = p
   }
 
   bytes(field: number, bytes: Uint8Array): void {
