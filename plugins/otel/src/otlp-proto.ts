@@ -24,25 +24,25 @@ for (let i = 0; i < 16; i++) {
 export class ProtoWriter {
   buf: Uint8Array
   pos = 0
-  readonly #view: { dv: DataView }
 
   constructor(size = 64 * 1024) {
     this.buf = new Uint8Array(size)
-    this.#view = { dv: new DataView(this.buf.buffer) }
   }
 
   /** Room for n more bytes. */
   ensure(n: number): void {
-    if (this.pos + n <= this.buf.length) return
+    if (this.pos + n > this.buf.length) this.#grow(n)
+  }
+
+  #grow(n: number): void {
     let size = this.buf.length * 2
     while (size < this.pos + n) size *= 2
     const next = new Uint8Array(size)
     next.set(this.buf.subarray(0, this.pos))
     this.buf = next
-    this.#view.dv = new DataView(next.buffer)
   }
 
-  /** The bytes written, in a buffer of their own; the writer starts over with a fresh buffer. */
+  /** The bytes written, in a buffer of their own; the writer starts over. */
   take(): Uint8Array {
     const out = this.buf.slice(0, this.pos)
     this.pos = 0
@@ -52,6 +52,10 @@ export class ProtoWriter {
   varint(value: number): void {
     this.ensure(10)
     const b = this.buf
+    if (value >= 0 && value < 0x80) {
+      b[this.pos++] = value
+      return
+    }
     if (value < 0) {
       // int64 two's complement: ten bytes.
       let lo = value >>> 0
@@ -71,19 +75,32 @@ export class ProtoWriter {
     b[this.pos++] = value
   }
 
+  /** A field's key: one byte for the fields below 16, which are all this file writes but 16. */
   tag(field: number, wire: number): void {
-    this.varint((field << 3) | wire)
+    if (field < 16) {
+      this.ensure(1)
+      this.buf[this.pos++] = (field << 3) | wire
+    } else this.varint((field << 3) | wire)
+  }
+
+  #uint32(value: number): void {
+    const b = this.buf
+    const p = this.pos
+    b[p] = value & 0xff
+    b[p + 1] = (value >>> 8) & 0xff
+    b[p + 2] = (value >>> 16) & 0xff
+    b[p + 3] = value >>> 24
+    this.pos = p + 4
   }
 
   fixed32(value: number): void {
     this.ensure(4)
-    this.#view.dv.setUint32(this.pos, value, true)
-    this.pos += 4
+    this.#uint32(value)
   }
 
   double(value: number): void {
     this.ensure(8)
-    this.#view.dv.setFloat64(this.pos, value, true)
+    new DataView(this.buf.buffer, this.buf.byteOffset).setFloat64(this.pos, value, true)
     this.pos += 8
   }
 
@@ -97,9 +114,15 @@ export class ProtoWriter {
     const low = (lower % 0x100000000) + (upper % 0x10000) * 0x10000 + nanos
     const high = Math.floor(lower / 0x100000000) + Math.floor(upper / 0x10000) + Math.floor(low / 0x100000000)
     this.ensure(8)
-    this.#view.dv.setUint32(this.pos, low >>> 0, true)
-    this.#view.dv.setUint32(this.pos + 4, high >>> 0, true)
-    this.pos += 8
+    this.#uint32(low >>> 0)
+    this.#uint32(high >>> 0)
+  }
+
+  /** Bytes already encoded (a cached field). */
+  raw(bytes: Uint8Array): void {
+    this.ensure(bytes.length)
+    this.buf.set(bytes, this.pos)
+    this.pos += bytes.length
   }
 
   /** A length-delimited field's start: one byte kept for the length, which `close` fills (moving the body if longer). */
@@ -196,17 +219,45 @@ function anyValue(w: ProtoWriter, value: AttributeValue | null | undefined): voi
   }
 }
 
+/** Each attribute name's last short scalar value and its encoded KeyValue: most repeat from span to span (the
+ * operation, provider, model, method, route, status, token counts), and are then copied, not encoded again. */
+const LAST = new Map<string, { value: AttributeValue; bytes: Uint8Array }>()
+const MAX_NAMES = 1024
+const MAX_CACHED_TEXT = 128
+const scratch = new ProtoWriter(1024)
+
+function keyValue(w: ProtoWriter, field: number, key: string, value: AttributeValue): void {
+  const kv = w.open(field)
+  w.string(1, key)
+  const v = w.open(2)
+  anyValue(w, value)
+  w.close(v)
+  w.close(kv)
+}
+
 /** Repeated KeyValue at `field`. */
 export function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes): void {
   for (const key in attributes) {
     const value = attributes[key]
     if (value === undefined) continue
-    const kv = w.open(field)
-    w.string(1, key)
-    const v = w.open(2)
-    anyValue(w, value)
-    w.close(v)
-    w.close(kv)
+    const type = typeof value
+    if (field !== 9 || (type === 'string' ? (value as string).length > MAX_CACHED_TEXT : type !== 'number' && type !== 'boolean')) {
+      keyValue(w, field, key, value)
+      continue
+    }
+    const last = LAST.get(key)
+    if (last !== undefined && last.value === value) {
+      w.raw(last.bytes)
+      continue
+    }
+    scratch.pos = 0
+    keyValue(scratch, field, key, value)
+    const bytes = scratch.take()
+    if (last !== undefined) {
+      last.value = value
+      last.bytes = bytes
+    } else if (LAST.size < MAX_NAMES) LAST.set(key, { value, bytes })
+    w.raw(bytes)
   }
 }
 
