@@ -185,14 +185,6 @@ export class ProtoWriter {
     for (let i = 0; i < 2 * n; i += 2) b[p++] = (NIBBLE[hex.charCodeAt(i) & 0x7f]! << 4) | NIBBLE[hex.charCodeAt(i + 1) & 0x7f]!
     this.pos = p
   }
-
-  bytes(field: number, bytes: Uint8Array): void {
-    this.tag(field, LEN)
-    this.varint(bytes.length)
-    this.ensure(bytes.length)
-    this.buf.set(bytes, this.pos)
-    this.pos += bytes.length
-  }
 }
 
 function anyValue(w: ProtoWriter, value: AttributeValue | null | undefined): void {
