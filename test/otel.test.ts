@@ -242,7 +242,8 @@ describe('plugin-otel with content capture and protobuf', () => {
   })
 })
 
-describe('plugin-otel with a collector that cannot be reached', () => {
+// The SDK's exporter posts JSON; protobuf is the plugin's own encoder and sender: both must drop and warn alike.
+describe.each(['http/json', 'http/protobuf'])('plugin-otel with a collector that cannot be reached (%s)', (protocol) => {
   let fake: Fake
   let t: TestServer
 
@@ -253,7 +254,7 @@ describe('plugin-otel with a collector that cannot be reached', () => {
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve))
     const { port } = closed.address() as AddressInfo
     await new Promise((resolve) => closed.close(resolve))
-    t = await otelServer(fake, { url: `http://127.0.0.1:${port}` } as OtlpReceiver, {}, { OTEL_EXPORTER_OTLP_TIMEOUT: '300' })
+    t = await otelServer(fake, { url: `http://127.0.0.1:${port}` } as OtlpReceiver, {}, { OTEL_EXPORTER_OTLP_TIMEOUT: '300', OTEL_EXPORTER_OTLP_PROTOCOL: protocol })
   })
   afterAll(async () => {
     await t?.close()

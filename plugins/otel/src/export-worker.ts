@@ -1,12 +1,16 @@
-// The export thread: turns the request thread's span records into the SDK's ReadableSpans (same ids, parents and
-// times) and exports them with the SDK's batch processor and OTLP exporter. Building and serialising spans costs
-// more CPU than the request they describe; here it costs the request thread nothing.
+// The export thread. OTLP protobuf (the default): the request thread hands over spans already encoded
+// (otlp-proto.ts); this thread batches them as the SDK's batch processor would (OTEL_BSP_*), wraps each batch in one
+// ExportTraceServiceRequest and posts it on a keep-alive connection. OTLP JSON: it turns the request thread's span
+// records into the SDK's ReadableSpans (same ids, parents and times) and exports them with the SDK's batch processor
+// and JSON exporter.
 import { parentPort, workerData } from 'node:worker_threads'
 import type { SpanContext } from '@opentelemetry/api'
 import { hrTimeDuration, millisToHrTime, TraceState } from '@opentelemetry/core'
 import { BatchSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base'
 import type { OtelSettings } from './config.js'
-import { createExporter } from './exporter.js'
+import { createExporter, ExportWarnings } from './exporter.js'
+import { OtlpHttpSender } from './otlp-http.js'
+import { exportRequest } from './otlp-proto.js'
 import type { FromExport, SpanRecord, ToExport } from './span-record.js'
 import { resourceOf } from './tracing.js'
 
@@ -17,7 +21,7 @@ function send(message: FromExport): void {
   port.postMessage(message)
 }
 
-const processor = new BatchSpanProcessor(createExporter(settings, (fields, message) => send({ type: 'warn', fields, message })), settings.batch)
+const warn = (fields: Record<string, unknown>, message: string) => send({ type: 'warn', fields, message })
 const resource = resourceOf(settings, version)
 const scope = { name: '@robutler/plugin-otel', version }
 const NONE: never[] = []
@@ -51,14 +55,76 @@ function readable(record: SpanRecord): ReadableSpan {
   }
 }
 
-port.on('message', (message: ToExport) => {
-  if (message.type === 'spans') {
-    for (const record of JSON.parse(message.json) as SpanRecord[]) processor.onEnd(readable(record))
-    send({ type: 'taken', count: message.count })
-    return
+/** The SDK's batch processor and JSON exporter, fed ReadableSpans. */
+function sdkExport(): (message: ToExport) => void {
+  const processor = new BatchSpanProcessor(createExporter(settings, warn), settings.batch)
+  return (message) => {
+    if (message.type === 'spans') {
+      for (const record of JSON.parse(message.json) as SpanRecord[]) processor.onEnd(readable(record))
+      send({ type: 'taken', count: message.count })
+      return
+    }
+    if (message.type !== 'shutdown') return
+    processor
+      .shutdown()
+      .catch((error: unknown) => send({ type: 'warn', fields: { reason: String(error) }, message: 'flushing the last spans failed' }))
+      .finally(() => send({ type: 'closed' }))
   }
-  processor
-    .shutdown()
-    .catch((error: unknown) => send({ type: 'warn', fields: { reason: String(error) }, message: 'flushing the last spans failed' }))
-    .finally(() => send({ type: 'closed' }))
-})
+}
+
+/** Encoded spans, batched and posted as the SDK's batch processor would: a batch when full or every scheduled delay. */
+function protobufExport(): (message: ToExport) => void {
+  const { maxQueueSize, maxExportBatchSize, scheduledDelayMillis } = settings.batch
+  const sender = new OtlpHttpSender(settings.url, 'application/x-protobuf', settings.headers, settings.batch.exportTimeoutMillis, version)
+  const warnings = new ExportWarnings(warn, settings.url)
+  const attributes = resource.attributes as Record<string, string>
+  const queue: Array<{ bytes: Uint8Array; count: number }> = []
+  let queued = 0
+  let exporting: Promise<void> | null = null
+
+  const exportOne = async (): Promise<void> => {
+    const chunks: Uint8Array[] = []
+    let count = 0
+    while (queue.length > 0 && (count === 0 || count + queue[0]!.count <= maxExportBatchSize)) {
+      const chunk = queue.shift()!
+      chunks.push(chunk.bytes)
+      count += chunk.count
+    }
+    queued -= count
+    const failure = await sender.send(exportRequest(attributes, scope, chunks))
+    if (failure !== null) warnings.failed(count, failure)
+  }
+  const flush = (all: boolean): Promise<void> => {
+    exporting ??= (async () => {
+      while (queue.length > 0 && (all || queued >= maxExportBatchSize)) await exportOne()
+    })().finally(() => {
+      exporting = null
+    })
+    return exporting
+  }
+  const timer = setInterval(() => {
+    if (exporting === null && queue.length > 0) void flush(true)
+  }, Math.max(1, scheduledDelayMillis))
+
+  return (message) => {
+    if (message.type === 'encoded') {
+      send({ type: 'taken', count: message.count })
+      // Past the queue size a batch is dropped, as the SDK's processor drops spans.
+      if (queued + message.count > maxQueueSize) return
+      queue.push({ bytes: message.bytes, count: message.count })
+      queued += message.count
+      if (queued >= maxExportBatchSize && exporting === null) void flush(false)
+      return
+    }
+    if (message.type !== 'shutdown') return
+    clearInterval(timer)
+    void (async () => {
+      while (exporting !== null) await exporting
+      await flush(true)
+      sender.close()
+      send({ type: 'closed' })
+    })()
+  }
+}
+
+port.on('message', settings.protocol === 'http/protobuf' ? protobufExport() : sdkExport())

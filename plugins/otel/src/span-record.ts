@@ -22,7 +22,10 @@ export interface SpanRecord {
 }
 
 /** What the request thread sends the export thread. */
-export type ToExport = { type: 'spans'; /** SpanRecord[] as JSON */ json: string; count: number } | { type: 'shutdown' }
+export type ToExport =
+  | { type: 'spans'; /** SpanRecord[] as JSON (OTLP JSON) */ json: string; count: number }
+  | { type: 'encoded'; /** ScopeSpans.spans fields, OTLP protobuf (otlp-proto.ts) */ bytes: Uint8Array; count: number }
+  | { type: 'shutdown' }
 
 /** What the export thread answers: spans taken (so the request thread knows how far behind it is), a warning, closed. */
 export type FromExport = { type: 'taken'; count: number } | { type: 'warn'; fields: Record<string, unknown>; message: string } | { type: 'closed' }
