@@ -29,3 +29,30 @@ export function postgresPoolOptions(connectionString: string, application: strin
 export function describeDatabase(connectionString: string): string {
   return describeConnection(connectionString, { defaultPort: 5432 }) ?? 'the configured database'
 }
+
+/** What postgresMigration needs of a `pg` client: `query` (the kernel does not depend on `pg`). */
+export interface PostgresQueryable {
+  query(text: string, values?: unknown[]): Promise<unknown>
+}
+
+/**
+ * Runs a plugin's migration on `client` in one transaction under a transaction-level advisory lock named `lock`:
+ * several processes may start at once (`--workers N`, replicas), and concurrent CREATE … IF NOT EXISTS can still
+ * collide, so they take turns. A failure rolls back and rethrows the migration's own error (a failed ROLLBACK only
+ * means the connection is gone).
+ *
+ * @example
+ * await postgresMigration(client, `robutler-usage:${table}`, () => client.query(`CREATE TABLE IF NOT EXISTS …`))
+ */
+export async function postgresMigration<T>(client: PostgresQueryable, lock: string, migrate: () => Promise<T>): Promise<T> {
+  await client.query('BEGIN')
+  try {
+    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [lock])
+    const result = await migrate()
+    await client.query('COMMIT')
+    return result
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined)
+    throw error
+  }
+}

@@ -1,6 +1,7 @@
 // The agent table and its notify trigger, created when missing. Every change to a row (and a TRUNCATE) sends
 // `{"op", "table", "name"}` on the `robutler_agents` channel, so each instance drops that agent from its cache.
 import type pg from 'pg'
+import { postgresMigration } from '@robutler/kernel'
 
 /** The LISTEN/NOTIFY channel every agent table notifies on; the payload's `table` says which table changed. */
 export const CHANNEL = 'robutler_agents'
@@ -49,15 +50,12 @@ const ROW_TRIGGER = 'robutler_agents_notify'
 const TRUNCATE_TRIGGER = 'robutler_agents_notify_truncate'
 
 /**
- * Creates the table, its trigger function and triggers when missing, in one transaction. Several processes may
- * start at once (`--workers N`, replicas): a transaction-level advisory lock makes them take turns, since
- * concurrent CREATE TABLE IF NOT EXISTS and CREATE OR REPLACE FUNCTION can still collide.
+ * Creates the table, its trigger function and triggers when missing, in one transaction (postgresMigration:
+ * processes starting together take turns; CREATE OR REPLACE FUNCTION can collide too).
  * Answers the table's `schema.name`, as notifications spell it.
  */
 export async function migrate(client: pg.ClientBase, names: TableNames): Promise<string> {
-  await client.query('BEGIN')
-  try {
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`robutler-agents-postgres:${names.table}`])
+  return postgresMigration(client, `robutler-agents-postgres:${names.table}`, async () => {
     await client.query(`CREATE TABLE IF NOT EXISTS ${names.sql} (
       name text PRIMARY KEY,
       config jsonb NOT NULL,
@@ -85,11 +83,6 @@ export async function migrate(client: pg.ClientBase, names: TableNames): Promise
       `SELECT n.nspname || '.' || c.relname AS source FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE c.oid = $1::regclass`,
       [names.sql],
     )
-    await client.query('COMMIT')
     return found.rows[0]!.source
-  } catch (error) {
-    // The migration's own error is the one worth reporting; a failed ROLLBACK only means the connection is gone.
-    await client.query('ROLLBACK').catch(() => undefined)
-    throw error
-  }
+  })
 }

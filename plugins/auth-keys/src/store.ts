@@ -1,6 +1,6 @@
 // The PostgreSQL key table: one row per key, holding its SHA-256 hash and never the secret.
 import type pg from 'pg'
-import type { Scope } from '@robutler/kernel'
+import { postgresMigration, type Scope } from '@robutler/kernel'
 import { hashSecret, newKeyId, newSecret } from './secrets.js'
 
 export interface StoredKey {
@@ -91,31 +91,25 @@ export class KeyStore {
   }
 
   /**
-   * Creates the table when it is missing. Several processes may start at once (`--workers N`): a transaction-level
-   * advisory lock makes them take turns, since concurrent CREATE TABLE IF NOT EXISTS can still collide.
+   * Creates the table when it is missing (postgresMigration: processes starting together take turns).
    */
   async migrate(): Promise<void> {
     const client = await this.#db.connect()
     try {
-      await client.query('BEGIN')
-      await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`robutler-auth-keys:${this.#name}`])
-      await client.query(`CREATE TABLE IF NOT EXISTS ${this.#table} (
-        id text PRIMARY KEY,
-        hash bytea NOT NULL UNIQUE,
-        user_id text NOT NULL,
-        scope text NOT NULL DEFAULT 'all' CHECK (scope IN ('all', 'owner', 'admin')),
-        agents text[],
-        created_at timestamptz NOT NULL DEFAULT now(),
-        revoked_at timestamptz,
-        last_used_at timestamptz
-      )`)
-      // Added by issue 21 (a key's own budget): tables made before it get the column.
-      await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS budget text`)
-      await client.query('COMMIT')
-    } catch (error) {
-      // The migration's own error is the one worth reporting; a failed ROLLBACK only means the connection is gone.
-      await client.query('ROLLBACK').catch(() => undefined)
-      throw error
+      await postgresMigration(client, `robutler-auth-keys:${this.#name}`, async () => {
+        await client.query(`CREATE TABLE IF NOT EXISTS ${this.#table} (
+          id text PRIMARY KEY,
+          hash bytea NOT NULL UNIQUE,
+          user_id text NOT NULL,
+          scope text NOT NULL DEFAULT 'all' CHECK (scope IN ('all', 'owner', 'admin')),
+          agents text[],
+          created_at timestamptz NOT NULL DEFAULT now(),
+          revoked_at timestamptz,
+          last_used_at timestamptz
+        )`)
+        // Added by issue 21 (a key's own budget): tables made before it get the column.
+        await client.query(`ALTER TABLE ${this.#table} ADD COLUMN IF NOT EXISTS budget text`)
+      })
     } finally {
       client.release()
     }

@@ -3,7 +3,7 @@
 // New events and cancels are announced with NOTIFY: a stream resumed on another process or instance follows the
 // run live, and a cancel reaches the process that runs it. Followers also poll, so a lost notification only delays.
 import { EventEmitter } from 'node:events'
-import { describeDatabase, postgresPoolOptions, type KernelApi } from '@robutler/kernel'
+import { describeDatabase, postgresMigration, postgresPoolOptions, type KernelApi } from '@robutler/kernel'
 import pg from 'pg'
 import { ERR_STORE_UNAVAILABLE } from './errors.js'
 import type { Item } from './items.js'
@@ -36,22 +36,18 @@ function tablesOf(prefix: string): Tables {
 async function migrate(pool: pg.Pool, t: Tables): Promise<void> {
   const client = await pool.connect()
   try {
-    await client.query('BEGIN')
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [t.responses])
-    await client.query(`CREATE TABLE IF NOT EXISTS ${t.responses} (
-      id text PRIMARY KEY, owner text, agent text NOT NULL, status text NOT NULL, record json NOT NULL,
-      lease_until timestamptz, written_at timestamptz NOT NULL DEFAULT now())`)
-    await client.query(`CREATE INDEX IF NOT EXISTS ${t.responses}_running ON ${t.responses} (lease_until) WHERE status IN ('queued', 'in_progress')`)
-    await client.query(`CREATE TABLE IF NOT EXISTS ${t.events} (
-      response_id text NOT NULL, seq integer NOT NULL, event text NOT NULL, PRIMARY KEY (response_id, seq))`)
-    await client.query(`CREATE TABLE IF NOT EXISTS ${t.conversations} (
-      id text PRIMARY KEY, owner text, record json NOT NULL, written_at timestamptz NOT NULL DEFAULT now())`)
-    await client.query(`CREATE TABLE IF NOT EXISTS ${t.items} (
-      conversation_id text NOT NULL, position bigserial, id text NOT NULL, item json NOT NULL, PRIMARY KEY (conversation_id, position))`)
-    await client.query('COMMIT')
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined)
-    throw error
+    await postgresMigration(client, t.responses, async () => {
+      await client.query(`CREATE TABLE IF NOT EXISTS ${t.responses} (
+        id text PRIMARY KEY, owner text, agent text NOT NULL, status text NOT NULL, record json NOT NULL,
+        lease_until timestamptz, written_at timestamptz NOT NULL DEFAULT now())`)
+      await client.query(`CREATE INDEX IF NOT EXISTS ${t.responses}_running ON ${t.responses} (lease_until) WHERE status IN ('queued', 'in_progress')`)
+      await client.query(`CREATE TABLE IF NOT EXISTS ${t.events} (
+        response_id text NOT NULL, seq integer NOT NULL, event text NOT NULL, PRIMARY KEY (response_id, seq))`)
+      await client.query(`CREATE TABLE IF NOT EXISTS ${t.conversations} (
+        id text PRIMARY KEY, owner text, record json NOT NULL, written_at timestamptz NOT NULL DEFAULT now())`)
+      await client.query(`CREATE TABLE IF NOT EXISTS ${t.items} (
+        conversation_id text NOT NULL, position bigserial, id text NOT NULL, item json NOT NULL, PRIMARY KEY (conversation_id, position))`)
+    })
   } finally {
     client.release()
   }

@@ -1,6 +1,6 @@
 // Records in PostgreSQL: buffered and written in one INSERT per flush (every `flushMs`, default 1 s), so a crash
 // loses at most the last flush period's records. Writes are idempotent by record id (ON CONFLICT DO NOTHING).
-import { postgresPoolOptions } from '@robutler/kernel'
+import { postgresMigration, postgresPoolOptions } from '@robutler/kernel'
 import pg from 'pg'
 import { finish, type Grouping, type Report, type ReportQuery, type ReportRow } from './report.js'
 import type { UsageRecord } from './record.js'
@@ -37,30 +37,26 @@ export async function migrate(db: pg.Pool, table: string): Promise<void> {
   const index = table.replace(/\./g, '_')
   const client = await db.connect()
   try {
-    await client.query('BEGIN')
-    await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`robutler-usage:${table}`])
-    await client.query(`CREATE TABLE IF NOT EXISTS ${t} (
-      id text PRIMARY KEY,
-      time timestamptz NOT NULL,
-      request_id text NOT NULL,
-      agent text NOT NULL,
-      model text NOT NULL,
-      user_id text,
-      key_id text,
-      surface text NOT NULL,
-      prompt_tokens bigint NOT NULL,
-      completion_tokens bigint NOT NULL,
-      cached_tokens bigint NOT NULL DEFAULT 0,
-      reasoning_tokens bigint NOT NULL DEFAULT 0,
-      cost double precision
-    )`)
-    await client.query(`CREATE INDEX IF NOT EXISTS "${index}_time" ON ${t} (time)`)
-    await client.query(`CREATE INDEX IF NOT EXISTS "${index}_user" ON ${t} (user_id, time)`)
-    await client.query(`CREATE INDEX IF NOT EXISTS "${index}_key" ON ${t} (key_id, time)`)
-    await client.query('COMMIT')
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined)
-    throw error
+    await postgresMigration(client, `robutler-usage:${table}`, async () => {
+      await client.query(`CREATE TABLE IF NOT EXISTS ${t} (
+        id text PRIMARY KEY,
+        time timestamptz NOT NULL,
+        request_id text NOT NULL,
+        agent text NOT NULL,
+        model text NOT NULL,
+        user_id text,
+        key_id text,
+        surface text NOT NULL,
+        prompt_tokens bigint NOT NULL,
+        completion_tokens bigint NOT NULL,
+        cached_tokens bigint NOT NULL DEFAULT 0,
+        reasoning_tokens bigint NOT NULL DEFAULT 0,
+        cost double precision
+      )`)
+      await client.query(`CREATE INDEX IF NOT EXISTS "${index}_time" ON ${t} (time)`)
+      await client.query(`CREATE INDEX IF NOT EXISTS "${index}_user" ON ${t} (user_id, time)`)
+      await client.query(`CREATE INDEX IF NOT EXISTS "${index}_key" ON ${t} (key_id, time)`)
+    })
   } finally {
     client.release()
   }
