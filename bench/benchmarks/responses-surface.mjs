@@ -3,26 +3,15 @@
 // streamed answers on one connection (p50), and what storing in PostgreSQL adds to a whole answer's latency (p50,
 // one connection, against the same kernel storing in memory).
 import pg from 'pg'
-import { keepAliveAgent, closedLoop, percentiles } from '../clients.mjs'
+import { keepAliveAgent } from '../clients.mjs'
 import { fail, shape } from '../answers.mjs'
 import { startServer, stopServer } from '../lib.mjs'
 import { alternate, cpuRow, DETAIL_COLUMNS, pairedSeconds, ratioRow } from '../overhead.mjs'
-import { fmtMs } from '../report.mjs'
+import { addedRow, CHAT_BODY, CHAT_STREAM, checkChat, FIFTY_WORDS, loopRuns, ORDER } from '../surfaces.mjs'
 
 const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/test'
-const CHAT_BODY = JSON.stringify({ model: 'echo', messages: [{ role: 'user', content: 'hello world' }] })
 const RESPONSES_BODY = JSON.stringify({ model: 'echo', input: 'hello world' })
-const FIFTY_WORDS = Array.from({ length: 50 }, (_, i) => `word${i}`).join(' ')
-const CHAT_STREAM = JSON.stringify({ model: 'echo', stream: true, messages: [{ role: 'user', content: FIFTY_WORDS }] })
 const RESPONSES_STREAM = JSON.stringify({ model: 'echo', stream: true, input: FIFTY_WORDS })
-const ORDER = ['base', 'subject', 'base', 'subject', 'base']
-
-function checkChat({ status, text }) {
-  if (status !== 200) fail(`chat: status ${status}: ${text.slice(0, 200)}`)
-  const body = JSON.parse(text)
-  if (body.choices?.[0]?.message?.content !== 'hello world') fail(`chat: unexpected body ${text.slice(0, 200)}`)
-  return shape(body)
-}
 
 function checkResponse({ status, text }) {
   if (status !== 200) fail(`responses: status ${status}: ${text.slice(0, 200)}`)
@@ -62,20 +51,6 @@ export const responsesSurface = {
     `each ${context.warmup} s warm-up then ${pairedSeconds(context)} s; ratio of the means. TTFB: one keep-alive connection, closed loop, ` +
     `streamed answers of 50 words, same order and times; p50 of responses minus p50 of chat. PostgreSQL: a second kernel storing in ` +
     `PostgreSQL (DATABASE_URL, throwaway tables), one connection, closed loop of whole POST /responses; its p50 latency minus the memory kernel's.`,
-}
-
-async function loopRuns(sides, context, agent) {
-  const samples = { base: [], subject: [] }
-  for (const key of ORDER) {
-    const side = sides[key]
-    const options = { url: side.url, body: side.body, headers: { 'content-type': 'application/json' }, connections: 1, check: side.check, agent }
-    await closedLoop({ ...options, duration: context.warmup })
-    const run = await closedLoop({ ...options, duration: pairedSeconds(context) })
-    if (run.failures > 0) fail(`${side.label}: ${run.failures} failures, first: ${run.firstFailure}`)
-    samples[key].push(...(side.total ? run.total : run.ttfb))
-    context.write(` ${side.label} p50 ${fmtMs(percentiles(side.total ? run.total : run.ttfb).p50)} ms`)
-  }
-  return { base: percentiles(samples.base), subject: percentiles(samples.subject) }
 }
 
 async function dropTables(prefix) {
@@ -137,29 +112,11 @@ async function runResponses(context) {
     await dropTables(prefix).catch(() => undefined)
   }
   const { runs, details } = measured
-  const added = ttfb.subject.p50 - ttfb.base.p50
-  const stored = store.subject.p50 - store.base.p50
   const rows = [
     ratioRow(responsesSurface, 'req/s, POST /responses (stored in memory) ÷ POST /chat/completions', runs.subject, runs.base, responsesSurface.minRatio),
     ...cpuRow(responsesSurface, runs.subject, runs.base),
-    {
-      bench: responsesSurface.name,
-      metric: 'streamed TTFB p50, added over chat',
-      figure: `${fmtMs(ttfb.subject.p50)} ms (p90 ${fmtMs(ttfb.subject.p90)}, n ${ttfb.subject.n})`,
-      baseline: `${fmtMs(ttfb.base.p50)} ms (p90 ${fmtMs(ttfb.base.p90)}, n ${ttfb.base.n})`,
-      ratio: `${added >= 0 ? '+' : ''}${fmtMs(added)} ms`,
-      budget: `≤ ${responsesSurface.maxAddedTtfbMs} ms`,
-      result: added <= responsesSurface.maxAddedTtfbMs ? 'PASS' : 'MISS',
-    },
-    {
-      bench: responsesSurface.name,
-      metric: 'whole response p50, stored in PostgreSQL over memory',
-      figure: `${fmtMs(store.subject.p50)} ms (p90 ${fmtMs(store.subject.p90)}, n ${store.subject.n})`,
-      baseline: `${fmtMs(store.base.p50)} ms (p90 ${fmtMs(store.base.p90)}, n ${store.base.n})`,
-      ratio: `${stored >= 0 ? '+' : ''}${fmtMs(stored)} ms`,
-      budget: `≤ ${responsesSurface.maxStoreMs} ms`,
-      result: stored <= responsesSurface.maxStoreMs ? 'PASS' : 'MISS',
-    },
+    addedRow(responsesSurface, 'streamed TTFB p50, added over chat', ttfb, responsesSurface.maxAddedTtfbMs),
+    addedRow(responsesSurface, 'whole response p50, stored in PostgreSQL over memory', store, responsesSurface.maxStoreMs),
   ]
   return { rows, tables: [{ key: 'overhead', columns: DETAIL_COLUMNS, rows: details }], notes: [] }
 }
