@@ -2,7 +2,7 @@
 // `claude -p` with ANTHROPIC_BASE_URL at the server prints the echo agent's answer and exits 0; a key that
 // plugin-auth-keys does not know makes it fail with an authentication error; with non-essential traffic
 // disabled it connects to nothing but the server (traced with strace).
-import { execFileSync, spawn } from 'node:child_process'
+import { execFileSync } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 // @ts-expect-error: a plain ES module script, without types
 import { CLIENTS_DIR, ensureClients } from './clients/install.mjs'
+import { runProcess, type CliResult } from './helpers/cli-process.js'
 import { startServer, type TestServer } from './helpers/test-server.js'
 
 const CLAUDE = join(CLIENTS_DIR, 'node_modules/@anthropic-ai/claude-code/cli.js')
@@ -25,14 +26,8 @@ function hasStrace(): boolean {
   }
 }
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
 /** Runs `claude -p PROMPT --model AGENT` against the server, with its own HOME and only the variables it needs. */
-function claude(t: TestServer, home: string, prompt: string, options: { agent: string; key: string; trace?: string }): Promise<Run> {
+function claude(t: TestServer, home: string, prompt: string, options: { agent: string; key: string; trace?: string }): Promise<CliResult> {
   const env = {
     PATH: process.env.PATH ?? '/usr/bin:/bin',
     HOME: home,
@@ -47,22 +42,7 @@ function claude(t: TestServer, home: string, prompt: string, options: { agent: s
   }
   const args = [CLAUDE, '-p', prompt, '--model', options.agent]
   const [command, argv] = options.trace ? ['strace', ['-f', '-qq', '-e', 'trace=connect', '-o', options.trace, process.execPath, ...args]] : [process.execPath, args]
-  const child = spawn(command, argv as string[], { cwd: home, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text))
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`claude -p still running after 60 s\n${stdout}\n${stderr}`))
-    }, 60_000)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+  return runProcess(command, argv as string[], { cwd: home, env, timeoutMs: 60_000, name: 'claude -p' })
 }
 
 describe('Claude Code through the Messages API surface', () => {

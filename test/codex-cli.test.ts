@@ -1,44 +1,23 @@
 // Codex CLI (the real `codex`, from test/clients) against a Robutler server through plugin-responses: a provider
 // whose base_url is the server's urlPrefix and whose wire_api is "responses"; `codex exec` prints the echo agent's
 // answer and exits 0.
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 // @ts-expect-error: a plain ES module script, without types
 import { CLIENTS_DIR, ensureClients } from './clients/install.mjs'
+import { runProcess, type CliResult } from './helpers/cli-process.js'
 import { startServer, type TestServer } from './helpers/test-server.js'
 
 const CODEX = join(CLIENTS_DIR, 'node_modules/@openai/codex/bin/codex.js')
 const KEY = 'rk-codex-test-key'
 
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
 /** Runs `codex exec PROMPT` with its own CODEX_HOME (config.toml naming the server) and only the variables it needs. */
-function codex(home: string, prompt: string): Promise<Run> {
+function codex(home: string, prompt: string): Promise<CliResult> {
   const env = { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home, CODEX_HOME: home, ROBUTLER_KEY: KEY, RUST_LOG: 'error' }
   const args = [CODEX, 'exec', '--skip-git-repo-check', '--sandbox', 'read-only', prompt]
-  const child = spawn(process.execPath, args, { cwd: home, env, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text))
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`codex exec still running after 90 s\n${stdout}\n${stderr}`))
-    }, 90_000)
-    child.on('error', reject)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      resolve({ code, stdout, stderr })
-    })
-  })
+  return runProcess(process.execPath, args, { cwd: home, env, timeoutMs: 90_000, name: 'codex exec' })
 }
 
 describe('Codex CLI through the Responses surface', () => {

@@ -31,14 +31,6 @@ export interface CliResult {
   stderr: string
 }
 
-function spawnCli(args: string[], options: CliOptions): ChildProcess {
-  return spawn(process.execPath, [CLI, ...args], {
-    cwd: options.cwd ?? tmpdir(),
-    env: options.env ?? cleanEnv(),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-}
-
 /**
  * Runs an ES module script (source text) in a child `node` from the repo root, so it imports the workspace
  * packages (`@robutler/kernel`, …); resolves with its stdout, rejects when it fails or outlives 20 s.
@@ -53,17 +45,20 @@ export function killIfAlive(child: ChildProcess | undefined): void {
   if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
 }
 
-/** Runs one command to its end; a command that outlives `timeoutMs` is killed and fails the test. */
-export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
-  const child = spawnCli(args, options)
+/**
+ * Runs `command argv` to its end with stdout and stderr collected; one that outlives `timeoutMs` (20 s) is killed
+ * and fails the test, naming itself as `name`.
+ */
+export function runProcess(command: string, argv: string[], options: CliOptions & { name: string }): Promise<CliResult> {
+  const child = spawn(command, argv, { cwd: options.cwd ?? tmpdir(), env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text))
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr += text))
+  child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text))
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text))
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       killIfAlive(child)
-      reject(new Error(`robutler ${args.join(' ')} still running after ${options.timeoutMs ?? 20_000} ms\n${stdout}\n${stderr}`))
+      reject(new Error(`${options.name} still running after ${options.timeoutMs ?? 20_000} ms\n${stdout}\n${stderr}`))
     }, options.timeoutMs ?? 20_000)
     child.on('error', reject)
     child.on('close', (code, signal) => {
@@ -71,6 +66,11 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
       resolve({ code, signal, stdout, stderr })
     })
   })
+}
+
+/** Runs one `robutler` command to its end (runProcess). */
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return runProcess(process.execPath, [CLI, ...args], { ...options, name: `robutler ${args.join(' ')}` })
 }
 
 export interface RunningServer {
@@ -101,7 +101,7 @@ function jsonLines(text: string): Array<Record<string, any>> {
 
 /** `robutler start …`; resolves once its JSON log says where it listens. */
 export function startServer(args: string[], options: CliOptions = {}): Promise<RunningServer> {
-  const child = spawnCli(['start', ...args], options)
+  const child = spawn(process.execPath, [CLI, 'start', ...args], { cwd: options.cwd ?? tmpdir(), env: options.env ?? cleanEnv(), stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout!.setEncoding('utf8').on('data', (text: string) => (stdout += text))
