@@ -180,6 +180,8 @@ export async function* callModel(
     for (let attempt = 0; ; attempt++) {
       const a: Attempt = { target, fallback, attempt, stream, started: performance.now() }
       const o: Outcome = { ttft: null, usage: undefined, finish: null, content: '', toolCalls: undefined }
+      // The answer's text is added up for llm:end's listeners only: without one, a stream holds no copy of it.
+      const keepText = deps.events.has('llm:end')
       let yielded = false
       request.model = target.model
       emitStart(deps, ctx, agent, a, request)
@@ -199,7 +201,7 @@ export async function* callModel(
             call.reset()
             if (o.ttft === null) o.ttft = performance.now() - a.started
             if (delta.usage) o.usage = delta.usage
-            if (delta.content) o.content += delta.content
+            if (keepText && delta.content) o.content += delta.content
             if (delta.finish_reason) o.finish = delta.finish_reason
             yielded = true
             yield delta
