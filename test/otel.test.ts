@@ -242,6 +242,42 @@ describe('plugin-otel with content capture and protobuf', () => {
   })
 })
 
+// The request thread hands protobuf batches over through a ring in shared memory sized by the queue (about 1 KiB a
+// span, 300 KiB here): a few hundred requests with their prompts recorded go round it more than once.
+describe('plugin-otel handing many spans over (protobuf)', () => {
+  const parts = setUp({ captureContent: true }, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_BSP_MAX_QUEUE_SIZE: '300', OTEL_BSP_MAX_EXPORT_BATCH_SIZE: '50' })
+
+  it('every span of every request arrives whole, in its trace', async () => {
+    const { fake, receiver, t } = parts
+    fake.always({ json: chatCompletion({ content: 'fine' }) })
+    const requests = 250
+    const ids: string[] = []
+    let next = 0
+    const worker = async () => {
+      for (let i = next++; i < requests; i = next++) {
+        const res = await postJson(`${t.url}/tooly/chat/completions`, { messages: [{ role: 'user', content: `request ${i}: ${'ü'.repeat(600)}` }] })
+        expect(res.status).toBe(200)
+        ids[i] = res.headers.get('x-request-id')!
+      }
+    }
+    await Promise.all(Array.from({ length: 8 }, worker))
+    const spans = await receiver.waitFor((all) => all.length >= requests * 3, 20_000)
+    expect(spans).toHaveLength(requests * 3)
+    const bytes = spans.reduce((n, s) => n + Buffer.byteLength(JSON.stringify(s.attributes)), 0)
+    expect(bytes).toBeGreaterThan(1.5 * 300 * 1024)
+    for (let i = 0; i < requests; i++) {
+      const http = spans.find((s) => s.attributes['robutler.request_id'] === ids[i])!
+      const trace = ofTrace(spans, http.traceId)
+      expect(trace.map((s) => s.name).sort()).toEqual(['POST /:agent/chat/completions', 'chat gpt-a', 'invoke_agent tooly'])
+      const run = byName(trace, 'invoke_agent tooly')[0]!
+      const chat = byName(trace, 'chat gpt-a')[0]!
+      expect([http.parentSpanId, run.parentSpanId, chat.parentSpanId]).toEqual(['', http.spanId, run.spanId])
+      expect(chat.attributes['gen_ai.input.messages']).toContain(`request ${i}: ${'ü'.repeat(600)}`)
+      expect(chat.endNs).toBeGreaterThan(chat.startNs)
+    }
+  })
+})
+
 // The SDK's exporter posts JSON; protobuf is the plugin's own encoder and sender: both must drop and warn alike.
 describe.each(['http/json', 'http/protobuf'])('plugin-otel with a collector that cannot be reached (%s)', (protocol) => {
   let fake: Fake
@@ -381,6 +417,40 @@ describe('plugin-otel configuration', () => {
         await t.close()
       }
     } finally {
+      await receiver.close()
+      await fake.close()
+    }
+  })
+
+  // Samplers decide as the SDK's: traceidratio on the trace id (the XOR of its four 32-bit words against ratio × 2³²,
+  // whoever started the trace), parentbased_* by the client's sampled flag when a traceparent came.
+  it.each([
+    ['traceidratio', '0.5', '00000000000000000000000000000001', '01', true],
+    ['traceidratio', '0.5', 'ffffffff000000000000000000000000', '01', false],
+    ['traceidratio', '0.5', '7fffffff800000000000000000000001', '00', false],
+    ['traceidratio', '0.5', '7fffffff000000000000000000000001', '00', true],
+    ['parentbased_always_on', '', '4bf92f3577b34da6a3ce929d0e0e4736', '00', false],
+    ['parentbased_always_off', '', '4bf92f3577b34da6a3ce929d0e0e4736', '01', true],
+    ['parentbased_traceidratio', '0', '4bf92f3577b34da6a3ce929d0e0e4736', '01', true],
+  ])('%s (%s) on trace %s flags %s: sampled %s', async (sampler, arg, traceId, flags, sampled) => {
+    const fake = await startFakeOpenAI()
+    const receiver = await startOtlpReceiver()
+    const t = await otelServer(fake, receiver, {}, { OTEL_TRACES_SAMPLER: sampler, ...(arg ? { OTEL_TRACES_SAMPLER_ARG: arg } : {}) })
+    try {
+      fake.always({ json: chatCompletion({ content: 'maybe traced' }) })
+      const res = await postJson(`${t.url}/tooly/chat/completions`, { messages: [{ role: 'user', content: 'hi' }] }, { traceparent: `00-${traceId}-${CLIENT_SPAN}-${flags}` })
+      expect(res.status).toBe(200)
+      if (sampled) {
+        const spans = await traceOf(receiver, res.headers.get('x-request-id')!, 3)
+        expect(spans.every((s) => s.traceId === traceId)).toBe(true)
+        expect(fake.requests[0]!.headers.traceparent).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`))
+      } else {
+        await new Promise((r) => setTimeout(r, 200))
+        expect(receiver.spans).toHaveLength(0)
+        expect(fake.requests[0]!.headers.traceparent).toBeUndefined()
+      }
+    } finally {
+      await t.close()
       await receiver.close()
       await fake.close()
     }

@@ -102,6 +102,7 @@ export function resolveSettings(config: OtelConfig, env: Env): OtelSettings {
     ...config.headers,
   }
   const timeout = integer(env, 'OTEL_EXPORTER_OTLP_TIMEOUT', 10_000)
+  const maxQueueSize = integer(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048)
   return {
     enabled: given(env, 'OTEL_SDK_DISABLED')?.toLowerCase() !== 'true',
     captureContent: config.captureContent ?? false,
@@ -114,8 +115,9 @@ export function resolveSettings(config: OtelConfig, env: Env): OtelSettings {
     ...samplerOf(config, env),
     batch: {
       scheduledDelayMillis: integer(env, 'OTEL_BSP_SCHEDULE_DELAY', 5000),
-      maxQueueSize: integer(env, 'OTEL_BSP_MAX_QUEUE_SIZE', 2048),
-      maxExportBatchSize: integer(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512),
+      maxQueueSize,
+      // Never more than the queue holds, as the SDK's batch processor clamps it.
+      maxExportBatchSize: Math.min(maxQueueSize, integer(env, 'OTEL_BSP_MAX_EXPORT_BATCH_SIZE', 512)),
       exportTimeoutMillis: Math.min(timeout, integer(env, 'OTEL_BSP_EXPORT_TIMEOUT', 30_000)),
     },
   }

@@ -1,28 +1,57 @@
-// The request thread's side of the export thread: finished spans are gathered and posted in batches, and dropped,
-// counted, when the export thread is too far behind. OTLP protobuf: each span is encoded as it ends into the batch's
-// buffer, which is transferred (not copied) to the export thread. OTLP JSON: the records go as one JSON text.
+// The request thread's side of the export thread. OTLP protobuf (the default): each span is encoded as it ends into
+// the batch's buffer, and the batch is copied into a shared ring (ring.ts) every BATCH spans and every tick: no
+// postMessage, no allocation per batch. A batch that finds the ring full is dropped, counted (the export thread is
+// too far behind). OTLP JSON: the spans go as records in one JSON text per batch, posted.
 import { Worker } from 'node:worker_threads'
 import type { Logger } from 'pino'
 import type { OtelSettings } from './config.js'
-import { ProtoWriter, writeSpan } from './otlp-proto.js'
-import type { FromExport, SpanRecord, ToExport } from './span-record.js'
+import { hexWord } from './ids.js'
+import { ProtoWriter, SpanEncoder } from './otlp-proto.js'
+import { ringMemory, RingWriter } from './ring.js'
+import type { FromExport, Span, SpanRecord, ToExport, TraceWords } from './span-record.js'
 
 const BATCH = 256
 const CLOSE_TIMEOUT_MS = 10_000
 const WARN_EVERY_MS = 60_000
+/** Ring bytes per span of the queue size: a span with the usual attributes takes 300–400. */
+const RING_BYTES_PER_SPAN = 1024
+const MIN_RING_BYTES = 64 * 1024
+const MAX_RING_BYTES = 64 * 1024 * 1024
+
+/** A span as OTLP JSON's path sends it: ids as hex, attributes as an object. */
+function recordOf(trace: TraceWords, span: Span, traceState: string | undefined): SpanRecord {
+  const attributes: SpanRecord['attributes'] = {}
+  for (let i = 0; i < span.attributes.length; i += 2) attributes[span.attributes[i] as string] = span.attributes[i + 1]
+  const record: SpanRecord = {
+    traceId: hexWord(trace[0]) + hexWord(trace[1]) + hexWord(trace[2]) + hexWord(trace[3]),
+    spanId: hexWord(span.hi) + hexWord(span.lo),
+    parentSpanId: span.parentHi === 0 && span.parentLo === 0 ? '' : hexWord(span.parentHi) + hexWord(span.parentLo),
+    name: span.name,
+    kind: span.kind,
+    start: span.start,
+    end: span.end,
+    attributes,
+    status: span.status,
+  }
+  if (span.message !== undefined) record.message = span.message
+  if (traceState !== undefined) record.traceState = traceState
+  return record
+}
 
 export class ExportThread {
   readonly #worker: Worker
   readonly #log: Logger
   readonly #timer: NodeJS.Timeout
-  /** Spans posted and not yet taken by the export thread: past the queue size, new ones are dropped. */
-  #inFlight = 0
-  readonly #maxInFlight: number
   #dropped = 0
   #lastWarning = -Infinity
-  #batch: SpanRecord[] = []
-  /** Protobuf: the batch's encoded spans and how many. */
+  /** Protobuf: the batch's encoded spans, and the ring they go into. */
   readonly #encoded: ProtoWriter | null
+  readonly #encoder = new SpanEncoder()
+  readonly #ring: RingWriter | null
+  /** JSON: the batch's records, and the spans posted and not yet taken (past the queue size, new ones are dropped). */
+  #batch: SpanRecord[] = []
+  #inFlight = 0
+  readonly #maxInFlight: number
   #count = 0
   readonly #batchSize: number
   #closed: Promise<void> | null = null
@@ -30,24 +59,32 @@ export class ExportThread {
   constructor(settings: OtelSettings, version: string, log: Logger) {
     this.#log = log
     this.#maxInFlight = settings.batch.maxQueueSize
-    this.#encoded = settings.protocol === 'http/protobuf' ? new ProtoWriter() : null
     // Never more in one hand-over than in one export.
     this.#batchSize = Math.max(1, Math.min(BATCH, settings.batch.maxExportBatchSize))
-    this.#worker = new Worker(new URL('./export-worker.js', import.meta.url), { workerData: { settings, version }, name: 'robutler-otel-export' })
+    let ring: SharedArrayBuffer | null = null
+    if (settings.protocol === 'http/protobuf') {
+      ring = ringMemory(Math.min(MAX_RING_BYTES, Math.max(MIN_RING_BYTES, settings.batch.maxQueueSize * RING_BYTES_PER_SPAN)))
+      this.#encoded = new ProtoWriter()
+      this.#ring = new RingWriter(ring)
+    } else {
+      this.#encoded = null
+      this.#ring = null
+    }
+    this.#worker = new Worker(new URL('./export-worker.js', import.meta.url), { workerData: { settings, version, ring }, name: 'robutler-otel-export' })
     this.#worker.unref()
     this.#worker.on('message', (message: FromExport) => this.#heard(message))
     this.#worker.on('error', (error) => log.error({ err: error }, 'the trace export thread failed: no more spans are exported'))
     this.#timer = setInterval(() => this.#post(), Math.min(100, Math.max(10, settings.batch.scheduledDelayMillis))).unref()
   }
 
-  /** Takes one finished span (the request path: a push, and a post every BATCH spans). */
-  add(span: SpanRecord): void {
-    if (this.#inFlight + this.#count >= this.#maxInFlight) {
+  /** Takes one finished span (the request path: an encoding, and a hand-over every BATCH spans). */
+  add(trace: TraceWords, span: Span, traceState: string | undefined): void {
+    if (this.#encoded !== null) this.#encoder.write(this.#encoded, trace, span, traceState)
+    else if (this.#inFlight + this.#count < this.#maxInFlight) this.#batch.push(recordOf(trace, span, traceState))
+    else {
       this.#dropped++
       return
     }
-    if (this.#encoded !== null) writeSpan(this.#encoded, span)
-    else this.#batch.push(span)
     if (++this.#count >= this.#batchSize) this.#post()
   }
 
@@ -60,12 +97,12 @@ export class ExportThread {
     const count = this.#count
     if (count === 0) return
     this.#count = 0
-    this.#inFlight += count
     if (this.#encoded !== null) {
-      const bytes = this.#encoded.take()
-      this.#worker.postMessage({ type: 'encoded', bytes, count } satisfies ToExport, [bytes.buffer as ArrayBuffer])
+      if (!this.#ring!.write(this.#encoded.buf.subarray(0, this.#encoded.pos), count)) this.#dropped += count
+      this.#encoded.pos = 0
       return
     }
+    this.#inFlight += count
     const spans = this.#batch
     this.#batch = []
     // As JSON text: a structured clone of the records cost the request thread several times more.
@@ -77,7 +114,7 @@ export class ExportThread {
     else if (message.type === 'warn') this.#log.warn(message.fields, message.message)
   }
 
-  /** Posts what is gathered, lets the export thread flush its last batch, and ends it. */
+  /** Hands over what is gathered, lets the export thread flush its last batch, and ends it. */
   close(): Promise<void> {
     this.#closed ??= new Promise<void>((resolve) => {
       clearInterval(this.#timer)

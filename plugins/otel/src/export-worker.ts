@@ -1,5 +1,5 @@
 // The export thread. OTLP protobuf (the default): the request thread hands over spans already encoded
-// (otlp-proto.ts); this thread batches them as the SDK's batch processor would (OTEL_BSP_*), wraps each batch in one
+// (otlp-proto.ts) through a shared ring (ring.ts), which this thread reads every few milliseconds; it batches them as the SDK's batch processor would (OTEL_BSP_*), wraps each batch in one
 // ExportTraceServiceRequest and posts it on a keep-alive connection. OTLP JSON: it turns the request thread's span
 // records into the SDK's ReadableSpans (same ids, parents and times) and exports them with the SDK's batch processor
 // and JSON exporter.
@@ -11,11 +11,14 @@ import type { OtelSettings } from './config.js'
 import { createExporter, ExportWarnings } from './exporter.js'
 import { OtlpHttpSender } from './otlp-http.js'
 import { exportRequest } from './otlp-proto.js'
+import { RingReader } from './ring.js'
 import type { FromExport, SpanRecord, ToExport } from './span-record.js'
 import { resourceOf } from './tracing.js'
 
 const port = parentPort!
-const { settings, version } = workerData as { settings: OtelSettings; version: string }
+const { settings, version, ring } = workerData as { settings: OtelSettings; version: string; ring: SharedArrayBuffer | null }
+/** How often the ring is read: often enough that it never fills between two reads at any load it is sized for. */
+const RING_READ_MS = 20
 
 function send(message: FromExport): void {
   port.postMessage(message)
@@ -73,7 +76,8 @@ function sdkExport(): (message: ToExport) => void {
 }
 
 /** Encoded spans, batched and posted as the SDK's batch processor would: a batch when full or every scheduled delay. */
-function protobufExport(): (message: ToExport) => void {
+function protobufExport(memory: SharedArrayBuffer): (message: ToExport) => void {
+  const reader = new RingReader(memory)
   const { maxQueueSize, maxExportBatchSize, scheduledDelayMillis } = settings.batch
   const sender = new OtlpHttpSender(settings.url, 'application/x-protobuf', settings.headers, settings.batch.exportTimeoutMillis, version)
   const warnings = new ExportWarnings(warn, settings.url)
@@ -102,22 +106,28 @@ function protobufExport(): (message: ToExport) => void {
     })
     return exporting
   }
+  const take = (): void => {
+    for (const batch of reader.read()) {
+      // Past the queue size a batch is dropped, as the SDK's processor drops spans.
+      if (queued + batch.count > maxQueueSize) {
+        warnings.failed(batch.count, 'the export queue is full')
+        continue
+      }
+      queue.push(batch)
+      queued += batch.count
+    }
+    if (queued >= maxExportBatchSize && exporting === null) void flush(false)
+  }
+  const reading = setInterval(take, RING_READ_MS)
   const timer = setInterval(() => {
     if (exporting === null && queue.length > 0) void flush(true)
   }, Math.max(1, scheduledDelayMillis))
 
   return (message) => {
-    if (message.type === 'encoded') {
-      send({ type: 'taken', count: message.count })
-      // Past the queue size a batch is dropped, as the SDK's processor drops spans.
-      if (queued + message.count > maxQueueSize) return
-      queue.push({ bytes: message.bytes, count: message.count })
-      queued += message.count
-      if (queued >= maxExportBatchSize && exporting === null) void flush(false)
-      return
-    }
     if (message.type !== 'shutdown') return
+    clearInterval(reading)
     clearInterval(timer)
+    take()
     void (async () => {
       while (exporting !== null) await exporting
       await flush(true)
@@ -127,4 +137,4 @@ function protobufExport(): (message: ToExport) => void {
   }
 }
 
-port.on('message', settings.protocol === 'http/protobuf' ? protobufExport() : sdkExport())
+port.on('message', ring === null ? sdkExport() : protobufExport(ring))

@@ -3,8 +3,8 @@
 import { definePlugin } from '@robutler/kernel'
 import { resolveSettings, type OtelConfig } from './config.js'
 import { ExportThread } from './export-thread.js'
+import { samplingOf } from './ids.js'
 import { RequestTraces } from './request-traces.js'
-import { samplerOf } from './tracing.js'
 
 /**
  * The plugin. Each process of `robutler start --workers N` exports its own spans.
@@ -20,10 +20,9 @@ export default definePlugin<OtelConfig>({
       kernel.log.info('OTEL_SDK_DISABLED=true: no traces are recorded')
       return
     }
-    // The SDK's spans are built and exported on a thread of their own (export-worker.ts): they cost more CPU than
-    // the request they describe.
+    // Spans are encoded on the request thread and exported from a thread of their own (export-worker.ts).
     const exports = new ExportThread(settings, kernel.version, kernel.log)
-    const traces = new RequestTraces(samplerOf(settings), (span) => exports.add(span), settings, kernel.http.log)
+    const traces = new RequestTraces(samplingOf(settings.sampler, settings.ratio), (trace, span, traceState) => exports.add(trace, span, traceState), settings, kernel.http.log)
     traces.listen(kernel.events)
     kernel.propagation.add((requestId, headers, toolCallId) => traces.inject(requestId, headers, toolCallId))
     kernel.http.addHook('onRequest', function startTrace(request, _reply, done) {

@@ -1,10 +1,10 @@
-// OTLP protobuf, written by hand from our own span records: the request thread encodes each finished span straight
-// into a batch buffer (no SDK span, no transformer), the export thread wraps the batches it is handed in one
+// OTLP protobuf, written by hand from our own spans: the request thread encodes each finished span straight into a
+// batch buffer (no SDK span, no transformer), the export thread wraps the batches it is handed in one
 // ExportTraceServiceRequest. Field numbers from opentelemetry-proto (collector/trace/v1/trace_service.proto,
 // trace/v1/trace.proto, common/v1/common.proto, resource/v1/resource.proto), written as the SDK's serializer writes
 // them (attributes in insertion order, integers as int_value, other numbers as double_value, status code always).
 import type { Attributes, AttributeValue } from '@opentelemetry/api'
-import type { SpanRecord } from './span-record.js'
+import type { Span, TraceWords } from './span-record.js'
 
 const LEN = 2
 const VARINT = 0
@@ -13,12 +13,9 @@ const I32 = 5
 /** SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK | sampled: our spans' parents are never marked remote, as the SDK's were not. */
 const SPAN_FLAGS = 0x100 | 0x01
 const utf8 = new TextEncoder()
-/** A hex digit's value by its char code (0-9, a-f, A-F). */
-const NIBBLE = new Uint8Array(128)
-for (let i = 0; i < 16; i++) {
-  NIBBLE[i.toString(16).charCodeAt(0)] = i
-  NIBBLE[i.toString(16).toUpperCase().charCodeAt(0)] = i
-}
+/** A double's eight bytes, little-endian on every platform Node runs on (x64, arm64). */
+const FLOAT = new Float64Array(1)
+const FLOAT_BYTES = new Uint8Array(FLOAT.buffer)
 
 /** A growing byte buffer with protobuf's writers; `take()` hands its bytes over (their buffer can be transferred). */
 export class ProtoWriter {
@@ -98,9 +95,40 @@ export class ProtoWriter {
     this.#uint32(value)
   }
 
+  /** A span id's two words (ids.ts) as a bytes field: big-endian, as their hex reads. */
+  spanId(field: number, hi: number, lo: number): void {
+    this.tag(field, LEN)
+    this.ensure(9)
+    this.buf[this.pos++] = 8
+    this.#word(hi)
+    this.#word(lo)
+  }
+
+  /** A trace id's four words as a bytes field. */
+  traceId(field: number, words: readonly number[]): void {
+    this.tag(field, LEN)
+    this.ensure(17)
+    this.buf[this.pos++] = 16
+    this.#word(words[0]!)
+    this.#word(words[1]!)
+    this.#word(words[2]!)
+    this.#word(words[3]!)
+  }
+
+  #word(word: number): void {
+    const b = this.buf
+    const p = this.pos
+    b[p] = word >>> 24
+    b[p + 1] = (word >>> 16) & 0xff
+    b[p + 2] = (word >>> 8) & 0xff
+    b[p + 3] = word & 0xff
+    this.pos = p + 4
+  }
+
   double(value: number): void {
     this.ensure(8)
-    new DataView(this.buf.buffer, this.buf.byteOffset).setFloat64(this.pos, value, true)
+    FLOAT[0] = value
+    this.buf.set(FLOAT_BYTES, this.pos)
     this.pos += 8
   }
 
@@ -120,9 +148,16 @@ export class ProtoWriter {
 
   /** Bytes already encoded (a cached field). */
   raw(bytes: Uint8Array): void {
-    this.ensure(bytes.length)
-    this.buf.set(bytes, this.pos)
-    this.pos += bytes.length
+    const n = bytes.length
+    this.ensure(n)
+    // A loop beats TypedArray.prototype.set's fixed cost for the few dozen bytes of a cached field.
+    if (n > 64) this.buf.set(bytes, this.pos)
+    else {
+      const b = this.buf
+      const p = this.pos
+      for (let i = 0; i < n; i++) b[p + i] = bytes[i]!
+    }
+    this.pos += n
   }
 
   /** A length-delimited field's start: one byte kept for the length, which `close` fills (moving the body if longer). */
@@ -173,18 +208,6 @@ export class ProtoWriter {
     }
     this.close(at)
   }
-
-  /** Hex id (32 or 16 digits) as bytes. */
-  hexBytes(field: number, hex: string): void {
-    const n = hex.length >>> 1
-    this.tag(field, LEN)
-    this.ensure(n + 1)
-    this.buf[this.pos++] = n
-    const b = this.buf
-    let p = this.pos
-    for (let i = 0; i < 2 * n; i += 2) b[p++] = (NIBBLE[hex.charCodeAt(i) & 0x7f]! << 4) | NIBBLE[hex.charCodeAt(i + 1) & 0x7f]!
-    this.pos = p
-  }
 }
 
 function anyValue(w: ProtoWriter, value: AttributeValue | null | undefined): void {
@@ -211,13 +234,6 @@ function anyValue(w: ProtoWriter, value: AttributeValue | null | undefined): voi
   }
 }
 
-/** Each attribute name's last short scalar value and its encoded KeyValue: most repeat from span to span (the
- * operation, provider, model, method, route, status, token counts), and are then copied, not encoded again. */
-const LAST = new Map<string, { value: AttributeValue; bytes: Uint8Array }>()
-const MAX_NAMES = 1024
-const MAX_CACHED_TEXT = 128
-const scratch = new ProtoWriter(1024)
-
 function keyValue(w: ProtoWriter, field: number, key: string, value: AttributeValue): void {
   const kv = w.open(field)
   w.string(1, key)
@@ -227,67 +243,96 @@ function keyValue(w: ProtoWriter, field: number, key: string, value: AttributeVa
   w.close(kv)
 }
 
-/** Repeated KeyValue at `field`. */
+/** Repeated KeyValue at `field`, from an object (the resource's attributes). */
 export function writeAttributes(w: ProtoWriter, field: number, attributes: Attributes): void {
   for (const key in attributes) {
     const value = attributes[key]
-    if (value === undefined) continue
-    const type = typeof value
-    if (field !== 9 || (type === 'string' ? (value as string).length > MAX_CACHED_TEXT : type !== 'number' && type !== 'boolean')) {
-      keyValue(w, field, key, value)
-      continue
-    }
-    const last = LAST.get(key)
-    if (last !== undefined && last.value === value) {
-      w.raw(last.bytes)
-      continue
-    }
-    scratch.pos = 0
-    keyValue(scratch, field, key, value)
-    const bytes = scratch.take()
-    if (last !== undefined) {
-      last.value = value
-      last.bytes = bytes
-    } else if (LAST.size < MAX_NAMES) LAST.set(key, { value, bytes })
-    w.raw(bytes)
+    if (value !== undefined) keyValue(w, field, key, value)
   }
 }
 
-/** One span as ScopeSpans.spans (field 2): batches of these concatenate into one ScopeSpans body. */
-export function writeSpan(w: ProtoWriter, span: SpanRecord): void {
-  const at = w.open(2)
-  w.hexBytes(1, span.traceId)
-  w.hexBytes(2, span.spanId)
-  if (span.traceState) w.string(3, span.traceState)
-  if (span.parentSpanId !== '') w.hexBytes(4, span.parentSpanId)
-  w.string(5, span.name)
-  // OTLP's kinds are the API's plus one (0 is unspecified).
-  w.tag(6, VARINT)
-  w.varint(span.kind + 1)
-  w.tag(7, I64)
-  w.epochNanos(span.start)
-  w.tag(8, I64)
-  w.epochNanos(span.end)
-  writeAttributes(w, 9, span.attributes)
-  // dropped attributes, events, links: none (no events nor links are recorded).
-  w.tag(10, VARINT)
-  w.varint(0)
-  w.tag(12, VARINT)
-  w.varint(0)
-  w.tag(14, VARINT)
-  w.varint(0)
-  const status = w.open(15)
-  if (span.message) w.string(2, span.message)
-  w.tag(3, VARINT)
-  w.varint(span.status)
-  w.close(status)
-  w.tag(16, I32)
-  w.fixed32(SPAN_FLAGS)
-  w.close(at)
+const MAX_NAMES = 1024
+const MAX_CACHED_TEXT = 128
+/** Misses past hits after which an attribute's values are no longer cached (they differ span to span: ids, paths). */
+const MAX_MISSES_OVER_HITS = 16
+
+/** An attribute name's last value and its whole encoded KeyValue. */
+interface LastValue {
+  value: AttributeValue
+  bytes: Uint8Array | null
+  hits: number
+  misses: number
 }
 
 /**
- * One ExportTraceServiceRequest of spans written by `writeSpan`: resource_spans (1) { resource (1), scope_spans (2)
+ * Writes spans as ScopeSpans.spans fields (2): batches of these concatenate into one ScopeSpans body. Attribute names
+ * come from our code, a few dozen, and most of their values repeat from span to span (operation, provider, model,
+ * method, route, status, token counts): each name's last short scalar value is kept with its encoded KeyValue,
+ * which is then copied, not encoded again. A name whose values keep changing (a request id) stops being kept.
+ */
+export class SpanEncoder {
+  readonly #last = new Map<string, LastValue>()
+
+  write(w: ProtoWriter, trace: TraceWords, span: Span, traceState: string | undefined): void {
+    const at = w.open(2)
+    w.traceId(1, trace)
+    w.spanId(2, span.hi, span.lo)
+    if (traceState) w.string(3, traceState)
+    if (span.parentHi !== 0 || span.parentLo !== 0) w.spanId(4, span.parentHi, span.parentLo)
+    w.string(5, span.name)
+    // OTLP's kinds are the API's plus one (0 is unspecified).
+    w.tag(6, VARINT)
+    w.varint(span.kind + 1)
+    w.tag(7, I64)
+    w.epochNanos(span.start)
+    w.tag(8, I64)
+    w.epochNanos(span.end)
+    const attributes = span.attributes
+    for (let i = 0; i < attributes.length; i += 2) {
+      const value = attributes[i + 1]
+      if (value !== undefined && value !== null) this.#attribute(w, attributes[i] as string, value)
+    }
+    // dropped attributes, events, links: none (no events nor links are recorded).
+    w.tag(10, VARINT)
+    w.varint(0)
+    w.tag(12, VARINT)
+    w.varint(0)
+    w.tag(14, VARINT)
+    w.varint(0)
+    const status = w.open(15)
+    if (span.message) w.string(2, span.message)
+    w.tag(3, VARINT)
+    w.varint(span.status)
+    w.close(status)
+    w.tag(16, I32)
+    w.fixed32(SPAN_FLAGS)
+    w.close(at)
+  }
+
+  /** One attribute as a KeyValue (field 9): copied when it is its name's last value, else encoded (and kept). */
+  #attribute(w: ProtoWriter, key: string, value: AttributeValue): void {
+    const type = typeof value
+    const scalar = type === 'string' ? (value as string).length <= MAX_CACHED_TEXT : type === 'number' || type === 'boolean'
+    const last = scalar ? this.#last.get(key) : undefined
+    if (last !== undefined && last.value === value && last.bytes !== null) {
+      last.hits++
+      w.raw(last.bytes)
+      return
+    }
+    const at = w.pos
+    keyValue(w, 9, key, value)
+    if (!scalar) return
+    if (last === undefined) {
+      if (this.#last.size < MAX_NAMES) this.#last.set(key, { value, bytes: w.buf.slice(at, w.pos), hits: 0, misses: 0 })
+    } else if (++last.misses <= last.hits + MAX_MISSES_OVER_HITS) {
+      last.value = value
+      last.bytes = w.buf.slice(at, w.pos)
+    } else last.bytes = null
+  }
+}
+
+/**
+ * One ExportTraceServiceRequest of spans written by a SpanEncoder: resource_spans (1) { resource (1), scope_spans (2)
  * { scope (1), spans… } }.
  */
 export function exportRequest(resource: Attributes, scope: { name: string; version: string }, spans: readonly Uint8Array[]): Uint8Array {

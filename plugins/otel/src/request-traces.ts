@@ -1,42 +1,35 @@
 // One trace per sampled request, built from the kernel's events: the HTTP server span, `invoke_agent {agent}`
 // around the loop, `chat {model}` per model call attempt (each retry and fallback its own span), `execute_tool
-// {tool}` per tool call. The request thread only decides sampling (the SDK's sampler), picks ids (the SDK's
-// generator) and notes names, times and attributes; finished spans go as plain records to the export thread, which
-// builds the SDK spans and exports them (export-worker.ts). Each request's open spans live in one record, found by
-// request id, until its last span ends.
-import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Attributes, type Context } from '@opentelemetry/api'
+// {tool}` per tool call. The request thread decides sampling, picks ids (ids.ts: words, not text) and notes names,
+// times and attributes; each span goes to the export thread's hand-over as it ends (export-thread.ts). Each
+// request's open spans live in one record, found by request id, until its last span ends.
+import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type AttributeValue } from '@opentelemetry/api'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
-import { RandomIdGenerator, SamplingDecision, type Sampler } from '@opentelemetry/sdk-trace-base'
 import type { KernelEventMap, KernelEvents, SamplingParams } from '@robutler/kernel'
 import type { FastifyRequest } from 'fastify'
 import * as A from './attributes.js'
 import { inputAttributes, outputAttribute, redactJsonText, redactText, truncate } from './content.js'
-import type { SpanRecord } from './span-record.js'
+import { hexWord, randomLastWord, randomWord, wordAt, type Sampling } from './ids.js'
+import type { Span, TraceWords } from './span-record.js'
 
-/** A span not yet ended. */
-interface OpenSpan {
-  spanId: string
-  parentSpanId: string
-  name: string
-  kind: number
-  start: number
-  attributes: Attributes
-  status: number
-  message?: string
-}
+/** Takes each span as it ends: its trace's id, and the client's tracestate with the root span of a continued trace. */
+export type Finished = (trace: TraceWords, span: Span, traceState: string | undefined) => void
 
 interface RequestTrace {
-  request: FastifyRequest
-  traceId: string
+  words: TraceWords
   /** The client's tracestate, passed on. */
   traceState: string | undefined
+  /** The trace id as text, for traceparent. */
+  traceId: string
   /** The protocol surface of its route, when it has one. */
   surface: string | undefined
-  http: OpenSpan
-  run: OpenSpan | null
+  http: Span
+  /** The server span's id as text, for traceparent. */
+  httpSpanId: string
+  run: Span | null
   /** The model call attempt in progress (one at a time per request). */
-  chat: OpenSpan | null
-  tools: Map<string, OpenSpan> | null
+  chat: Span | null
+  tools: Map<string, Span> | null
   httpEnded: boolean
 }
 
@@ -50,8 +43,6 @@ const headerGetter = {
   keys: (carrier: FastifyRequest['headers']) => Object.keys(carrier),
   get: (carrier: FastifyRequest['headers'], key: string) => carrier[key],
 }
-const NO_LINKS: never[] = []
-const NO_ATTRIBUTES: Attributes = {}
 const ORIGIN = performance.timeOrigin
 
 /** Epoch milliseconds, sub-millisecond precise. */
@@ -69,39 +60,50 @@ export function surfaceOf(route: string | undefined): string | undefined {
   return undefined
 }
 
-function samplingAttributes(params: SamplingParams, out: Attributes): void {
-  if (typeof params.temperature === 'number') out[A.ATTR_GEN_AI_REQUEST_TEMPERATURE] = params.temperature
-  if (typeof params.top_p === 'number') out[A.ATTR_GEN_AI_REQUEST_TOP_P] = params.top_p
-  if (typeof params.top_k === 'number') out[A.ATTR_GEN_AI_REQUEST_TOP_K] = params.top_k
+function samplingAttributes(params: SamplingParams, out: Span['attributes']): void {
+  if (typeof params.temperature === 'number') out.push(A.ATTR_GEN_AI_REQUEST_TEMPERATURE, params.temperature)
+  if (typeof params.top_p === 'number') out.push(A.ATTR_GEN_AI_REQUEST_TOP_P, params.top_p)
+  if (typeof params.top_k === 'number') out.push(A.ATTR_GEN_AI_REQUEST_TOP_K, params.top_k)
   const max = params.max_completion_tokens ?? params.max_tokens
-  if (typeof max === 'number') out[A.ATTR_GEN_AI_REQUEST_MAX_TOKENS] = max
-  if (typeof params.frequency_penalty === 'number') out[A.ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY] = params.frequency_penalty
-  if (typeof params.presence_penalty === 'number') out[A.ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY] = params.presence_penalty
-  if (typeof params.seed === 'number') out[A.ATTR_GEN_AI_REQUEST_SEED] = params.seed
-  if (typeof params.stop === 'string') out[A.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = [params.stop]
-  else if (Array.isArray(params.stop)) out[A.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES] = params.stop.filter((s): s is string => typeof s === 'string')
+  if (typeof max === 'number') out.push(A.ATTR_GEN_AI_REQUEST_MAX_TOKENS, max)
+  if (typeof params.frequency_penalty === 'number') out.push(A.ATTR_GEN_AI_REQUEST_FREQUENCY_PENALTY, params.frequency_penalty)
+  if (typeof params.presence_penalty === 'number') out.push(A.ATTR_GEN_AI_REQUEST_PRESENCE_PENALTY, params.presence_penalty)
+  if (typeof params.seed === 'number') out.push(A.ATTR_GEN_AI_REQUEST_SEED, params.seed)
+  if (typeof params.stop === 'string') out.push(A.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES, [params.stop])
+  else if (Array.isArray(params.stop)) out.push(A.ATTR_GEN_AI_REQUEST_STOP_SEQUENCES, params.stop.filter((s): s is string => typeof s === 'string'))
 }
 
-function fail(span: OpenSpan, type: string, message?: string): void {
-  span.attributes[A.ATTR_ERROR_TYPE] = type
+/** An error status and type (once: the first failure is the span's). */
+function fail(span: Span, type: string, message?: string): void {
+  if (span.status === SpanStatusCode.ERROR) return
+  span.attributes.push(A.ATTR_ERROR_TYPE, type)
   span.status = SpanStatusCode.ERROR
   span.message = message ?? type
+}
+
+function set(span: Span, name: string, value: AttributeValue): void {
+  span.attributes.push(name, value)
+}
+
+/** The path of a request URL, without its query. */
+function pathOf(url: string): string {
+  const query = url.indexOf('?')
+  return query < 0 ? url : url.slice(0, query)
 }
 
 const DISCONNECTED = 'the client closed the connection'
 
 export class RequestTraces {
-  readonly #sampler: Sampler
-  readonly #ids = new RandomIdGenerator()
-  readonly #finished: (span: SpanRecord) => void
+  readonly #sampling: Sampling
+  readonly #finished: Finished
   readonly #options: TraceOptions
   readonly #serverLog: unknown
   readonly #traces = new Map<string, RequestTrace>()
   readonly #listeners: Array<[keyof KernelEventMap, (payload: any) => void]>
 
   /** `finished` takes each span as it ends (to the export thread). */
-  constructor(sampler: Sampler, finished: (span: SpanRecord) => void, options: TraceOptions, serverLog: unknown) {
-    this.#sampler = sampler
+  constructor(sampling: Sampling, finished: Finished, options: TraceOptions, serverLog: unknown) {
+    this.#sampling = sampling
     this.#serverLog = serverLog
     this.#finished = finished
     this.#options = options
@@ -131,31 +133,33 @@ export class RequestTraces {
 
   /** Starts the request's server span (continuing the client's trace when it sent a traceparent), when sampled. */
   start(request: FastifyRequest): void {
-    let parent: Context = ROOT_CONTEXT
-    let parentSpanId = ''
-    let traceId: string
+    let words: TraceWords
+    let traceId: string | undefined
+    let parentHi = 0
+    let parentLo = 0
+    let parentSampled: boolean | undefined
     let traceState: string | undefined
-    const remote = request.headers.traceparent === undefined ? undefined : trace.getSpanContext((parent = w3c.extract(ROOT_CONTEXT, request.headers, headerGetter)))
+    const remote = request.headers.traceparent === undefined ? undefined : trace.getSpanContext(w3c.extract(ROOT_CONTEXT, request.headers, headerGetter))
     if (remote !== undefined && trace.isSpanContextValid(remote)) {
       traceId = remote.traceId
-      parentSpanId = remote.spanId
+      words = [wordAt(traceId, 0), wordAt(traceId, 8), wordAt(traceId, 16), wordAt(traceId, 24)]
+      parentHi = wordAt(remote.spanId, 0)
+      parentLo = wordAt(remote.spanId, 8)
+      parentSampled = (remote.traceFlags & TraceFlags.SAMPLED) !== 0
       traceState = remote.traceState?.serialize() || undefined
-    } else traceId = this.#ids.generateTraceId()
-    // The SDK's sampler decides, as the SDK's tracer would ask it; an unsampled request pays for no more.
-    const decision = this.#sampler.shouldSample(parent, traceId, request.method, SpanKind.SERVER, NO_ATTRIBUTES, NO_LINKS).decision
-    if (decision !== SamplingDecision.RECORD_AND_SAMPLED) return
+    } else words = [randomWord(), randomWord(), randomWord(), randomLastWord()]
+    // Decided as the SDK's sampler of that name decides; an unsampled request pays for no more.
+    if (!this.#sampling(words, parentSampled)) return
+    traceId ??= hexWord(words[0]) + hexWord(words[1]) + hexWord(words[2]) + hexWord(words[3])
     const route = request.routeOptions.url
-    const attributes: Attributes = {
-      [A.ATTR_HTTP_REQUEST_METHOD]: request.method,
-      [A.ATTR_URL_PATH]: request.url.split('?', 1)[0],
-      [A.ATTR_ROBUTLER_REQUEST_ID]: request.id,
-    }
-    if (route !== undefined) attributes[A.ATTR_HTTP_ROUTE] = route
+    const attributes: Span['attributes'] = [A.ATTR_HTTP_REQUEST_METHOD, request.method, A.ATTR_URL_PATH, pathOf(request.url), A.ATTR_ROBUTLER_REQUEST_ID, request.id]
+    if (route !== undefined) attributes.push(A.ATTR_HTTP_ROUTE, route)
     const name = route === undefined ? request.method : `${request.method} ${route}`
-    const http = this.#open(name, SpanKind.SERVER, parentSpanId, attributes)
-    this.#traces.set(request.id, { request, traceId, traceState, surface: surfaceOf(route), http, run: null, chat: null, tools: null, httpEnded: false })
+    const http = this.#open(name, SpanKind.SERVER, parentHi, parentLo, attributes)
+    const httpSpanId = hexWord(http.hi) + hexWord(http.lo)
+    this.#traces.set(request.id, { words, traceState, traceId, surface: surfaceOf(route), http, httpSpanId, run: null, chat: null, tools: null, httpEnded: false })
     // Onto the request's own child logger (Fastify makes one per request): cheaper than a child of it.
-    const bindings = { trace_id: traceId, span_id: http.spanId }
+    const bindings = { trace_id: traceId, span_id: httpSpanId }
     const log = request.log as FastifyRequest['log'] & { setBindings?: (bindings: Record<string, string>) => void }
     // Only on a logger of this request's own: never on the server's (no request logger is made without one).
     if (log !== this.#serverLog && typeof log.setBindings === 'function') log.setBindings(bindings)
@@ -173,36 +177,26 @@ export class RequestTraces {
   inject(requestId: string, headers: Record<string, string>, toolCallId?: string): void {
     const t = this.#traces.get(requestId)
     if (t === undefined) return
-    const span = (toolCallId === undefined ? undefined : t.tools?.get(toolCallId)) ?? t.chat ?? t.run ?? t.http
-    headers.traceparent = `00-${t.traceId}-${span.spanId}-01`
+    const span = (toolCallId === undefined ? undefined : t.tools?.get(toolCallId)) ?? t.chat ?? t.run
+    const spanId = span === undefined || span === null ? t.httpSpanId : hexWord(span.hi) + hexWord(span.lo)
+    headers.traceparent = `00-${t.traceId}-${spanId}-01`
     if (t.traceState !== undefined) headers.tracestate = t.traceState
   }
 
-  #open(name: string, kind: SpanKind, parentSpanId: string, attributes: Attributes): OpenSpan {
-    return { spanId: this.#ids.generateSpanId(), parentSpanId, name, kind, start: now(), attributes, status: SpanStatusCode.UNSET }
+  #open(name: string, kind: SpanKind, parentHi: number, parentLo: number, attributes: Span['attributes']): Span {
+    return { hi: randomWord(), lo: randomLastWord(), parentHi, parentLo, name, kind, start: now(), end: 0, attributes, status: SpanStatusCode.UNSET, message: undefined }
   }
 
-  #end(t: RequestTrace, span: OpenSpan): void {
-    const record: SpanRecord = {
-      traceId: t.traceId,
-      spanId: span.spanId,
-      parentSpanId: span.parentSpanId,
-      name: span.name,
-      kind: span.kind,
-      start: span.start,
-      end: now(),
-      attributes: span.attributes,
-      status: span.status,
-    }
-    if (span.message !== undefined) record.message = span.message
+  /** A child of the span a loop's spans hang from: its invoke_agent, or the request's own when no loop runs (an MCP tool call). */
+  #openChild(t: RequestTrace, name: string, kind: SpanKind, attributes: Span['attributes']): Span {
+    const parent = t.run ?? t.http
+    return this.#open(name, kind, parent.hi, parent.lo, attributes)
+  }
+
+  #end(t: RequestTrace, span: Span): void {
+    span.end = now()
     // The root's parent is the client's span: its tracestate goes with it.
-    if (span === t.http && t.traceState !== undefined) record.traceState = t.traceState
-    this.#finished(record)
-  }
-
-  /** The span a loop's spans hang from: its invoke_agent, or the request's own when no loop runs (an MCP tool call). */
-  #parentOf(t: RequestTrace): string {
-    return (t.run ?? t.http).spanId
+    this.#finished(t.words, span, span === t.http ? t.traceState : undefined)
   }
 
   #requestEnd(e: KernelEventMap['request:end']): void {
@@ -210,12 +204,12 @@ export class RequestTraces {
     if (t === undefined || t.httpEnded) return
     const span = t.http
     // No status when the client left before any was sent.
-    if (e.status > 0) span.attributes[A.ATTR_HTTP_RESPONSE_STATUS_CODE] = e.status
+    if (e.status > 0) set(span, A.ATTR_HTTP_RESPONSE_STATUS_CODE, e.status)
     if (e.aborted) {
       fail(span, 'client_closed', DISCONNECTED)
       this.#endChildren(t)
     } else if (e.status >= 500) fail(span, e.error ?? String(e.status))
-    else if (e.error !== null) span.attributes[A.ATTR_ERROR_TYPE] = e.error
+    else if (e.error !== null) set(span, A.ATTR_ERROR_TYPE, e.error)
     this.#end(t, span)
     t.httpEnded = true
     this.#release(t, e.requestId)
@@ -249,13 +243,10 @@ export class RequestTraces {
   #runStart(e: KernelEventMap['run:start']): void {
     const t = this.#traces.get(e.requestId)
     if (t === undefined || t.httpEnded) return
-    const attributes: Attributes = {
-      [A.ATTR_GEN_AI_OPERATION_NAME]: 'invoke_agent',
-      [A.ATTR_GEN_AI_AGENT_NAME]: e.agent,
-    }
-    if (t.surface !== undefined) attributes[A.ATTR_ROBUTLER_SURFACE] = t.surface
-    if (e.userId !== null) attributes[A.ATTR_USER_ID] = e.userId
-    t.run = this.#open(`invoke_agent ${e.agent}`, SpanKind.INTERNAL, t.http.spanId, attributes)
+    const attributes: Span['attributes'] = [A.ATTR_GEN_AI_OPERATION_NAME, 'invoke_agent', A.ATTR_GEN_AI_AGENT_NAME, e.agent]
+    if (t.surface !== undefined) attributes.push(A.ATTR_ROBUTLER_SURFACE, t.surface)
+    if (e.userId !== null) attributes.push(A.ATTR_USER_ID, e.userId)
+    t.run = this.#open(`invoke_agent ${e.agent}`, SpanKind.INTERNAL, t.http.hi, t.http.lo, attributes)
   }
 
   #runEnd(e: KernelEventMap['run:end']): void {
@@ -263,13 +254,12 @@ export class RequestTraces {
     if (t === undefined || t.run === null) return
     const span = t.run
     const a = span.attributes
-    a[A.ATTR_GEN_AI_USAGE_INPUT_TOKENS] = e.usage.prompt_tokens
-    a[A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = e.usage.completion_tokens
-    if (e.model !== null) a[A.ATTR_GEN_AI_RESPONSE_MODEL] = e.model
-    if (e.finishReason !== null) a[A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = [e.finishReason]
+    a.push(A.ATTR_GEN_AI_USAGE_INPUT_TOKENS, e.usage.prompt_tokens, A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, e.usage.completion_tokens)
+    if (e.model !== null) a.push(A.ATTR_GEN_AI_RESPONSE_MODEL, e.model)
+    if (e.finishReason !== null) a.push(A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, [e.finishReason])
     if (e.error !== null) fail(span, e.error)
     if (this.#options.captureContent && e.output !== null) {
-      a[A.ATTR_GEN_AI_OUTPUT_MESSAGES] = outputAttribute(e.output.content, e.output.tool_calls, e.finishReason, this.#options.maxContentBytes)
+      a.push(A.ATTR_GEN_AI_OUTPUT_MESSAGES, outputAttribute(e.output.content, e.output.tool_calls, e.finishReason, this.#options.maxContentBytes))
     }
     this.#end(t, span)
     t.run = null
@@ -279,23 +269,23 @@ export class RequestTraces {
   #llmStart(e: KernelEventMap['llm:start']): void {
     const t = this.#traces.get(e.requestId)
     if (t === undefined || t.httpEnded) return
-    const attributes: Attributes = {
-      [A.ATTR_GEN_AI_OPERATION_NAME]: 'chat',
-      [A.ATTR_GEN_AI_PROVIDER_NAME]: e.provider,
-      [A.ATTR_GEN_AI_REQUEST_MODEL]: e.model,
-      [A.ATTR_GEN_AI_REQUEST_STREAM]: e.stream,
-      [A.ATTR_ROBUTLER_FALLBACK]: e.fallback,
-      [A.ATTR_ROBUTLER_ATTEMPT]: e.attempt,
-    }
+    const attributes: Span['attributes'] = [
+      A.ATTR_GEN_AI_OPERATION_NAME, 'chat',
+      A.ATTR_GEN_AI_PROVIDER_NAME, e.provider,
+      A.ATTR_GEN_AI_REQUEST_MODEL, e.model,
+      A.ATTR_GEN_AI_REQUEST_STREAM, e.stream,
+      A.ATTR_ROBUTLER_FALLBACK, e.fallback,
+      A.ATTR_ROBUTLER_ATTEMPT, e.attempt,
+    ]
     samplingAttributes(e.request.params, attributes)
     if (this.#options.captureContent) {
       const { system, input } = inputAttributes(e.request.messages, this.#options.maxContentBytes)
-      if (system !== undefined) attributes[A.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS] = system
-      attributes[A.ATTR_GEN_AI_INPUT_MESSAGES] = input
+      if (system !== undefined) attributes.push(A.ATTR_GEN_AI_SYSTEM_INSTRUCTIONS, system)
+      attributes.push(A.ATTR_GEN_AI_INPUT_MESSAGES, input)
     }
     // A call still open here was abandoned without its end (it cannot be: one call at a time); never leave it open.
     if (t.chat !== null) this.#end(t, t.chat)
-    t.chat = this.#open(`chat ${e.model}`, SpanKind.CLIENT, this.#parentOf(t), attributes)
+    t.chat = this.#openChild(t, `chat ${e.model}`, SpanKind.CLIENT, attributes)
   }
 
   #llmEnd(e: KernelEventMap['llm:end']): void {
@@ -303,18 +293,15 @@ export class RequestTraces {
     if (t === undefined || t.chat === null) return
     const span = t.chat
     const a = span.attributes
-    if (e.usage !== null) {
-      a[A.ATTR_GEN_AI_USAGE_INPUT_TOKENS] = e.usage.prompt_tokens
-      a[A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS] = e.usage.completion_tokens
-    }
-    if (e.ttftMs !== null) a[A.ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK] = e.ttftMs / 1000
+    if (e.usage !== null) a.push(A.ATTR_GEN_AI_USAGE_INPUT_TOKENS, e.usage.prompt_tokens, A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, e.usage.completion_tokens)
+    if (e.ttftMs !== null) a.push(A.ATTR_GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, e.ttftMs / 1000)
     if (e.error !== null) fail(span, e.error)
     else {
       // The model string that answered: providers do not pass on the upstream's own name for it.
-      a[A.ATTR_GEN_AI_RESPONSE_MODEL] = e.model
-      if (e.finishReason !== null) a[A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS] = [e.finishReason]
+      a.push(A.ATTR_GEN_AI_RESPONSE_MODEL, e.model)
+      if (e.finishReason !== null) a.push(A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, [e.finishReason])
       if (this.#options.captureContent && e.output !== null) {
-        a[A.ATTR_GEN_AI_OUTPUT_MESSAGES] = outputAttribute(e.output.content, e.output.toolCalls, e.finishReason, this.#options.maxContentBytes)
+        a.push(A.ATTR_GEN_AI_OUTPUT_MESSAGES, outputAttribute(e.output.content, e.output.toolCalls, e.finishReason, this.#options.maxContentBytes))
       }
     }
     this.#end(t, span)
@@ -325,25 +312,25 @@ export class RequestTraces {
   #toolStart(e: KernelEventMap['tool:start']): void {
     const t = this.#traces.get(e.requestId)
     if (t === undefined || t.httpEnded) return
-    const attributes: Attributes = {
-      [A.ATTR_GEN_AI_OPERATION_NAME]: 'execute_tool',
-      [A.ATTR_GEN_AI_TOOL_NAME]: e.tool,
-      [A.ATTR_GEN_AI_TOOL_CALL_ID]: e.callId,
-      [A.ATTR_GEN_AI_TOOL_TYPE]: e.kind === 'mcp' ? 'extension' : 'function',
-      [A.ATTR_ROBUTLER_TOOL_KIND]: e.kind,
-    }
-    if (e.skill !== null) attributes[A.ATTR_ROBUTLER_SKILL] = e.skill
-    if (this.#options.captureContent) attributes[A.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS] = truncate(redactJsonText(e.arguments), this.#options.maxContentBytes)
-    ;(t.tools ??= new Map()).set(e.callId, this.#open(`execute_tool ${e.tool}`, SpanKind.INTERNAL, this.#parentOf(t), attributes))
+    const attributes: Span['attributes'] = [
+      A.ATTR_GEN_AI_OPERATION_NAME, 'execute_tool',
+      A.ATTR_GEN_AI_TOOL_NAME, e.tool,
+      A.ATTR_GEN_AI_TOOL_CALL_ID, e.callId,
+      A.ATTR_GEN_AI_TOOL_TYPE, e.kind === 'mcp' ? 'extension' : 'function',
+      A.ATTR_ROBUTLER_TOOL_KIND, e.kind,
+    ]
+    if (e.skill !== null) attributes.push(A.ATTR_ROBUTLER_SKILL, e.skill)
+    if (this.#options.captureContent) attributes.push(A.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, truncate(redactJsonText(e.arguments), this.#options.maxContentBytes))
+    ;(t.tools ??= new Map()).set(e.callId, this.#openChild(t, `execute_tool ${e.tool}`, SpanKind.INTERNAL, attributes))
   }
 
   #toolEnd(e: KernelEventMap['tool:end']): void {
     const t = this.#traces.get(e.requestId)
     const span = t?.tools?.get(e.callId)
     if (t === undefined || span === undefined) return
-    span.attributes[A.ATTR_ROBUTLER_TOOL_STATUS] = e.status
+    set(span, A.ATTR_ROBUTLER_TOOL_STATUS, e.status)
     if (e.error !== null) fail(span, e.error)
-    if (this.#options.captureContent) span.attributes[A.ATTR_GEN_AI_TOOL_CALL_RESULT] = truncate(redactText(e.result), this.#options.maxContentBytes)
+    if (this.#options.captureContent) set(span, A.ATTR_GEN_AI_TOOL_CALL_RESULT, truncate(redactText(e.result), this.#options.maxContentBytes))
     this.#end(t, span)
     t.tools!.delete(e.callId)
     if (t.tools!.size === 0) t.tools = null

@@ -1,6 +1,30 @@
-// A finished span as the request thread hands it to the export thread: plain data (it crosses postMessage), built
-// cheaply on the request path; the export thread turns it into an OpenTelemetry SDK span and exports it.
-import type { Attributes } from '@opentelemetry/api'
+// A span as the request thread keeps it (Span: ids as words, attributes as a flat list), and as OTLP JSON's path hands
+// it to the export thread (SpanRecord: plain data as JSON text, which the export thread turns into an SDK span).
+import type { Attributes, AttributeValue } from '@opentelemetry/api'
+
+/** A trace id as its four words (ids.ts). */
+export type TraceWords = [number, number, number, number]
+
+/** A span of a sampled request. */
+export interface Span {
+  /** Its id's two words. */
+  hi: number
+  lo: number
+  /** Its parent's (0, 0 for a root span). */
+  parentHi: number
+  parentLo: number
+  name: string
+  /** OpenTelemetry's SpanKind. */
+  kind: number
+  /** Epoch milliseconds, sub-millisecond precise; `end` is 0 until it ends. */
+  start: number
+  end: number
+  /** Names and values in turn: [name, value, name, value, …]. */
+  attributes: Array<string | AttributeValue>
+  /** SpanStatusCode (0 unset, 2 error) and its message. */
+  status: number
+  message?: string
+}
 
 export interface SpanRecord {
   traceId: string
@@ -24,8 +48,7 @@ export interface SpanRecord {
 /** What the request thread sends the export thread. */
 export type ToExport =
   | { type: 'spans'; /** SpanRecord[] as JSON (OTLP JSON) */ json: string; count: number }
-  | { type: 'encoded'; /** ScopeSpans.spans fields, OTLP protobuf (otlp-proto.ts) */ bytes: Uint8Array; count: number }
   | { type: 'shutdown' }
 
-/** What the export thread answers: spans taken (so the request thread knows how far behind it is), a warning, closed. */
+/** What the export thread answers: spans taken (OTLP JSON: so the request thread knows how far behind it is), a warning, closed. */
 export type FromExport = { type: 'taken'; count: number } | { type: 'warn'; fields: Record<string, unknown>; message: string } | { type: 'closed' }
