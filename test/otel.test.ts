@@ -354,7 +354,10 @@ describe('plugin-otel with an agent loaded from a portal', () => {
   const portalHeaders: Array<Record<string, unknown>> = []
   const portal = createServer((req, res) => {
     portalHeaders.push({ ...req.headers })
-    res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: 'far', model: 'openai/gpt-a' }))
+    const answer = () => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ name: req.url!.split('/').pop(), model: 'openai/gpt-a' }))
+    // The agent 'slow' takes its time to load.
+    if (req.url!.endsWith('/slow')) setTimeout(answer, 2000)
+    else answer()
   })
 
   beforeAll(async () => {
@@ -386,6 +389,19 @@ describe('plugin-otel with an agent loaded from a portal', () => {
     const http = spans.find((s) => s.kind === SERVER)!
     expect(portalHeaders).toHaveLength(1)
     expect(portalHeaders[0]!.traceparent).toBe(`00-${http.traceId}-${http.spanId}-01`)
+  })
+
+  it('a client that leaves while its agent is still loading ends the server span then, with an error status', async () => {
+    const aborted = new AbortController()
+    const left = fetch(`${t.url}/slow/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"messages":[{"role":"user","content":"hi"}]}', signal: aborted.signal }).catch((error: Error) => error)
+    await new Promise((r) => setTimeout(r, 300))
+    aborted.abort()
+    expect(await left).toBeInstanceOf(Error)
+    // Well before the portal answers (2 s): the span ended when the client left, not when the load did.
+    const [span] = await receiver.waitFor((spans) => spans.some((s) => s.name === 'POST /:agent/chat/completions' && s.attributes['url.path'] === '/slow/chat/completions'), 1200)
+      .then((spans) => spans.filter((s) => s.attributes['url.path'] === '/slow/chat/completions'))
+    expect(span!.status.code).toBe(ERROR)
+    expect(span!.attributes['error.type']).toBe('client_closed')
   })
 })
 

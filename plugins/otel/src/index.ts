@@ -25,12 +25,8 @@ export default definePlugin<OtelConfig>({
     const traces = new RequestTraces(samplingOf(settings.sampler, settings.ratio), (trace, span, traceState) => exports.add(trace, span, traceState), settings, kernel.http.log)
     traces.listen(kernel.events)
     kernel.propagation.add((requestId, headers, toolCallId) => traces.inject(requestId, headers, toolCallId))
-    kernel.http.addHook('onRequest', function startTrace(request, _reply, done) {
-      traces.start(request)
-      done()
-    })
-    kernel.http.addHook('onRequestAbort', function abandonTrace(request, done) {
-      traces.abandoned(request)
+    kernel.http.addHook('onRequest', function startTrace(request, reply, done) {
+      traces.start(request, reply.raw)
       done()
     })
     // After the kernel's drain, so the last requests' spans are in the batch that goes out.

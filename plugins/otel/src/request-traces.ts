@@ -7,6 +7,7 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, TraceFlags, type Attribu
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import type { KernelEventMap, KernelEvents, SamplingParams } from '@robutler/kernel'
 import type { FastifyRequest } from 'fastify'
+import type { ServerResponse } from 'node:http'
 import * as A from './attributes.js'
 import { inputAttributes, outputAttribute, redactJsonText, redactText, truncate } from './content.js'
 import { hexWord, randomLastWord, randomWord, wordAt, type Sampling } from './ids.js'
@@ -92,6 +93,9 @@ function pathOf(url: string): string {
 }
 
 const DISCONNECTED = 'the client closed the connection'
+/** Where a sampled request's raw response keeps its Fastify request, for its 'close' listener. */
+const REQUEST = Symbol('robutler.otel.request')
+type Raw = ServerResponse & { [REQUEST]?: FastifyRequest }
 
 export class RequestTraces {
   readonly #sampling: Sampling
@@ -100,6 +104,8 @@ export class RequestTraces {
   readonly #serverLog: unknown
   readonly #traces = new Map<string, RequestTrace>()
   readonly #listeners: Array<[keyof KernelEventMap, (payload: any) => void]>
+  /** The raw response's 'close' listener (one for all requests: the request is found on the response). */
+  readonly #onClose: (this: Raw) => void
 
   /** `finished` takes each span as it ends (to the export thread). */
   constructor(sampling: Sampling, finished: Finished, options: TraceOptions, serverLog: unknown) {
@@ -107,6 +113,11 @@ export class RequestTraces {
     this.#serverLog = serverLog
     this.#finished = finished
     this.#options = options
+    const traces = this
+    this.#onClose = function onClose(this: Raw) {
+      const request = this[REQUEST]
+      if (!this.writableFinished && request !== undefined) traces.#abandoned(request)
+    }
     this.#listeners = [
       ['request:end', (e) => this.#requestEnd(e)],
       ['run:start', (e) => this.#runStart(e)],
@@ -132,7 +143,7 @@ export class RequestTraces {
   }
 
   /** Starts the request's server span (continuing the client's trace when it sent a traceparent), when sampled. */
-  start(request: FastifyRequest): void {
+  start(request: FastifyRequest, response: ServerResponse): void {
     let words: TraceWords
     let traceId: string | undefined
     let parentHi = 0
@@ -164,10 +175,15 @@ export class RequestTraces {
     // Only on a logger of this request's own: never on the server's (no request logger is made without one).
     if (log !== this.#serverLog && typeof log.setBindings === 'function') log.setBindings(bindings)
     else request.log = request.log.child(bindings)
+    // A client that leaves before the answer ends (a request the kernel does not end itself: no agent behind it yet)
+    // ends its trace here. The response's 'close' says so (the request's comes once its body is read); a listener on
+    // sampled requests only.
+    ;(response as Raw)[REQUEST] = request
+    response.on('close', this.#onClose)
   }
 
-  /** A request whose client left and that the kernel does not end itself (no agent behind it). */
-  abandoned(request: FastifyRequest): void {
+  /** A request whose client left: its server span ends, unless the kernel ended it (as it does any agent's). */
+  #abandoned(request: FastifyRequest): void {
     const t = this.#traces.get(request.id)
     if (t === undefined || t.httpEnded) return
     this.#requestEnd({ requestId: request.id, method: request.method, route: request.routeOptions.url ?? 'unknown', status: 0, agent: null, durationMs: 0, aborted: true, error: null })
