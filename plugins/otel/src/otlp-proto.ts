@@ -272,6 +272,8 @@ interface LastValue {
  */
 export class SpanEncoder {
   readonly #last = new Map<string, LastValue>()
+  /** Span names (they repeat: request-traces.ts makes each once) as encoded fields. */
+  readonly #names = new Map<string, Uint8Array>()
 
   write(w: ProtoWriter, trace: TraceWords, span: Span, traceState: string | undefined): void {
     const at = w.open(2)
@@ -279,7 +281,7 @@ export class SpanEncoder {
     w.spanId(2, span.hi, span.lo)
     if (traceState) w.string(3, traceState)
     if (span.parentHi !== 0 || span.parentLo !== 0) w.spanId(4, span.parentHi, span.parentLo)
-    w.string(5, span.name)
+    this.#name(w, span.name)
     // OTLP's kinds are the API's plus one (0 is unspecified).
     w.tag(6, VARINT)
     w.varint(span.kind + 1)
@@ -307,6 +309,14 @@ export class SpanEncoder {
     w.tag(16, I32)
     w.fixed32(SPAN_FLAGS)
     w.close(at)
+  }
+
+  #name(w: ProtoWriter, name: string): void {
+    const known = this.#names.get(name)
+    if (known !== undefined) return w.raw(known)
+    const at = w.pos
+    w.string(5, name)
+    if (this.#names.size < MAX_NAMES) this.#names.set(name, w.buf.slice(at, w.pos))
   }
 
   /** One attribute as a KeyValue (field 9): copied when it is its name's last value, else encoded (and kept). */

@@ -93,6 +93,7 @@ function pathOf(url: string): string {
 }
 
 const DISCONNECTED = 'the client closed the connection'
+const MAX_NAMES = 1024
 /** Where a sampled request's raw response keeps its Fastify request, for its 'close' listener. */
 const REQUEST = Symbol('robutler.otel.request')
 type Raw = ServerResponse & { [REQUEST]?: FastifyRequest }
@@ -103,6 +104,8 @@ export class RequestTraces {
   readonly #options: TraceOptions
   readonly #serverLog: unknown
   readonly #traces = new Map<string, RequestTrace>()
+  /** Span names by their suffix and prefix (#name). */
+  readonly #names = new Map<string, Map<string, string>>()
   readonly #listeners: Array<[keyof KernelEventMap, (payload: any) => void]>
   /** The raw response's 'close' listener (one for all requests: the request is found on the response). */
   readonly #onClose: (this: Raw) => void
@@ -165,7 +168,7 @@ export class RequestTraces {
     const route = request.routeOptions.url
     const attributes: Span['attributes'] = [A.ATTR_HTTP_REQUEST_METHOD, request.method, A.ATTR_URL_PATH, pathOf(request.url), A.ATTR_ROBUTLER_REQUEST_ID, request.id]
     if (route !== undefined) attributes.push(A.ATTR_HTTP_ROUTE, route)
-    const name = route === undefined ? request.method : `${request.method} ${route}`
+    const name = route === undefined ? request.method : this.#name(request.method, route)
     const http = this.#open(name, SpanKind.SERVER, parentHi, parentLo, attributes)
     const httpSpanId = hexWord(http.hi) + hexWord(http.lo)
     this.#traces.set(request.id, { words, traceState, traceId, surface: surfaceOf(route), http, httpSpanId, run: null, chat: null, tools: null, httpEnded: false })
@@ -197,6 +200,21 @@ export class RequestTraces {
     const spanId = span === undefined || span === null ? t.httpSpanId : hexWord(span.hi) + hexWord(span.lo)
     headers.traceparent = `00-${t.traceId}-${spanId}-01`
     if (t.traceState !== undefined) headers.tracestate = t.traceState
+  }
+
+  /**
+   * `${prefix} ${suffix}`, made once: span names repeat (a route's, an agent's, a model's, a tool's), and the same
+   * string each time is one the encoder has already encoded.
+   */
+  #name(prefix: string, suffix: string): string {
+    let byPrefix = this.#names.get(suffix)
+    if (byPrefix === undefined) {
+      if (this.#names.size >= MAX_NAMES) return `${prefix} ${suffix}`
+      this.#names.set(suffix, (byPrefix = new Map()))
+    }
+    let name = byPrefix.get(prefix)
+    if (name === undefined) byPrefix.set(prefix, (name = `${prefix} ${suffix}`))
+    return name
   }
 
   #open(name: string, kind: SpanKind, parentHi: number, parentLo: number, attributes: Span['attributes']): Span {
@@ -262,7 +280,7 @@ export class RequestTraces {
     const attributes: Span['attributes'] = [A.ATTR_GEN_AI_OPERATION_NAME, 'invoke_agent', A.ATTR_GEN_AI_AGENT_NAME, e.agent]
     if (t.surface !== undefined) attributes.push(A.ATTR_ROBUTLER_SURFACE, t.surface)
     if (e.userId !== null) attributes.push(A.ATTR_USER_ID, e.userId)
-    t.run = this.#open(`invoke_agent ${e.agent}`, SpanKind.INTERNAL, t.http.hi, t.http.lo, attributes)
+    t.run = this.#open(this.#name('invoke_agent', e.agent), SpanKind.INTERNAL, t.http.hi, t.http.lo, attributes)
   }
 
   #runEnd(e: KernelEventMap['run:end']): void {
@@ -301,7 +319,7 @@ export class RequestTraces {
     }
     // A call still open here was abandoned without its end (it cannot be: one call at a time); never leave it open.
     if (t.chat !== null) this.#end(t, t.chat)
-    t.chat = this.#openChild(t, `chat ${e.model}`, SpanKind.CLIENT, attributes)
+    t.chat = this.#openChild(t, this.#name('chat', e.model), SpanKind.CLIENT, attributes)
   }
 
   #llmEnd(e: KernelEventMap['llm:end']): void {
@@ -337,7 +355,7 @@ export class RequestTraces {
     ]
     if (e.skill !== null) attributes.push(A.ATTR_ROBUTLER_SKILL, e.skill)
     if (this.#options.captureContent) attributes.push(A.ATTR_GEN_AI_TOOL_CALL_ARGUMENTS, truncate(redactJsonText(e.arguments), this.#options.maxContentBytes))
-    ;(t.tools ??= new Map()).set(e.callId, this.#openChild(t, `execute_tool ${e.tool}`, SpanKind.INTERNAL, attributes))
+    ;(t.tools ??= new Map()).set(e.callId, this.#openChild(t, this.#name('execute_tool', e.tool), SpanKind.INTERNAL, attributes))
   }
 
   #toolEnd(e: KernelEventMap['tool:end']): void {
