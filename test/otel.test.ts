@@ -278,6 +278,29 @@ describe('plugin-otel handing many spans over (protobuf)', () => {
   })
 })
 
+describe('plugin-otel handing large spans over (protobuf)', () => {
+  // 100 KB of content a span allowed, a queue of 64: the ring is sized for the largest spans, and a batch goes over
+  // once it is a quarter of the ring, however few spans it holds.
+  const parts = setUp({ captureContent: true, maxContentBytes: 100_000 }, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_BSP_MAX_QUEUE_SIZE: '64' })
+
+  it('spans with 90 KB prompts arrive whole', async () => {
+    const { fake, receiver, t } = parts
+    fake.always({ json: chatCompletion({ content: 'long read' }) })
+    const ids: string[] = []
+    for (let i = 0; i < 30; i++) {
+      const res = await postJson(`${t.url}/tooly/chat/completions`, { messages: [{ role: 'user', content: `prompt ${i} ${'p'.repeat(90_000)}` }] })
+      expect(res.status).toBe(200)
+      ids.push(res.headers.get('x-request-id')!)
+    }
+    const spans = await receiver.waitFor((all) => all.filter((s) => s.name === 'chat gpt-a').length >= 30, 20_000)
+    for (let i = 0; i < 30; i++) {
+      const http = spans.find((s) => s.attributes['robutler.request_id'] === ids[i])!
+      const [chat] = byName(ofTrace(spans, http.traceId), 'chat gpt-a')
+      expect(chat!.attributes['gen_ai.input.messages']).toContain(`prompt ${i} ${'p'.repeat(90_000)}`)
+    }
+  })
+})
+
 // The SDK's exporter posts JSON; protobuf is the plugin's own encoder and sender: both must drop and warn alike.
 describe.each(['http/json', 'http/protobuf'])('plugin-otel with a collector that cannot be reached (%s)', (protocol) => {
   let fake: Fake

@@ -17,6 +17,8 @@ const WARN_EVERY_MS = 60_000
 const RING_BYTES_PER_SPAN = 1024
 const MIN_RING_BYTES = 64 * 1024
 const MAX_RING_BYTES = 64 * 1024 * 1024
+/** The most a span's recorded content can take: prompts, system instructions, completion, tool arguments and result. */
+const CONTENT_ATTRIBUTES = 5
 
 /** A span as OTLP JSON's path sends it: ids as hex, attributes as an object. */
 function recordOf(trace: TraceWords, span: Span, traceState: string | undefined): SpanRecord {
@@ -48,6 +50,7 @@ export class ExportThread {
   readonly #encoded: ProtoWriter | null
   readonly #encoder = new SpanEncoder()
   readonly #ring: RingWriter | null
+  #maxBatchBytes = Infinity
   /** JSON: the batch's records, and the spans posted and not yet taken (past the queue size, new ones are dropped). */
   #batch: SpanRecord[] = []
   #inFlight = 0
@@ -63,7 +66,12 @@ export class ExportThread {
     this.#batchSize = Math.max(1, Math.min(BATCH, settings.batch.maxExportBatchSize))
     let ring: SharedArrayBuffer | null = null
     if (settings.protocol === 'http/protobuf') {
-      ring = ringMemory(Math.min(MAX_RING_BYTES, Math.max(MIN_RING_BYTES, settings.batch.maxQueueSize * RING_BYTES_PER_SPAN)))
+      // Room for the queue's spans, and for a few of the largest a span can be (all its content recorded).
+      const largestSpan = settings.captureContent ? CONTENT_ATTRIBUTES * settings.maxContentBytes + RING_BYTES_PER_SPAN : RING_BYTES_PER_SPAN
+      const bytes = Math.min(MAX_RING_BYTES, Math.max(MIN_RING_BYTES, settings.batch.maxQueueSize * RING_BYTES_PER_SPAN, 8 * largestSpan))
+      ring = ringMemory(bytes)
+      // A batch goes over when it would fill a quarter of the ring, whatever its count.
+      this.#maxBatchBytes = bytes / 4
       this.#encoded = new ProtoWriter()
       this.#ring = new RingWriter(ring)
     } else {
@@ -85,7 +93,7 @@ export class ExportThread {
       this.#dropped++
       return
     }
-    if (++this.#count >= this.#batchSize) this.#post()
+    if (++this.#count >= this.#batchSize || (this.#encoded !== null && this.#encoded.pos >= this.#maxBatchBytes)) this.#post()
   }
 
   #post(): void {
