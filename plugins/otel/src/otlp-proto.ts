@@ -322,7 +322,8 @@ export class SpanEncoder {
   /** One attribute as a KeyValue (field 9): copied when it is its name's last value, else encoded (and kept). */
   #attribute(w: ProtoWriter, key: string, value: AttributeValue): void {
     const type = typeof value
-    const scalar = type === 'string' ? (value as string).length <= MAX_CACHED_TEXT : type === 'number' || type === 'boolean'
+    // Short scalars, and lists kept by identity (request-traces.ts hands the same finish-reason list each time).
+    const scalar = type === 'string' ? (value as string).length <= MAX_CACHED_TEXT : type === 'number' || type === 'boolean' || (Array.isArray(value) && value.length <= 4)
     const last = scalar ? this.#last.get(key) : undefined
     if (last !== undefined && last.value === value && last.bytes !== null) {
       last.hits++

@@ -104,6 +104,7 @@ export class RequestTraces {
   readonly #options: TraceOptions
   readonly #serverLog: unknown
   readonly #traces = new Map<string, RequestTrace>()
+  readonly #reasonLists = new Map<string, string[]>()
   /** Span names by their suffix and prefix (#name). */
   readonly #names = new Map<string, Map<string, string>>()
   readonly #listeners: Array<[keyof KernelEventMap, (payload: any) => void]>
@@ -217,6 +218,16 @@ export class RequestTraces {
     return name
   }
 
+  /** A finish reason as the attribute's list: one list per reason, which the encoder then finds already encoded. */
+  #reasons(reason: string): string[] {
+    let list = this.#reasonLists.get(reason)
+    if (list === undefined) {
+      list = [reason]
+      if (this.#reasonLists.size < MAX_NAMES) this.#reasonLists.set(reason, list)
+    }
+    return list
+  }
+
   #open(name: string, kind: SpanKind, parentHi: number, parentLo: number, attributes: Span['attributes']): Span {
     return { hi: randomWord(), lo: randomLastWord(), parentHi, parentLo, name, kind, start: now(), end: 0, attributes, status: SpanStatusCode.UNSET, message: undefined }
   }
@@ -290,7 +301,7 @@ export class RequestTraces {
     const a = span.attributes
     a.push(A.ATTR_GEN_AI_USAGE_INPUT_TOKENS, e.usage.prompt_tokens, A.ATTR_GEN_AI_USAGE_OUTPUT_TOKENS, e.usage.completion_tokens)
     if (e.model !== null) a.push(A.ATTR_GEN_AI_RESPONSE_MODEL, e.model)
-    if (e.finishReason !== null) a.push(A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, [e.finishReason])
+    if (e.finishReason !== null) a.push(A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, this.#reasons(e.finishReason))
     if (e.error !== null) fail(span, e.error)
     if (this.#options.captureContent && e.output !== null) {
       a.push(A.ATTR_GEN_AI_OUTPUT_MESSAGES, outputAttribute(e.output.content, e.output.tool_calls, e.finishReason, this.#options.maxContentBytes))
@@ -333,7 +344,7 @@ export class RequestTraces {
     else {
       // The model string that answered: providers do not pass on the upstream's own name for it.
       a.push(A.ATTR_GEN_AI_RESPONSE_MODEL, e.model)
-      if (e.finishReason !== null) a.push(A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, [e.finishReason])
+      if (e.finishReason !== null) a.push(A.ATTR_GEN_AI_RESPONSE_FINISH_REASONS, this.#reasons(e.finishReason))
       if (this.#options.captureContent && e.output !== null) {
         a.push(A.ATTR_GEN_AI_OUTPUT_MESSAGES, outputAttribute(e.output.content, e.output.toolCalls, e.finishReason, this.#options.maxContentBytes))
       }
