@@ -279,9 +279,9 @@ describe('plugin-otel handing many spans over (protobuf)', () => {
 })
 
 describe('plugin-otel handing large spans over (protobuf)', () => {
-  // 100 KB of content a span allowed, a queue of 64: the ring is sized for the largest spans, and a batch goes over
-  // once it is a quarter of the ring, however few spans it holds.
-  const parts = setUp({ captureContent: true, maxContentBytes: 100_000 }, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_BSP_MAX_QUEUE_SIZE: '64' })
+  // 100 KB of content a span allowed, a queue of 256 spans (256 KiB of ring by count): the ring is sized for the
+  // largest spans too, and a batch goes over once it is a quarter of the ring, however few spans it holds.
+  const parts = setUp({ captureContent: true, maxContentBytes: 100_000 }, { OTEL_EXPORTER_OTLP_PROTOCOL: 'http/protobuf', OTEL_BSP_MAX_QUEUE_SIZE: '256' })
 
   it('spans with 90 KB prompts arrive whole', async () => {
     const { fake, receiver, t } = parts

@@ -256,10 +256,13 @@ const MAX_CACHED_TEXT = 128
 /** Misses past hits after which an attribute's values are no longer cached (they differ span to span: ids, paths). */
 const MAX_MISSES_OVER_HITS = 16
 
-/** An attribute name's last value and its whole encoded KeyValue. */
-interface LastValue {
+/** An attribute name's last two values and their whole encoded KeyValues (two: a name may alternate between two
+ * spans of a request, as gen_ai.operation.name does between invoke_agent and chat). */
+interface LastValues {
   value: AttributeValue
   bytes: Uint8Array | null
+  before: AttributeValue | undefined
+  beforeBytes: Uint8Array | null
   hits: number
   misses: number
 }
@@ -267,11 +270,12 @@ interface LastValue {
 /**
  * Writes spans as ScopeSpans.spans fields (2): batches of these concatenate into one ScopeSpans body. Attribute names
  * come from our code, a few dozen, and most of their values repeat from span to span (operation, provider, model,
- * method, route, status, token counts): each name's last short scalar value is kept with its encoded KeyValue,
- * which is then copied, not encoded again. A name whose values keep changing (a request id) stops being kept.
+ * method, route, status, token counts): each name's last two short scalar values are kept with their encoded
+ * KeyValues, which are then copied, not encoded again. A name whose values keep changing (a request id) stops being
+ * kept.
  */
 export class SpanEncoder {
-  readonly #last = new Map<string, LastValue>()
+  readonly #last = new Map<string, LastValues>()
   /** Span names (they repeat: request-traces.ts makes each once) as encoded fields. */
   readonly #names = new Map<string, Uint8Array>()
 
@@ -325,20 +329,27 @@ export class SpanEncoder {
     // Short scalars, and lists kept by identity (request-traces.ts hands the same finish-reason list each time).
     const scalar = type === 'string' ? (value as string).length <= MAX_CACHED_TEXT : type === 'number' || type === 'boolean' || (Array.isArray(value) && value.length <= 4)
     const last = scalar ? this.#last.get(key) : undefined
-    if (last !== undefined && last.value === value && last.bytes !== null) {
-      last.hits++
-      w.raw(last.bytes)
-      return
+    if (last !== undefined) {
+      if (last.value === value && last.bytes !== null) {
+        last.hits++
+        return w.raw(last.bytes)
+      }
+      if (last.before === value && last.beforeBytes !== null) {
+        last.hits++
+        return w.raw(last.beforeBytes)
+      }
     }
     const at = w.pos
     keyValue(w, 9, key, value)
     if (!scalar) return
     if (last === undefined) {
-      if (this.#last.size < MAX_NAMES) this.#last.set(key, { value, bytes: w.buf.slice(at, w.pos), hits: 0, misses: 0 })
+      if (this.#last.size < MAX_NAMES) this.#last.set(key, { value, bytes: w.buf.slice(at, w.pos), before: undefined, beforeBytes: null, hits: 0, misses: 0 })
     } else if (++last.misses <= last.hits + MAX_MISSES_OVER_HITS) {
+      last.before = last.value
+      last.beforeBytes = last.bytes
       last.value = value
       last.bytes = w.buf.slice(at, w.pos)
-    } else last.bytes = null
+    } else last.bytes = last.beforeBytes = null
   }
 }
 
