@@ -52,11 +52,15 @@ async function setupPrometheus() {
     notes: async () => {
       // The metrics must have counted the load: the plugin was recording, not idle.
       const metrics = await get(monitored, '/metrics')
-      const counted = metrics.text
-        .split('\n')
-        .filter((line) => line.startsWith('robutler_http_requests_total{') && line.includes('status="200"'))
-        .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)
-      return counted > 0 ? [] : ['prometheus overhead: robutler_http_requests_total counted no 200 answers after the load.']
+      return answered200s(metrics.text) > 0 ? [] : ['prometheus overhead: robutler_http_requests_total counted no 200 answers after the load.']
     },
   }
+}
+
+/** The 200 answers a /metrics text counts in robutler_http_requests_total. */
+export function answered200s(metricsText) {
+  return metricsText
+    .split('\n')
+    .filter((line) => line.startsWith('robutler_http_requests_total{') && line.includes('status="200"'))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)
 }
