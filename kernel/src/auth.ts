@@ -14,13 +14,16 @@ export function scopeAllows(caller: Scope, needed: Scope): boolean {
   return LEVEL[caller] >= LEVEL[needed]
 }
 
+/** The scheme of `Authorization: Bearer <token>`, in any case, and the space after it. */
+const BEARER = /^bearer /i
+const BEARER_LENGTH = 'bearer '.length
+
 /** The credential of a request, or null when it carries none. Malformed headers are 'invalid'. */
 export function readCredential(request: FastifyRequest): Credential | null | 'malformed' {
   const authorization = request.headers.authorization
   if (authorization !== undefined) {
-    const space = authorization.indexOf(' ')
-    if (space < 0 || authorization.slice(0, space).toLowerCase() !== 'bearer') return 'malformed'
-    const token = authorization.slice(space + 1).trim()
+    if (!BEARER.test(authorization)) return 'malformed'
+    const token = authorization.slice(BEARER_LENGTH).trim()
     return token ? { scheme: 'bearer', token } : 'malformed'
   }
   const key = request.headers['x-api-key']
