@@ -9,7 +9,7 @@ import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RobutlerError, type Identity, type KernelApi } from '@robutler/kernel'
 import plugin from '@robutler/plugin-rate-limit'
-import { largestLease, RedisWindows } from '../plugins/rate-limit/dist/windows.js'
+import { largestLease, MemoryWindows, RedisWindows } from '../plugins/rate-limit/dist/windows.js'
 import { words } from './helpers/kernel-app.js'
 import { deleteKeys, mustRunRedisTests, reachSharedRedis, SHARED_REDIS_URL, startLimitedServer, startPrivateRedis } from './helpers/rate-limit-app.js'
 import { getJson as get, postJson, type TestServer } from './helpers/test-server.js'
@@ -119,6 +119,24 @@ describe('plugin-rate-limit in memory', () => {
     await expect(
       startLimitedServer({ agents: [{ name: 'alpha', model: 'local/echo' }], plugins: { [PLUGIN]: { timeWindow: '1 fortnight' } } }),
     ).rejects.toThrow(/plugin-rate-limit[\s\S]*timeWindow/)
+  })
+})
+
+// The in-memory counters on their own: 10,000 callers tracked per counter scope, the least recently seen forgotten.
+describe('plugin-rate-limit counters in memory', () => {
+  it('keeps a caller seen often while 10,000 others pass, and forgets one not seen again', () => {
+    const windows = new MemoryWindows()
+    const limit = { scope: '*', max: 3, timeWindowMs: 60_000, label: '1 minute' }
+    expect(windows.take(limit, 'ip:busy')).toMatchObject({ allowed: true, remaining: 2 })
+    expect(windows.take(limit, 'ip:once')).toMatchObject({ allowed: true, remaining: 2 })
+    for (let i = 0; i < 10_000; i++) {
+      windows.take(limit, `ip:passing-${i}`)
+      if (i % 1_000 === 0) windows.take({ ...limit, max: 1_000 }, 'ip:busy')
+    }
+    // Another scope counts apart; the busy caller kept its count, the other starts again.
+    expect(windows.take({ ...limit, scope: 'beta' }, 'ip:busy')).toMatchObject({ allowed: true, remaining: 2 })
+    expect(windows.take(limit, 'ip:busy')).toMatchObject({ allowed: false, remaining: 0 })
+    expect(windows.take(limit, 'ip:once')).toMatchObject({ allowed: true, remaining: 2 })
   })
 })
 
@@ -347,7 +365,7 @@ describe.runIf(mustRunRedisTests(shared))('plugin-rate-limit with Redis', () => 
       expect(largestLease(limit)).toBe(1_000)
       const last = await takes(a, 2_000)
       expect(60_000 + second.allowed + last.allowed).toBe(limit.max)
-      expect(Number(await redis.get(`${keyPrefix}lease:ip:10.1.1.1`))).toBe(limit.max)
+      expect(Number(await redis.get(`${keyPrefix}lease:*:ip:10.1.1.1`))).toBe(limit.max)
       // Once Redis has said the window is spent, refusals are answered at once until it ends.
       const refused = a.take(limit, 'ip:10.1.1.1')
       expect(refused).toMatchObject({ allowed: false, remaining: 0 })
@@ -370,7 +388,7 @@ describe.runIf(mustRunRedisTests(shared))('plugin-rate-limit with Redis', () => 
       await sleep(350)
       // The new window counts from zero in Redis, whatever this process held of the old one.
       expect(await allowedOf(250)).toBe(200)
-      expect(Number(await redis.get(`${keyPrefix}short:ip:10.1.1.2`))).toBe(200)
+      expect(Number(await redis.get(`${keyPrefix}short:*:ip:10.1.1.2`))).toBe(200)
     } finally {
       client.disconnect()
     }

@@ -34,8 +34,12 @@ export function createLimitHook(deps: LimitHookDeps): LimitHook {
   const { identify, windows, parallel, onReject, onStoreError } = deps
   const { global, beforeLookup, agents } = deps.settings
 
-  /** Applies a verdict: the X-RateLimit-* headers, and 429 past the limit. */
-  function apply(verdict: Verdict, request: FastifyRequest, reply: FastifyReply, limit: WindowLimit, caller: string, agent: string | undefined): void {
+  /**
+   * Applies a verdict: 429 past the limit; the X-RateLimit-* headers when it refuses or when `last` (the caller's
+   * own counter, which the answer describes).
+   */
+  function apply(verdict: Verdict, request: FastifyRequest, reply: FastifyReply, limit: WindowLimit, caller: string, agent: string | undefined, last: boolean): void {
+    if (verdict.allowed && !last) return
     const resetSeconds = Math.ceil(verdict.resetMs / 1000)
     reply.header('x-ratelimit-limit', limit.max)
     reply.header('x-ratelimit-remaining', verdict.remaining)
@@ -47,17 +51,17 @@ export function createLimitHook(deps: LimitHookDeps): LimitHook {
   }
 
   /** Counts the request against `limit` under `caller`; 429 when it is over. A store that fails lets it through. */
-  function count(request: FastifyRequest, reply: FastifyReply, limit: WindowLimit, caller: string, agent: string | undefined): void | Promise<void> {
+  function count(request: FastifyRequest, reply: FastifyReply, limit: WindowLimit, caller: string, agent: string | undefined, last: boolean): void | Promise<void> {
     let verdict: Verdict | Promise<Verdict>
     try {
-      verdict = windows.take(limit, `${limit.scope}:${caller}`)
+      verdict = windows.take(limit, caller)
     } catch (error) {
       onStoreError(error)
       return
     }
-    if (!isPromise(verdict)) return apply(verdict, request, reply, limit, caller, agent)
+    if (!isPromise(verdict)) return apply(verdict, request, reply, limit, caller, agent, last)
     return verdict.then(
-      (settled) => apply(settled, request, reply, limit, caller, agent),
+      (settled) => apply(settled, request, reply, limit, caller, agent, last),
       (error: unknown) => onStoreError(error),
     )
   }
@@ -82,7 +86,7 @@ export function createLimitHook(deps: LimitHookDeps): LimitHook {
 
   function limitCaller(request: FastifyRequest, reply: FastifyReply, agent: string | undefined, caller: string): void | Promise<void> {
     const limit = (agent !== undefined && agents.get(agent)) || global
-    const counted = count(request, reply, limit, caller, agent)
+    const counted = count(request, reply, limit, caller, agent, true)
     if (counted === undefined) return capParallel(request, reply, agent, caller)
     return counted.then(() => capParallel(request, reply, agent, caller))
   }
@@ -105,7 +109,7 @@ export function createLimitHook(deps: LimitHookDeps): LimitHook {
     // A credential may cost a database query to check: count its client address first, so a client trying
     // made-up keys is stopped before the lookups (a known key's own counter follows).
     if (!hasCredential(request)) return afterLookupCount(request, reply, agent)
-    const counted = count(request, reply, beforeLookup, `ip:${request.ip}`, agent)
+    const counted = count(request, reply, beforeLookup, `ip:${request.ip}`, agent, false)
     if (counted === undefined) return afterLookupCount(request, reply, agent)
     return counted.then(() => afterLookupCount(request, reply, agent))
   }

@@ -15,46 +15,91 @@ export interface Verdict {
 }
 
 export interface WindowStore {
-  /** Counts one request of `key` against `limit`: at once where it can, else through a promise. */
-  take(limit: WindowLimit, key: string): Verdict | Promise<Verdict>
+  /** Counts one request of `caller` (`user:ID`, `ip:ADDRESS`…) against `limit`: at once where it can, else through a promise. */
+  take(limit: WindowLimit, caller: string): Verdict | Promise<Verdict>
 }
 
-/** Callers tracked at once (least recently seen forgotten first): their count restarts when they come back. */
+/** Callers tracked at once per counter scope: past that the least recently seen are forgotten (their count restarts). */
 const TRACKED_KEYS = 10_000
 
-function forgetOldest(map: Map<string, unknown>): void {
-  while (map.size > TRACKED_KEYS) map.delete(map.keys().next().value as string)
+interface Marked {
+  /** Seen since the last eviction pass. */
+  used: boolean
 }
 
-/** Marks `key` most recently used (Map keeps insertion order). */
-function touch<V>(map: Map<string, V>, key: string, value: V): void {
-  map.delete(key)
-  map.set(key, value)
+/**
+ * A bounded map of callers' counters, least recently seen forgotten first (approximately: a seen entry gets a second
+ * chance, so a look-up only sets a mark instead of moving the entry).
+ */
+class Tracked<V extends Marked> {
+  readonly #entries = new Map<string, V>()
+
+  get(key: string): V | undefined {
+    const entry = this.#entries.get(key)
+    if (entry !== undefined) entry.used = true
+    return entry
+  }
+
+  add(key: string, entry: V): V {
+    this.#entries.set(key, entry)
+    if (this.#entries.size > TRACKED_KEYS) this.#evictOne()
+    return entry
+  }
+
+  clear(): void {
+    this.#entries.clear()
+  }
+
+  /** Drops the oldest entry not seen since it was last passed over (Map order is insertion order). */
+  #evictOne(): void {
+    for (const [key, entry] of this.#entries) {
+      this.#entries.delete(key)
+      if (!entry.used) return
+      entry.used = false
+      this.#entries.set(key, entry)
+    }
+  }
 }
 
-interface MemoryWindow {
+/** One Tracked map per counter scope (the global counter, an agent's own, the per-address one). */
+class ByScope<V extends Marked> {
+  readonly #scopes = new Map<string, Tracked<V>>()
+
+  of(limit: WindowLimit): Tracked<V> {
+    let tracked = this.#scopes.get(limit.scope)
+    if (tracked === undefined) {
+      tracked = new Tracked<V>()
+      this.#scopes.set(limit.scope, tracked)
+    }
+    return tracked
+  }
+
+  clear(): void {
+    for (const tracked of this.#scopes.values()) tracked.clear()
+  }
+}
+
+interface MemoryWindow extends Marked {
   count: number
   endsAt: number
 }
 
 /** Counters of this process alone: exact, synchronous. */
 export class MemoryWindows implements WindowStore {
-  readonly #windows = new Map<string, MemoryWindow>()
+  readonly #windows = new ByScope<MemoryWindow>()
   readonly #now: () => number
 
   constructor(now: () => number = performance.now.bind(performance)) {
     this.#now = now
   }
 
-  take(limit: WindowLimit, key: string): Verdict {
+  take(limit: WindowLimit, caller: string): Verdict {
     const now = this.#now()
-    let window = this.#windows.get(key)
-    if (window === undefined || window.endsAt <= now) {
-      window = { count: 0, endsAt: now + limit.timeWindowMs }
-      this.#windows.set(key, window)
-      forgetOldest(this.#windows)
-    } else {
-      touch(this.#windows, key, window)
+    const windows = this.#windows.of(limit)
+    const window = windows.get(caller) ?? windows.add(caller, { count: 0, endsAt: now + limit.timeWindowMs, used: false })
+    if (window.endsAt <= now) {
+      window.count = 0
+      window.endsAt = now + limit.timeWindowMs
     }
     const resetMs = window.endsAt - now
     if (window.count >= limit.max) return { allowed: false, remaining: 0, resetMs }
@@ -94,7 +139,7 @@ return { count, ttl, grant }
 type GrantReply = [count: number, ttl: number, granted: number]
 type GrantingRedis = Redis & { robutlerRateLimitGrant(key: string, max: number, windowMs: number, wanted: number): Promise<GrantReply> }
 
-interface Lease {
+interface Lease extends Marked {
   /** Slots granted to this process and not used yet. */
   free: number
   /** The window's count in Redis at the last grant (every process's slots, this one's free ones included). */
@@ -120,7 +165,7 @@ interface Lease {
 export class RedisWindows implements WindowStore {
   readonly #redis: GrantingRedis
   readonly #prefix: string
-  readonly #leases = new Map<string, Lease>()
+  readonly #leases = new ByScope<Lease>()
   readonly #now: () => number
 
   constructor(redis: Redis, prefix: string, now: () => number = performance.now.bind(performance)) {
@@ -134,15 +179,12 @@ export class RedisWindows implements WindowStore {
     redis.on('close', () => this.#leases.clear())
   }
 
-  take(limit: WindowLimit, key: string): Verdict | Promise<Verdict> {
+  take(limit: WindowLimit, caller: string): Verdict | Promise<Verdict> {
     const now = this.#now()
-    let lease = this.#leases.get(key)
+    const leases = this.#leases.of(limit)
+    let lease = leases.get(caller)
     if (lease === undefined || (lease.endsAt <= now && lease.pending === null)) {
-      lease = { free: 0, count: 0, endsAt: Infinity, spent: false, pending: null, waiting: 0, granted: 0, grantedAt: now }
-      this.#leases.set(key, lease)
-      forgetOldest(this.#leases)
-    } else {
-      touch(this.#leases, key, lease)
+      lease = leases.add(caller, { free: 0, count: 0, endsAt: Infinity, spent: false, pending: null, waiting: 0, granted: 0, grantedAt: now, used: false })
     }
     if (lease.endsAt > now) {
       if (lease.free > 0) {
@@ -151,24 +193,25 @@ export class RedisWindows implements WindowStore {
       }
       if (lease.spent) return { allowed: false, remaining: 0, resetMs: lease.endsAt - now }
     }
-    return this.#afterGrant(limit, key, lease)
+    return this.#afterGrant(limit, caller, lease)
   }
 
   /** Waits for a grant (asking for one unless one is on its way), then counts the request again. */
-  async #afterGrant(limit: WindowLimit, key: string, lease: Lease): Promise<Verdict> {
+  async #afterGrant(limit: WindowLimit, caller: string, lease: Lease): Promise<Verdict> {
     lease.waiting++
     try {
-      await (lease.pending ??= this.#grant(limit, key, lease))
+      await (lease.pending ??= this.#grant(limit, caller, lease))
     } finally {
       lease.waiting--
     }
-    return this.take(limit, key)
+    return this.take(limit, caller)
   }
 
-  async #grant(limit: WindowLimit, key: string, lease: Lease): Promise<void> {
+  async #grant(limit: WindowLimit, caller: string, lease: Lease): Promise<void> {
     const askedAt = this.#now()
     try {
-      const [count, ttl, granted] = await this.#redis.robutlerRateLimitGrant(this.#prefix + key, limit.max, limit.timeWindowMs, this.#wanted(limit, lease, askedAt))
+      const key = `${this.#prefix}${limit.scope}:${caller}`
+      const [count, ttl, granted] = await this.#redis.robutlerRateLimitGrant(key, limit.max, limit.timeWindowMs, this.#wanted(limit, lease, askedAt))
       // Asked for only when nothing was left, or when the window had ended (its slots are void now).
       lease.free = granted
       lease.count = count
