@@ -17,7 +17,16 @@ export const productionStack = {
   connections: 50,
   minRatio: 0.7,
   why: {
-    'req/s': 'Why (when it misses): not profiled yet (bench/profile.mjs).',
+    'req/s':
+      'Why (when it misses): bench/profile.mjs json kernel with BENCH_KERNEL_AUTH_KEY, BENCH_KERNEL_PROMETHEUS=1 and ' +
+      'BENCH_KERNEL_RATE_LIMIT_REDIS/_PREFIX. With a Redis round trip per count (two counts a request with a key: the ' +
+      "per-address one before the lookup, then the user's), 18% of the stack's CPU was the socket writes to Redis and " +
+      '7% ioredis (0.62×); the limiter now leases slots (plugins/rate-limit/README.md), so a busy caller costs one Redis ' +
+      'call per counter per ~100 ms (ioredis 0.4–0.6%). Left per request: the rate-limit hook (two counts in memory, ' +
+      'three X-RateLimit-* headers) and plugin-auth-keys (mostly SHA-256 by crypto.hash) ≈ 2% of the CPU together, ' +
+      "prometheus' in-progress hook, its 'close' listener, the request:end/llm:end/agent:resolved events the kernel " +
+      'builds for it and its recorders ≈ 2%, the longer answer in node core, and the loopback wake-up effect described ' +
+      "under 'kernel overhead, JSON', which makes each added µs cost more req/s the slower the machine.",
   },
   run: (context) => runPaired(productionStack, setupStack, context),
   method: (context) =>
