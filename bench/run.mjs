@@ -13,6 +13,8 @@
 //                                raw Fastify relay; BENCH_RELAY_STREAMS/CHUNKS/INTERVAL_MS (1000/50/100)
 //   auth-overhead                kernel-json with plugin-auth-keys: Bearer key against no credential, same server
 //   prometheus-overhead          kernel-json with plugin-prometheus against the same kernel without it
+//   production-stack             kernel-json with plugin-auth-keys (Bearer key), plugin-rate-limit on Redis and
+//                                plugin-prometheus together against the bare kernel (anonymous)
 //   otel-overhead                kernel-json with plugin-otel (always_on, OTLP export) against the same kernel without it
 //   otel-sampled                 the same with a 1% traceidratio sampler
 //   usage-overhead               kernel-json with plugin-usage metering against the same kernel without it; a Redis budget's added p50
@@ -50,6 +52,7 @@ import { messagesSurface } from './benchmarks/messages-surface.mjs'
 import { responsesSurface } from './benchmarks/responses-surface.mjs'
 import { mcpToolCall } from './benchmarks/mcp-tool-call.mjs'
 import { prometheusOverhead } from './benchmarks/prometheus-overhead.mjs'
+import { productionStack } from './benchmarks/production-stack.mjs'
 import { otelOverhead, otelSampled } from './benchmarks/otel-overhead.mjs'
 import { usageOverhead } from './benchmarks/usage-overhead.mjs'
 import { providerTtfb } from './benchmarks/provider-ttfb.mjs'
@@ -60,7 +63,7 @@ import { workerOffload } from './benchmarks/worker-offload.mjs'
 import { writeReport } from './report.mjs'
 import { prepare, runEach } from './suite.mjs'
 
-const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, relay, authOverhead, prometheusOverhead, otelOverhead, otelSampled, usageOverhead, consoleOverhead, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, isolatedToolCall, startup, discovery, rss]
+const BENCHMARKS = [kernelJson, kernelStream, workerOffload, providerTtfb, relay, authOverhead, prometheusOverhead, productionStack, otelOverhead, otelSampled, usageOverhead, consoleOverhead, dynamicAgents, messagesSurface, responsesSurface, mcpToolCall, isolatedToolCall, startup, discovery, rss]
 
 async function main([filter]) {
   const prepared = prepare(BENCHMARKS, filter)

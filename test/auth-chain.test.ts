@@ -1,6 +1,8 @@
 // The authenticator chain through HTTP: authenticators that answer at once and through promises, in order;
-// 'not-mine' asks the next, 'invalid' and a throw stop the chain.
+// 'not-mine' asks the next, 'invalid' and a throw stop the chain; and identifyNow, the chain without a promise.
+import type { FastifyRequest } from 'fastify'
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
+import { AuthChain, IDENTITY } from '../kernel/dist/auth.js'
 import { calls } from './fixtures/plugins/chain/index.js'
 import { answerOf, startServer, type TestServer } from './helpers/test-server.js'
 
@@ -62,5 +64,64 @@ describe('the authenticator chain', () => {
     expect(answer.text).not.toMatch(/\bat .*:\d+:\d+/)
     expect(calls).toEqual(['first throw-now'])
     expect((await ask('sync-2')).status).toBe(200)
+  })
+})
+
+// The chain as hooks on the request path ask it: identifyNow answers without a promise when every authenticator that
+// ran answered at once, runs once per request however often it is asked, and keeps a refusal for whoever asks next.
+describe('AuthChain.identifyNow', () => {
+  type Asked = { headers: Record<string, string>; [IDENTITY]: unknown }
+  const requestWith = (token?: string): FastifyRequest =>
+    ({ headers: token ? { authorization: `Bearer ${token}` } : {}, [IDENTITY]: null }) as Asked as unknown as FastifyRequest
+  const runs: string[] = []
+  const chain = new AuthChain()
+  chain.add((credential) => {
+    runs.push(`first ${credential.token}`)
+    if (credential.token === 'sync-a') return { userId: 'a', scope: 'all' }
+    if (credential.token === 'async-b') return Promise.resolve({ userId: 'b', scope: 'all' } as const)
+    if (credential.token === 'invalid') return 'invalid'
+    return 'not-mine'
+  })
+  chain.add((credential) => {
+    runs.push(`second ${credential.token}`)
+    return credential.token === 'later-c' ? Promise.resolve({ userId: 'c', scope: 'owner' } as const) : 'not-mine'
+  })
+  beforeEach(() => {
+    runs.length = 0
+  })
+
+  it('answers an identity given at once without a promise, and runs the chain once per request', async () => {
+    const request = requestWith('sync-a')
+    expect(chain.identifyNow(request)).toEqual({ userId: 'a', scope: 'all' })
+    expect(chain.identifyNow(request)).toBe(chain.identifyNow(request))
+    await expect(chain.identify(request)).resolves.toEqual({ userId: 'a', scope: 'all' })
+    expect(runs).toEqual(['first sync-a'])
+    expect(chain.identifyNow(requestWith())).toBeNull()
+  })
+
+  it('answers a promise once an authenticator does, the same one to every asker', async () => {
+    const request = requestWith('later-c')
+    const pending = chain.identifyNow(request)
+    expect(pending).toBeInstanceOf(Promise)
+    expect(chain.identify(request)).toBe(pending)
+    await expect(pending).resolves.toEqual({ userId: 'c', scope: 'owner' })
+    expect(runs).toEqual(['first later-c', 'second later-c'])
+    await expect(chain.identifyNow(requestWith('async-b'))).resolves.toEqual({ userId: 'b', scope: 'all' })
+  })
+
+  it('throws a refusal at once, the same error to the next asker without running the chain again', async () => {
+    for (const token of ['invalid', 'nobody']) {
+      const request = requestWith(token)
+      let first: unknown
+      try {
+        chain.identifyNow(request)
+      } catch (error) {
+        first = error
+      }
+      expect(first).toMatchObject({ statusCode: 401, code: 'RBT_ERR_UNAUTHENTICATED' })
+      expect(() => chain.identifyNow(request)).toThrow(first as Error)
+      await expect(chain.identify(request)).rejects.toBe(first)
+    }
+    expect(runs).toEqual(['first invalid', 'first nobody', 'second nobody'])
   })
 })

@@ -4,11 +4,12 @@
 import { randomUUID } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify'
-import type { Redis } from 'ioredis'
+import { Redis } from 'ioredis'
 import { pino } from 'pino'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { RobutlerError, type Identity, type KernelApi } from '@robutler/kernel'
 import plugin from '@robutler/plugin-rate-limit'
+import { largestLease, MemoryWindows, RedisWindows } from '../plugins/rate-limit/dist/windows.js'
 import { words } from './helpers/kernel-app.js'
 import { deleteKeys, mustRunRedisTests, reachSharedRedis, SHARED_REDIS_URL, startLimitedServer, startPrivateRedis } from './helpers/rate-limit-app.js'
 import { getJson as get, postJson, type TestServer } from './helpers/test-server.js'
@@ -118,6 +119,24 @@ describe('plugin-rate-limit in memory', () => {
     await expect(
       startLimitedServer({ agents: [{ name: 'alpha', model: 'local/echo' }], plugins: { [PLUGIN]: { timeWindow: '1 fortnight' } } }),
     ).rejects.toThrow(/plugin-rate-limit[\s\S]*timeWindow/)
+  })
+})
+
+// The in-memory counters on their own: 10,000 callers tracked per counter scope, the least recently seen forgotten.
+describe('plugin-rate-limit counters in memory', () => {
+  it('keeps a caller seen often while 10,000 others pass, and forgets one not seen again', () => {
+    const windows = new MemoryWindows()
+    const limit = { scope: '*', max: 3, timeWindowMs: 60_000, label: '1 minute' }
+    expect(windows.take(limit, 'ip:busy')).toMatchObject({ allowed: true, remaining: 2 })
+    expect(windows.take(limit, 'ip:once')).toMatchObject({ allowed: true, remaining: 2 })
+    for (let i = 0; i < 10_000; i++) {
+      windows.take(limit, `ip:passing-${i}`)
+      if (i % 1_000 === 0) windows.take({ ...limit, max: 1_000 }, 'ip:busy')
+    }
+    // Another scope counts apart; the busy caller kept its count, the other starts again.
+    expect(windows.take({ ...limit, scope: 'beta' }, 'ip:busy')).toMatchObject({ allowed: true, remaining: 2 })
+    expect(windows.take(limit, 'ip:busy')).toMatchObject({ allowed: false, remaining: 0 })
+    expect(windows.take(limit, 'ip:once')).toMatchObject({ allowed: true, remaining: 2 })
   })
 })
 
@@ -273,7 +292,8 @@ describe.runIf(mustRunRedisTests(shared))('plugin-rate-limit with Redis', () => 
       expectRateLimited(await get(`${a.url}/beta`), 2)
 
       expect((await redis.keys(`${keyPrefix}*`)).sort()).toEqual([`${keyPrefix}*:ip:127.0.0.1`, `${keyPrefix}beta:ip:127.0.0.1`])
-      expect(Number(await redis.get(`${keyPrefix}*:ip:127.0.0.1`))).toBe(7)
+      // The key holds the slots granted in the window: the 5 admitted requests; refusals add nothing.
+      expect(Number(await redis.get(`${keyPrefix}*:ip:127.0.0.1`))).toBe(5)
       expect(await redis.pttl(`${keyPrefix}*:ip:127.0.0.1`)).toBeGreaterThan(50_000)
       for (const server of [a, b]) {
         const ready = await get(`${server.url}/ready`)
@@ -281,6 +301,96 @@ describe.runIf(mustRunRedisTests(shared))('plugin-rate-limit with Redis', () => 
       }
     } finally {
       await Promise.all([a.close(), b.close()])
+    }
+  })
+
+  it('two servers under concurrent load admit at most max together, and refuse early by at most one lease', async () => {
+    const max = 1000
+    const config = { max, timeWindow: '1 minute', keyPrefix: `${keyPrefix}load:` }
+    const options = { urlPrefix: PREFIX, agents: AGENTS.slice(1) }
+    const [a, b] = await Promise.all([0, 1].map(() => startLimitedServer({ ...options, plugins: { '@robutler/plugin-local': {}, [PLUGIN]: { ...config, redis: SHARED_REDIS_URL } } })))
+    /** `count` GETs of /gamma on `server`, 25 at a time: the statuses. */
+    const burst = async (server: TestServer, count: number) => {
+      const statuses: number[] = []
+      for (let sent = 0; sent < count; sent += 25) {
+        const answers = await Promise.all(Array.from({ length: Math.min(25, count - sent) }, () => get(`${server.url}/gamma`)))
+        statuses.push(...answers.map((answer) => answer.status))
+      }
+      return statuses
+    }
+    const admitted = (statuses: number[]) => statuses.filter((status) => status === 200).length
+    try {
+      // a takes leases as its rate grows; then b runs the caller out while a may still hold part of a lease.
+      const first = await burst(a, 600)
+      expect(admitted(first)).toBe(600)
+      const second = await burst(b, 600)
+      expect(second.every((status) => status === 200 || status === 429)).toBe(true)
+      const counted = Number(await redis.get(`${keyPrefix}load:*:ip:127.0.0.1`))
+      expect(counted).toBe(max)
+      // Never over max; early by at most a's unused lease: ⌊max / 100⌋.
+      expect(600 + admitted(second)).toBeLessThanOrEqual(max)
+      expect(600 + admitted(second)).toBeGreaterThanOrEqual(max - max / 100)
+      // a serves what it still holds, then refuses: max exactly, together.
+      const last = await burst(a, 30)
+      expect(600 + admitted(second) + admitted(last)).toBe(max)
+      expect(last.at(-1)).toBe(429)
+    } finally {
+      await Promise.all([a.close(), b.close()])
+    }
+  })
+
+  it('leases slots from Redis: a busy caller is answered mostly without a round trip, never past max, early by at most one lease', async () => {
+    const limit = { scope: '*', max: 100_000, timeWindowMs: 60_000, label: '1 minute' }
+    const clients = [0, 1].map(() => new Redis(SHARED_REDIS_URL))
+    const [a, b] = clients.map((client) => new RedisWindows(client, `${keyPrefix}lease:`))
+    /** `count` takes of one caller, 50 at a time: how many were allowed, and how many answered at once. */
+    const takes = async (windows: RedisWindows, count: number) => {
+      let allowed = 0
+      let atOnce = 0
+      for (let sent = 0; sent < count; sent += 50) {
+        const verdicts = Array.from({ length: Math.min(50, count - sent) }, () => windows.take(limit, 'ip:10.1.1.1'))
+        atOnce += verdicts.filter((verdict) => !(verdict instanceof Promise)).length
+        for (const verdict of await Promise.all(verdicts)) if (verdict.allowed) allowed++
+      }
+      return { allowed, atOnce }
+    }
+    try {
+      const first = await takes(a, 60_000)
+      expect(first.allowed).toBe(60_000)
+      expect(first.atOnce).toBeGreaterThan(60_000 * 0.95)
+      // b runs the window out while a holds what is left of its lease: at most largestLease (1,000) unused.
+      const second = await takes(b, 60_000)
+      expect(60_000 + second.allowed).toBeLessThanOrEqual(limit.max)
+      expect(60_000 + second.allowed).toBeGreaterThanOrEqual(limit.max - largestLease(limit))
+      expect(largestLease(limit)).toBe(1_000)
+      const last = await takes(a, 2_000)
+      expect(60_000 + second.allowed + last.allowed).toBe(limit.max)
+      expect(Number(await redis.get(`${keyPrefix}lease:*:ip:10.1.1.1`))).toBe(limit.max)
+      // Once Redis has said the window is spent, refusals are answered at once until it ends.
+      const refused = a.take(limit, 'ip:10.1.1.1')
+      expect(refused).toMatchObject({ allowed: false, remaining: 0 })
+      expect((refused as { resetMs: number }).resetMs).toBeGreaterThan(50_000)
+    } finally {
+      for (const client of clients) client.disconnect()
+    }
+  })
+
+  it('starts a new window when the old one ends: slots leased in the old one are void', async () => {
+    const limit = { scope: '*', max: 200, timeWindowMs: 300, label: '300 ms' }
+    const client = new Redis(SHARED_REDIS_URL)
+    const windows = new RedisWindows(client, `${keyPrefix}short:`)
+    const allowedOf = async (count: number) => {
+      const verdicts = await Promise.all(Array.from({ length: count }, () => windows.take(limit, 'ip:10.1.1.2')))
+      return verdicts.filter((verdict) => verdict.allowed).length
+    }
+    try {
+      expect(await allowedOf(150)).toBe(150)
+      await sleep(350)
+      // The new window counts from zero in Redis, whatever this process held of the old one.
+      expect(await allowedOf(250)).toBe(200)
+      expect(Number(await redis.get(`${keyPrefix}short:*:ip:10.1.1.2`))).toBe(200)
+    } finally {
+      client.disconnect()
     }
   })
 

@@ -10,11 +10,13 @@ export const prometheusOverhead = {
   minRatio: 0.9,
   why: {
     'req/s':
-      'Why (when it misses): ~10 µs more CPU per request where one costs ~50 µs (2 cores; 0.87–0.93× on a 3× ' +
-      "slower machine). perf: its in-progress onRequest hook and the response 'close' listener it adds ≈ 1.1 µs, the " +
-      'events feeding its recorders and the recorders (onRequestEnd, onLlmEnd) ≈ 2 µs, the rest spread over the path and ' +
-      "the loopback wake-up effect described under 'kernel overhead, JSON'; prom-client itself ≈ 0 (values are copied in " +
-      'at scrape).',
+      'Why (when it misses): bench/profile.mjs json kernel with BENCH_KERNEL_PROMETHEUS=1: its in-progress onRequest ' +
+      "hook and the response 'close' listener it adds, the events the kernel builds only because it listens " +
+      "(request:end — with Fastify's routeOptions object —, llm:end, agent:resolved) and its recorders, which find " +
+      'their series through one Map level per label value (a key string built and hashed per event cost ~0.4 µs a ' +
+      "look-up): ≈ 2% of the request's CPU; prom-client itself ≈ 0 (values are copied in at scrape). The rest is the " +
+      "loopback wake-up effect described under 'kernel overhead, JSON' and this benchmark's noise: 2 runs with against " +
+      '3 without, on a shared machine.',
   },
   run: (context) => runPaired(prometheusOverhead, setupPrometheus, context),
   method: (context) =>
@@ -52,11 +54,15 @@ async function setupPrometheus() {
     notes: async () => {
       // The metrics must have counted the load: the plugin was recording, not idle.
       const metrics = await get(monitored, '/metrics')
-      const counted = metrics.text
-        .split('\n')
-        .filter((line) => line.startsWith('robutler_http_requests_total{') && line.includes('status="200"'))
-        .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)
-      return counted > 0 ? [] : ['prometheus overhead: robutler_http_requests_total counted no 200 answers after the load.']
+      return answered200s(metrics.text) > 0 ? [] : ['prometheus overhead: robutler_http_requests_total counted no 200 answers after the load.']
     },
   }
+}
+
+/** The 200 answers a /metrics text counts in robutler_http_requests_total. */
+export function answered200s(metricsText) {
+  return metricsText
+    .split('\n')
+    .filter((line) => line.startsWith('robutler_http_requests_total{') && line.includes('status="200"'))
+    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0)
 }

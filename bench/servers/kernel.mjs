@@ -6,6 +6,9 @@
 // Variants, for the benchmarks that change one thing (unset: the plain kernel):
 //   BENCH_KERNEL_AUTH_KEY=<key>         @robutler/plugin-auth-keys with that one config key (user 'bench', scope 'all')
 //   BENCH_KERNEL_PROMETHEUS=1           @robutler/plugin-prometheus {}
+//   BENCH_KERNEL_RATE_LIMIT_REDIS=<url> @robutler/plugin-rate-limit counting in that Redis under
+//   BENCH_KERNEL_RATE_LIMIT_PREFIX=<p>  that key prefix (required with it: one of the run's own, so no other
+//                                       data is touched), with limits the load never reaches (1e9 in 10 minutes)
 //   BENCH_KERNEL_USAGE=1                @robutler/plugin-usage, metering in memory, no budget
 //   BENCH_KERNEL_USAGE_REDIS=<url>      @robutler/plugin-usage with a budget on the echo agent, counted in that Redis
 //   BENCH_KERNEL_MESSAGES=1             @robutler/plugin-messages {} (the Anthropic Messages API surface)
@@ -30,6 +33,11 @@ if (process.env.BENCH_KERNEL_AUTH_KEY) {
   plugins['@robutler/plugin-auth-keys'] = { keys: [{ key: process.env.BENCH_KERNEL_AUTH_KEY, userId: 'bench', scope: 'all' }] }
 }
 if (process.env.BENCH_KERNEL_PROMETHEUS === '1') plugins['@robutler/plugin-prometheus'] = {}
+if (process.env.BENCH_KERNEL_RATE_LIMIT_REDIS) {
+  const keyPrefix = process.env.BENCH_KERNEL_RATE_LIMIT_PREFIX
+  if (!keyPrefix) throw new Error('BENCH_KERNEL_RATE_LIMIT_REDIS needs BENCH_KERNEL_RATE_LIMIT_PREFIX (a prefix of this run only)')
+  plugins['@robutler/plugin-rate-limit'] = { redis: process.env.BENCH_KERNEL_RATE_LIMIT_REDIS, keyPrefix, max: 1e9, timeWindow: '10 minutes' }
+}
 if (process.env.BENCH_KERNEL_MESSAGES === '1') plugins['@robutler/plugin-messages'] = {}
 if (process.env.BENCH_KERNEL_OTEL) {
   const ratio = process.env.BENCH_KERNEL_OTEL_RATIO

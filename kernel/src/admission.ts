@@ -57,7 +57,7 @@ function resolved(kernel: Kernel, request: FastifyRequest, agent: string, source
 /** 503 while draining; else the caller's identity (null: anonymous), or a 401 for a bad credential. */
 export function identify(kernel: Kernel, request: FastifyRequest): Identity | null | Promise<Identity | null> {
   if (kernel.draining) throw ERR_DRAINING()
-  return kernel.auth.enabled ? kernel.auth.identify(request) : null
+  return kernel.auth.enabled ? kernel.auth.identifyNow(request) : null
 }
 
 /**

@@ -1,7 +1,7 @@
 // The authenticator chain: each authenticator answers an identity, "not mine" or "invalid".
 import type { FastifyRequest } from 'fastify'
 import { ERR_UNAUTHENTICATED } from './errors.js'
-import type { Authenticator, Credential, Identity, Scope } from './types.js'
+import type { AuthAnswer, Authenticator, Credential, Identity, Scope } from './types.js'
 
 const LEVEL: Record<Scope, number> = { all: 0, owner: 1, admin: 2 }
 
@@ -14,13 +14,16 @@ export function scopeAllows(caller: Scope, needed: Scope): boolean {
   return LEVEL[caller] >= LEVEL[needed]
 }
 
+/** The scheme of `Authorization: Bearer <token>`, in any case, and the space after it. */
+const BEARER = /^bearer /i
+const BEARER_LENGTH = 'bearer '.length
+
 /** The credential of a request, or null when it carries none. Malformed headers are 'invalid'. */
 export function readCredential(request: FastifyRequest): Credential | null | 'malformed' {
   const authorization = request.headers.authorization
   if (authorization !== undefined) {
-    const space = authorization.indexOf(' ')
-    if (space < 0 || authorization.slice(0, space).toLowerCase() !== 'bearer') return 'malformed'
-    const token = authorization.slice(space + 1).trim()
+    if (!BEARER.test(authorization)) return 'malformed'
+    const token = authorization.slice(BEARER_LENGTH).trim()
     return token ? { scheme: 'bearer', token } : 'malformed'
   }
   const key = request.headers['x-api-key']
@@ -33,6 +36,18 @@ export function readCredential(request: FastifyRequest): Credential | null | 'ma
 
 /** The request decoration holding the chain's answer for that request. */
 export const IDENTITY = Symbol('robutler.identity')
+
+/** A refusal kept on the request, so that whoever asks again gets the same error. */
+class Refused {
+  constructor(readonly error: unknown) {}
+}
+
+type Held = Identity | Promise<Identity | null> | Refused | null
+type HoldingRequest = FastifyRequest & { [IDENTITY]: Held }
+
+function isThenable<T>(value: T | Promise<T>): value is Promise<T> {
+  return typeof (value as { then?: unknown } | null)?.then === 'function'
+}
 
 export class AuthChain {
   readonly #authenticators: Authenticator[] = []
@@ -51,27 +66,70 @@ export class AuthChain {
    * (so OpenAI SDKs, which always send a key, work against a demo server).
    */
   identify(request: FastifyRequest): Promise<Identity | null> {
-    if (this.#authenticators.length === 0) return Promise.resolve(null)
-    // One run of the chain per request, whoever asks first (a rate limiter's hook, then the route). Kept on the
-    // request, not in a WeakMap keyed by it: see TRACKED in routes-agent.ts.
-    const holder = request as FastifyRequest & { [IDENTITY]: Promise<Identity | null> | null }
-    return (holder[IDENTITY] ??= this.#run(request))
+    try {
+      const found = this.identifyNow(request)
+      return isThenable(found) ? found : Promise.resolve(found)
+    } catch (error) {
+      return Promise.reject(error)
+    }
   }
 
-  async #run(request: FastifyRequest): Promise<Identity | null> {
+  /**
+   * The same answer without a promise when it is known at once: no credential, or every authenticator that ran
+   * answered synchronously (a config key, a cached one); a refusal is then thrown. A promise otherwise.
+   */
+  identifyNow(request: FastifyRequest): Identity | null | Promise<Identity | null> {
+    if (this.#authenticators.length === 0) return null
+    // One run of the chain per request, whoever asks first (a rate limiter's hook, then the route). Kept on the
+    // request, not in a WeakMap keyed by it: see TRACKED in admission.ts. No credential is not kept: reading
+    // the headers again costs less than keeping it.
+    const holder = request as HoldingRequest
+    const held = holder[IDENTITY]
+    if (held !== null) {
+      if (held instanceof Refused) throw held.error
+      return held
+    }
+    let found: Identity | null | Promise<Identity | null>
+    try {
+      found = this.#run(request)
+    } catch (error) {
+      holder[IDENTITY] = new Refused(error)
+      throw error
+    }
+    if (found !== null) holder[IDENTITY] = found
+    return found
+  }
+
+  #run(request: FastifyRequest): Identity | null | Promise<Identity | null> {
     const credential = readCredential(request)
     if (credential === null) return null
     if (credential === 'malformed') {
       throw ERR_UNAUTHENTICATED("Malformed credentials: send 'Authorization: Bearer <key>' or 'X-API-Key: <key>'")
     }
-    for (const authenticate of this.#authenticators) {
-      const answer = await authenticate(credential, request)
+    return this.#from(0, credential, request)
+  }
+
+  /** The chain from authenticator `first` on: synchronous until one answers a promise. */
+  #from(first: number, credential: Credential, request: FastifyRequest): Identity | Promise<Identity> {
+    const authenticators = this.#authenticators
+    for (let i = first; i < authenticators.length; i++) {
+      const answer = authenticators[i](credential, request)
+      if (isThenable(answer)) return answer.then((settled) => this.#after(settled, i, credential, request))
       if (answer === 'not-mine') continue
-      if (answer === 'invalid' || !answer || typeof answer !== 'object') break
-      return answer
+      return accepted(answer)
     }
     throw ERR_UNAUTHENTICATED('Invalid API key')
   }
+
+  #after(answer: AuthAnswer, index: number, credential: Credential, request: FastifyRequest): Identity | Promise<Identity> {
+    return answer === 'not-mine' ? this.#from(index + 1, credential, request) : accepted(answer)
+  }
+}
+
+/** An authenticator's answer other than 'not-mine': the identity, or 401 for 'invalid' and anything else. */
+function accepted(answer: AuthAnswer): Identity {
+  if (answer === 'invalid' || !answer || typeof answer !== 'object') throw ERR_UNAUTHENTICATED('Invalid API key')
+  return answer
 }
 
 /** The caller's scope on one agent: its own, lifted to `admin` for the agent's admins, `owner` for its owner. */

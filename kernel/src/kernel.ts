@@ -235,6 +235,7 @@ export class Kernel {
         },
         addAuthenticator: (fn) => this.auth.add(fn),
         identify: (request) => this.auth.identify(request),
+        identifyNow: (request) => this.auth.identifyNow(request),
       },
       packages: () => packageReport(this.version, this.startupReport, this.startupReport?.problems ?? []),
       events: {

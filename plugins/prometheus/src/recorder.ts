@@ -1,8 +1,9 @@
-// Kernel events → metrics. Each listener is a function made once; per event it does a Map lookup by a key of
-// the label values and adds to the plain-number series it finds (made the first time a label tuple is seen).
+// Kernel events → metrics. Each listener is a function made once; per event it looks its series up by the label
+// values (SeriesMap) and adds to the plain-number series it finds (made the first time a label tuple is seen).
 import type { KernelEventMap, KernelEvents } from '@robutler/kernel'
 import { BoundedLabel, errorType, llmStatus, methodLabel, NO_AGENT, OTHER, RouteLabels, UNKNOWN } from './labels.js'
 import type { Metrics } from './metrics.js'
+import { SeriesMap } from './series-map.js'
 
 interface Inc {
   inc(value?: number): void
@@ -51,13 +52,13 @@ export class Recorder {
   readonly #models: BoundedLabel
   readonly #tools: BoundedLabel
   readonly #overflow = new Set<string>()
-  readonly #http = new Map<string, HttpSeries>()
-  readonly #agentSeries = new Map<string, AgentSeries>()
+  readonly #http = new SeriesMap<HttpSeries>()
+  readonly #agentSeries = new SeriesMap<AgentSeries>()
   readonly #agentDuration = new Map<string, Observe>()
-  readonly #llm = new Map<string, LlmSeries>()
-  readonly #modelSeries = new Map<string, ModelSeries>()
-  readonly #toolSeries = new Map<string, ToolSeries>()
-  readonly #costSeries = new Map<string, Inc>()
+  readonly #llm = new SeriesMap<LlmSeries>()
+  readonly #modelSeries = new SeriesMap<ModelSeries>()
+  readonly #toolSeries = new SeriesMap<ToolSeries>()
+  readonly #costSeries = new SeriesMap<Inc>()
   readonly #rateRejections: Inc
   readonly #parallelRejections: Inc
   readonly #budgetRejections: Inc
@@ -108,8 +109,7 @@ export class Recorder {
     const route = this.#routes.of(event.route)
     const method = methodLabel(event.method)
     const agent = this.#agentLabel(event)
-    const key = `${route} ${method} ${event.status} ${agent}`
-    const series = this.#http.get(key) ?? this.#newHttpSeries(key, method, route, event.status, agent, event.agent !== null)
+    const series = this.#http.get(route, method, event.status, agent) ?? this.#newHttpSeries(method, route, event.status, agent, event.agent !== null)
     const seconds = event.durationMs / 1000
     series.requests.inc()
     series.duration.observe(seconds)
@@ -124,14 +124,12 @@ export class Recorder {
   readonly onLlmEnd = (event: KernelEventMap['llm:end']): void => {
     const model = this.#models.admit(event.model)
     const status = llmStatus(event.error)
-    const key = `${event.provider} ${model} ${event.stream} ${status}`
-    const series = this.#llm.get(key) ?? this.#newLlmSeries(key, event.provider, model, event.stream, status)
+    const series = this.#llm.get(event.provider, model, event.stream, status) ?? this.#newLlmSeries(event.provider, model, event.stream, status)
     series.calls.inc()
     series.duration.observe(event.durationMs / 1000)
     const usage = event.usage
     if (event.ttftMs === null && usage === null) return
-    const modelKey = `${event.provider} ${model}`
-    const perModel = this.#modelSeries.get(modelKey) ?? this.#newModelSeries(modelKey, event.provider, model)
+    const perModel = this.#modelSeries.get(event.provider, model) ?? this.#newModelSeries(event.provider, model)
     if (event.ttftMs !== null) perModel.ttft.observe(event.ttftMs / 1000)
     if (usage !== null) {
       if (usage.prompt_tokens > 0) perModel.prompt.inc(usage.prompt_tokens)
@@ -143,8 +141,7 @@ export class Recorder {
     // No skill means the model named a tool the agent does not have: its name is the model's invention.
     const skill = event.skill ?? ''
     const tool = event.skill === null ? UNKNOWN : this.#tools.admit(event.tool)
-    const key = `${skill} ${tool} ${event.status}`
-    const series = this.#toolSeries.get(key) ?? this.#newToolSeries(key, skill, tool, event.status)
+    const series = this.#toolSeries.get(skill, tool, event.status) ?? this.#newToolSeries(skill, tool, event.status)
     series.calls.inc()
     series.duration.observe(event.durationMs / 1000)
   }
@@ -159,12 +156,7 @@ export class Recorder {
     if (event.cost === null || event.cost <= 0) return
     const agent = this.#agents.admit(event.agent)
     const model = this.#models.admit(event.model)
-    const key = `${agent} ${model}`
-    let series = this.#costSeries.get(key)
-    if (series === undefined) {
-      series = this.#m.llmCost.add({ agent, model })
-      this.#costSeries.set(key, series)
-    }
+    const series = this.#costSeries.get(agent, model) ?? this.#costSeries.set(this.#m.llmCost.add({ agent, model }), agent, model)
     series.inc(event.cost)
   }
 
@@ -181,20 +173,18 @@ export class Recorder {
     return UNKNOWN
   }
 
-  #newHttpSeries(key: string, method: string, route: string, status: number, agent: string, onAgentRoute: boolean): HttpSeries {
+  #newHttpSeries(method: string, route: string, status: number, agent: string, onAgentRoute: boolean): HttpSeries {
     const labels = { method, route, status: String(status), agent }
     const series: HttpSeries = {
       requests: this.#m.httpRequests.add(labels),
       duration: this.#m.httpDuration.add(labels),
       agent: onAgentRoute ? this.#agentSeriesFor(agent, status) : null,
     }
-    this.#http.set(key, series)
-    return series
+    return this.#http.set(series, route, method, status, agent)
   }
 
   #agentSeriesFor(agent: string, status: number): AgentSeries {
-    const key = `${agent} ${status}`
-    let series = this.#agentSeries.get(key)
+    let series = this.#agentSeries.get(agent, status)
     if (series === undefined) {
       let duration = this.#agentDuration.get(agent)
       if (duration === undefined) {
@@ -206,36 +196,33 @@ export class Recorder {
         duration,
         errors: status >= 400 ? this.#m.agentErrors.add({ agent, type: errorType(status) }) : null,
       }
-      this.#agentSeries.set(key, series)
+      this.#agentSeries.set(series, agent, status)
     }
     return series
   }
 
-  #newLlmSeries(key: string, provider: string, model: string, stream: boolean, status: string): LlmSeries {
+  #newLlmSeries(provider: string, model: string, stream: boolean, status: string): LlmSeries {
     const series: LlmSeries = {
       calls: this.#m.llmCalls.add({ provider, model, stream: String(stream), status }),
       duration: this.#m.llmDuration.add({ provider, model, stream: String(stream) }),
     }
-    this.#llm.set(key, series)
-    return series
+    return this.#llm.set(series, provider, model, stream, status)
   }
 
-  #newModelSeries(key: string, provider: string, model: string): ModelSeries {
+  #newModelSeries(provider: string, model: string): ModelSeries {
     const series: ModelSeries = {
       ttft: this.#m.llmTtft.add({ provider, model }),
       prompt: this.#m.llmTokens.add({ provider, model, type: 'prompt' }),
       completion: this.#m.llmTokens.add({ provider, model, type: 'completion' }),
     }
-    this.#modelSeries.set(key, series)
-    return series
+    return this.#modelSeries.set(series, provider, model)
   }
 
-  #newToolSeries(key: string, skill: string, tool: string, status: string): ToolSeries {
+  #newToolSeries(skill: string, tool: string, status: string): ToolSeries {
     const series: ToolSeries = {
       calls: this.#m.toolCalls.add({ skill, tool, status }),
       duration: this.#m.toolDuration.add({ skill, tool, status }),
     }
-    this.#toolSeries.set(key, series)
-    return series
+    return this.#toolSeries.set(series, skill, tool, status)
   }
 }

@@ -1,9 +1,12 @@
 // Who a request counts against: its user, else its key, else its client IP.
 import type { FastifyRequest } from 'fastify'
-import type { Identity, KernelApi } from '@robutler/kernel'
+import type { Identity } from '@robutler/kernel'
 
-/** `kernel.auth.identify`: the chain as the agent routes run it, once per request; null for anonymous. */
-export type Identify = KernelApi['auth']['identify']
+/**
+ * `kernel.auth.identifyNow` (or `identify` on a kernel without it): the chain as the agent routes run it, once per
+ * request; null for anonymous; a refusal thrown or rejected.
+ */
+export type IdentifyNow = (request: FastifyRequest) => Identity | null | Promise<Identity | null>
 
 /** The counter key of a caller: `user:ID`, `key:ID` or `ip:ADDRESS`. */
 export function callerKey(identity: Identity | null, ip: string): string {
@@ -12,18 +15,4 @@ export function callerKey(identity: Identity | null, ip: string): string {
     if (identity.keyId) return `key:${identity.keyId}`
   }
   return `ip:${ip}`
-}
-
-/**
- * The caller's key. Credentials the chain refuses are keyed (and counted) by IP: a client guessing keys is limited
- * like an anonymous one, and the route still answers it 401.
- */
-export async function keyOfRequest(identify: Identify, request: FastifyRequest): Promise<string> {
-  let identity: Identity | null = null
-  try {
-    identity = await identify(request)
-  } catch {
-    // Refused or broken credentials: the route handler runs the same chain and answers the error itself.
-  }
-  return callerKey(identity, request.ip)
 }

@@ -1,13 +1,12 @@
 // @robutler/plugin-rate-limit: per-caller window limits (per agent where configured) and a parallel cap on agent
-// routes, on @fastify/rate-limit; counters in memory or, with Redis, shared by every process and instance.
-import fastifyRateLimit from '@fastify/rate-limit'
-import type { Redis } from 'ioredis'
+// routes; counters in memory or, with Redis, shared by every process and instance (leased: windows.ts).
 import { definePlugin } from '@robutler/kernel'
 import { resolveSettings, type AgentLimitConfig, type RateLimitConfig, type TimeWindow } from './config.js'
-import { createLimitHook, decorateRequests, storeOptions } from './limiter.js'
+import { createLimitHook } from './limiter.js'
 import { ParallelCap } from './parallel.js'
 import { closeRedis, connectRedis, OutageLog, redisLocation, STORE_DOWN } from './redis.js'
 import { appendHook, countingHook } from './routes.js'
+import { MemoryWindows, RedisWindows, type WindowStore } from './windows.js'
 
 /**
  * The plugin. Enable it in the config's `plugins` section.
@@ -23,22 +22,24 @@ export default definePlugin<RateLimitConfig>({
 
     const store = settings.redisUrl === null ? 'memory' : redisLocation(settings.redisUrl)
     const outages = new OutageLog(kernel.log, store)
-    let redis: Redis | null = null
+    let windows: WindowStore
     if (settings.redisUrl !== null) {
       const client = await connectRedis(settings.redisUrl, outages)
-      redis = client
       kernel.onClose(() => closeRedis(client))
       kernel.health.add('rate-limit-redis', async () => {
         await client.ping()
       })
+      windows = new RedisWindows(client, settings.keyPrefix)
+    } else {
+      windows = new MemoryWindows()
     }
 
-    await kernel.http.register(fastifyRateLimit, storeOptions(settings, redis))
-    decorateRequests(kernel.http)
+    const { auth } = kernel
     const hook = createLimitHook({
       settings,
-      identify: (request) => kernel.auth.identify(request),
-      check: kernel.http.createRateLimit(),
+      // A kernel before identifyNow: the same answer through a promise.
+      identify: typeof auth.identifyNow === 'function' ? (request) => auth.identifyNow(request) : (request) => auth.identify(request),
+      windows,
       parallel: settings.maxParallel === null ? null : new ParallelCap(settings.maxParallel),
       onStoreError: (error) => outages.warn(error, STORE_DOWN),
       onReject: (request, limit, agent) => kernel.events.emit('limit:rejected', { requestId: request.id, limit, agent }),

@@ -1,33 +1,18 @@
-// The onRequest hook of agent routes: counts the request in its window (@fastify/rate-limit's store, in memory or
-// in Redis), then takes a parallel slot. Answers 429 through the kernel's error handler.
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
-import type { RateLimitPluginOptions } from '@fastify/rate-limit'
+// The hook of counted routes: counts the request in its window (windows.ts: in memory, or leased from Redis), then
+// takes a parallel slot. Synchronous when nothing needs waiting for (the count is in memory or in a lease, the
+// identity is known at once): the common request pays no promise. Answers 429 through the kernel's error handler.
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify'
+import type { Identity } from '@robutler/kernel'
 import type { Settings, WindowLimit } from './config.js'
 import { ERR_RATE_LIMITED, ERR_TOO_MANY_PARALLEL } from './errors.js'
-import { keyOfRequest, type Identify } from './identity.js'
+import { callerKey, type IdentifyNow } from './identity.js'
 import type { ParallelCap } from './parallel.js'
-
-// What the hook decides per request, read back by @fastify/rate-limit's key, max and window callbacks: one store
-// serves the global counter and every agent's own, with keys `<scope>:<caller>`.
-const kLimit = Symbol('robutler.rateLimit.limit')
-const kKey = Symbol('robutler.rateLimit.key')
-
-interface Stashed {
-  [kLimit]: WindowLimit
-  [kKey]: string
-}
-
-function stashed(request: FastifyRequest): Stashed {
-  return request as unknown as Stashed
-}
-
-export type WindowCheck = ReturnType<FastifyInstance['createRateLimit']>
+import type { Verdict, WindowStore } from './windows.js'
 
 export interface LimitHookDeps {
   settings: Settings
-  identify: Identify
-  /** `fastify.createRateLimit()`: counts one request and says where its caller stands. */
-  check: WindowCheck
+  identify: IdentifyNow
+  windows: WindowStore
   parallel: ParallelCap | null
   /** Called when the store fails: the request then goes through uncounted (fail open). */
   onStoreError: (error: unknown) => void
@@ -35,71 +20,109 @@ export interface LimitHookDeps {
   onReject: (request: FastifyRequest, limit: 'rate' | 'parallel', agent: string | null) => void
 }
 
-/** The @fastify/rate-limit options: no route hooks of its own (`global: false`), our key and limits. */
-export function storeOptions(settings: Settings, redis: unknown): RateLimitPluginOptions {
-  return {
-    global: false,
-    keyGenerator: (request) => stashed(request)[kKey],
-    max: (request) => stashed(request)[kLimit].max,
-    timeWindow: (request) => stashed(request)[kLimit].timeWindowMs,
-    // Store failures reach the hook, which logs them and fails open.
-    skipOnError: false,
-    // Callers tracked in memory (LRU); the least recently seen lose their count first.
-    cache: 10_000,
-    ...(redis ? { redis, nameSpace: settings.keyPrefix } : {}),
-  }
-}
-
-/** Adds the request-time fields the store callbacks read, so requests keep one shape (as Fastify advises). */
-export function decorateRequests(app: FastifyInstance): void {
-  app.decorateRequest(kLimit, null)
-  app.decorateRequest(kKey, '')
-}
+export type LimitHook = (request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void
 
 function hasCredential(request: FastifyRequest): boolean {
   return request.headers.authorization !== undefined || request.headers['x-api-key'] !== undefined
 }
 
-/** Counts the request against `limit` under `caller`; 429 when it is over. A store that fails lets it through. */
-async function count(deps: LimitHookDeps, request: FastifyRequest, reply: FastifyReply, limit: WindowLimit, caller: string, agent: string | undefined): Promise<void> {
-  const stash = stashed(request)
-  stash[kLimit] = limit
-  stash[kKey] = `${limit.scope}:${caller}`
-  let counted: Awaited<ReturnType<WindowCheck>> | null = null
-  try {
-    counted = await deps.check(request)
-  } catch (error) {
-    deps.onStoreError(error)
-  }
-  if (counted !== null && !counted.isAllowed) {
-    reply.header('x-ratelimit-limit', counted.max)
-    reply.header('x-ratelimit-remaining', counted.remaining)
-    reply.header('x-ratelimit-reset', counted.ttlInSeconds)
-    if (counted.isExceeded) {
-      const retryAfter = Math.max(1, counted.ttlInSeconds)
-      request.log.debug({ limit: limit.scope, caller, max: limit.max }, 'rate limit exceeded')
-      deps.onReject(request, 'rate', agent ?? null)
-      throw ERR_RATE_LIMITED(limit.max, limit.label, retryAfter)
-    }
-  }
+function isPromise<T>(value: T | Promise<T>): value is Promise<T> {
+  return value instanceof Promise
 }
 
-export function createLimitHook(deps: LimitHookDeps): (request: FastifyRequest, reply: FastifyReply) => Promise<void> {
-  const { identify, parallel, onReject } = deps
+export function createLimitHook(deps: LimitHookDeps): LimitHook {
+  const { identify, windows, parallel, onReject, onStoreError } = deps
   const { global, beforeLookup, agents } = deps.settings
-  return async function rateLimit(request, reply) {
+
+  /**
+   * Applies a verdict: 429 past the limit; the X-RateLimit-* headers when it refuses or when `last` (the caller's
+   * own counter, which the answer describes).
+   */
+  function apply(verdict: Verdict, request: FastifyRequest, reply: FastifyReply, limit: WindowLimit, caller: string, agent: string | undefined, last: boolean): void {
+    if (verdict.allowed && !last) return
+    const resetSeconds = Math.ceil(verdict.resetMs / 1000)
+    reply.header('x-ratelimit-limit', limit.max)
+    reply.header('x-ratelimit-remaining', verdict.remaining)
+    reply.header('x-ratelimit-reset', resetSeconds)
+    if (verdict.allowed) return
+    request.log.debug({ limit: limit.scope, caller, max: limit.max }, 'rate limit exceeded')
+    onReject(request, 'rate', agent ?? null)
+    throw ERR_RATE_LIMITED(limit.max, limit.label, Math.max(1, resetSeconds))
+  }
+
+  /** Counts the request against `limit` under `caller`; 429 when it is over. A store that fails lets it through. */
+  function count(request: FastifyRequest, reply: FastifyReply, limit: WindowLimit, caller: string, agent: string | undefined, last: boolean): void | Promise<void> {
+    let verdict: Verdict | Promise<Verdict>
+    try {
+      verdict = windows.take(limit, caller)
+    } catch (error) {
+      onStoreError(error)
+      return
+    }
+    if (!isPromise(verdict)) return apply(verdict, request, reply, limit, caller, agent, last)
+    return verdict.then(
+      (settled) => apply(settled, request, reply, limit, caller, agent, last),
+      (error: unknown) => onStoreError(error),
+    )
+  }
+
+  /**
+   * The caller's key. Credentials the chain refuses are keyed (and counted) by IP: a client guessing keys is limited
+   * like an anonymous one, and the route still answers it 401 (it asks the chain again and gets the same refusal).
+   */
+  function callerOf(request: FastifyRequest): string | Promise<string> {
+    let identity: Identity | null | Promise<Identity | null>
+    try {
+      identity = identify(request)
+    } catch {
+      return callerKey(null, request.ip)
+    }
+    if (!isPromise(identity)) return callerKey(identity, request.ip)
+    return identity.then(
+      (found) => callerKey(found, request.ip),
+      () => callerKey(null, request.ip),
+    )
+  }
+
+  function limitCaller(request: FastifyRequest, reply: FastifyReply, agent: string | undefined, caller: string): void | Promise<void> {
+    const limit = (agent !== undefined && agents.get(agent)) || global
+    const counted = count(request, reply, limit, caller, agent, true)
+    if (counted === undefined) return capParallel(request, reply, agent, caller)
+    return counted.then(() => capParallel(request, reply, agent, caller))
+  }
+
+  function capParallel(request: FastifyRequest, reply: FastifyReply, agent: string | undefined, caller: string): void {
+    if (parallel === null || parallel.acquire(caller, reply.raw)) return
+    request.log.debug({ caller, maxParallel: parallel.max }, 'parallel cap reached')
+    onReject(request, 'parallel', agent ?? null)
+    throw ERR_TOO_MANY_PARALLEL(parallel.max)
+  }
+
+  function afterLookupCount(request: FastifyRequest, reply: FastifyReply, agent: string | undefined): void | Promise<void> {
+    const caller = callerOf(request)
+    if (typeof caller === 'string') return limitCaller(request, reply, agent, caller)
+    return caller.then((key) => limitCaller(request, reply, agent, key))
+  }
+
+  function limitRequest(request: FastifyRequest, reply: FastifyReply): void | Promise<void> {
     const agent = (request.params as { agent?: string }).agent
     // A credential may cost a database query to check: count its client address first, so a client trying
     // made-up keys is stopped before the lookups (a known key's own counter follows).
-    if (hasCredential(request)) await count(deps, request, reply, beforeLookup, `ip:${request.ip}`, agent)
-    const caller = await keyOfRequest(identify, request)
-    const limit = (agent !== undefined && agents.get(agent)) || global
-    await count(deps, request, reply, limit, caller, agent)
+    if (!hasCredential(request)) return afterLookupCount(request, reply, agent)
+    const counted = count(request, reply, beforeLookup, `ip:${request.ip}`, agent, false)
+    if (counted === undefined) return afterLookupCount(request, reply, agent)
+    return counted.then(() => afterLookupCount(request, reply, agent))
+  }
 
-    if (parallel !== null && !parallel.acquire(caller, reply.raw)) {
-      request.log.debug({ caller, maxParallel: parallel.max }, 'parallel cap reached')
-      onReject(request, 'parallel', agent ?? null)
-      throw ERR_TOO_MANY_PARALLEL(parallel.max)
+  return function rateLimit(request, reply, done) {
+    let pending: void | Promise<void>
+    try {
+      pending = limitRequest(request, reply)
+    } catch (error) {
+      done(error as Error)
+      return
     }
+    if (pending === undefined) done()
+    else pending.then(() => done(), done)
   }
 }

@@ -27,7 +27,7 @@ export function countingHook(route: RouteOptions, urlPrefix: string): 'onRequest
 
 type Hook = (...args: any[]) => unknown
 
-/** Appends a hook to a route being declared, after any it has (as @fastify/rate-limit does). */
+/** Appends a hook to a route being declared, after any it has. */
 export function appendHook(route: RouteOptions, name: 'onRequest' | 'preHandler', hook: Hook): void {
   const current = route[name] as Hook | Hook[] | undefined
   const hooks = Array.isArray(current) ? [...current, hook] : typeof current === 'function' ? [current, hook] : [hook]
