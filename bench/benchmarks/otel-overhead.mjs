@@ -60,19 +60,24 @@ export const otelOverhead = otelBench(
   'otel overhead, always on',
   undefined,
   0.85,
-  'Why (when it misses): three spans per request (HTTP, invoke_agent, chat), each encoded to OTLP protobuf on the ' +
-    'request thread and handed over in batches, cost the request thread about 25 µs/req of CPU against 45 (measured per ' +
-    'thread on a loaded 2-core machine: about 10 for the plugin installed with nothing sampled — hooks, event payloads, ' +
-    'the sampler and a trace id —, 9 for the spans kept until they end, 8 for encoding and handing over); the export ' +
-    'thread adds about 5 µs/req (22 when it built the SDK\'s spans and used its serializer). The request thread is what ' +
-    'limits req/s, so the ratio follows its share.',)
+  'Why (when it misses): three spans per request (HTTP, invoke_agent, chat) noted and encoded to OTLP protobuf on the ' +
+    'request thread, copied a batch at a time into a shared-memory ring that the export thread reads. --cpu-prof of the ' +
+    'request thread (2026-12-08): frames of plugin-otel are on the stack in 11–13% of its busy samples (16.8% before ' +
+    'ids became words, attributes flat lists, names and repeated values kept encoded and postMessage gave way to the ring): ' +
+    'ending the chat span and encoding it ~3%, the server span\'s start (sampling, ids, the log bindings) ~2.5%, the ' +
+    'other two spans\' ends ~3.5%. The rest of the gap (measured 0.81–0.84×, CPU 0.75–0.79×, on a quiet 2-core machine) ' +
+    'is spread thinly over the kernel and Fastify: the event payloads built for the listeners, more code to warm up (the ' +
+    'first run with the plugin is always the slowest), and the export thread (~12 µs/req, mostly its HTTP posts) sharing ' +
+    'the second core with the load generator.',
+)
 
 export const otelSampled = otelBench(
   'otel-sampled',
   'otel overhead, 1% sampled',
   0.01,
   0.95,
-  'Why (when it misses): an unsampled request still makes a trace id and asks the sampler, and the kernel builds the ' +
-    'run:* and llm:* event payloads for the plugin, which finds no trace for them (≈ 5 µs/req of server CPU measured on ' +
-    'a loaded machine, against 37).',
-)
+  'Why (when it misses): an unsampled request costs the plugin little of its own (its frames are in ~1.5% of the ' +
+    'request thread\'s busy samples: the onRequest hook, four random words and the sampler, a Map miss per kernel event), ' +
+    'yet the run measures 0.88× (CPU 0.87×, 2026-12-08, quiet machine): the kernel builds the run:*, llm:* and ' +
+    'request:end payloads (and Fastify\'s routeOptions for the route) for listeners that find no trace, and the rest is ' +
+    'spread over the path, like the always-on run\'s.')
