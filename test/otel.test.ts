@@ -203,7 +203,10 @@ describe('plugin-otel', () => {
     const spans = await traceOf(receiver, requestId, 3)
     expect(spans.map((s) => s.name).sort()).toEqual(['POST /:agent/chat/completions', 'chat gpt-a', 'invoke_agent tooly'])
     for (const span of spans) expect(span.status.code).toBe(ERROR)
-    expect(spans.find((s) => s.kind === SERVER)!.attributes['error.type']).toBe('client_closed')
+    const server = spans.find((s) => s.kind === SERVER)!
+    expect(server.attributes['error.type']).toBe('client_closed')
+    // The stream's headers had gone out: the status they carried stays on the span.
+    expect(server.attributes['http.response.status_code']).toBe(200)
     await fake.waitFor(() => fake.closed.length >= 1)
   })
 })
@@ -425,6 +428,7 @@ describe('plugin-otel with an agent loaded from a portal', () => {
       .then((spans) => spans.filter((s) => s.attributes['url.path'] === '/slow/chat/completions'))
     expect(span!.status.code).toBe(ERROR)
     expect(span!.attributes['error.type']).toBe('client_closed')
+    expect(span!.attributes['http.response.status_code']).toBeUndefined()
   })
 })
 

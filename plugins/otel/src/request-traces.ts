@@ -120,7 +120,7 @@ export class RequestTraces {
     const traces = this
     this.#onClose = function onClose(this: Raw) {
       const request = this[REQUEST]
-      if (!this.writableFinished && request !== undefined) traces.#abandoned(request)
+      if (!this.writableFinished && request !== undefined) traces.#abandoned(request, this.headersSent ? this.statusCode : 0)
     }
     this.#listeners = [
       ['request:end', (e) => this.#requestEnd(e)],
@@ -186,11 +186,11 @@ export class RequestTraces {
     response.on('close', this.#onClose)
   }
 
-  /** A request whose client left: its server span ends, unless the kernel ended it (as it does any agent's). */
-  #abandoned(request: FastifyRequest): void {
+  /** A request whose client left: its server span ends (with the status when one went out), unless it has ended. */
+  #abandoned(request: FastifyRequest, status: number): void {
     const t = this.#traces.get(request.id)
     if (t === undefined || t.httpEnded) return
-    this.#requestEnd({ requestId: request.id, method: request.method, route: request.routeOptions.url ?? 'unknown', status: 0, agent: null, durationMs: 0, aborted: true, error: null })
+    this.#requestEnd({ requestId: request.id, method: request.method, route: request.routeOptions.url ?? 'unknown', status, agent: null, durationMs: 0, aborted: true, error: null })
   }
 
   /** Writes the traceparent (and tracestate) of the span an outgoing call belongs to: a tool call's, or the model call's. */
