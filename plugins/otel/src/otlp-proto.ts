@@ -13,14 +13,14 @@ const I32 = 5
 /** SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK | sampled: our spans' parents are never marked remote, as the SDK's were not. */
 const SPAN_FLAGS = 0x100 | 0x01
 const utf8 = new TextEncoder()
-/** A double's eight bytes, little-endian on every platform Node runs on (x64, arm64). */
-const FLOAT = new Float64Array(1)
-const FLOAT_BYTES = new Uint8Array(FLOAT.buffer)
 
 /** A growing byte buffer with protobuf's writers; `take()` hands its bytes over (their buffer can be transferred). */
 export class ProtoWriter {
   buf: Uint8Array
   pos = 0
+  /** A double's eight bytes, little-endian on every platform Node runs on (x64, arm64). */
+  readonly #float = new Float64Array(1)
+  readonly #floatBytes = new Uint8Array(this.#float.buffer)
 
   constructor(size = 64 * 1024) {
     this.buf = new Uint8Array(size)
@@ -127,8 +127,8 @@ export class ProtoWriter {
 
   double(value: number): void {
     this.ensure(8)
-    FLOAT[0] = value
-    this.buf.set(FLOAT_BYTES, this.pos)
+    this.#float[0] = value
+    this.buf.set(this.#floatBytes, this.pos)
     this.pos += 8
   }
 

@@ -4,12 +4,15 @@
 import { Redis } from 'ioredis'
 import { APPLIED_WINDOW_MS, MISSING, type Amount, type Counters, type Limit, type Seed } from './counters.js'
 
-const RESERVE = `
+/** The scripts' one helper: a counter field moved by n (nothing when n is 0). */
+const ADD = `
 local function add(key, field, n)
   -- Redis refuses '-0' and Lua's '1e+15' as integers: skip nothing-changes, write whole numbers as %d.
   if n ~= 0 then redis.call('HINCRBY', key, field, string.format('%d', n)) end
 end
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+`
+
+const RESERVE = `${ADD}if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local h = redis.call('HMGET', KEYS[1], 'st', 'sc', 'rt', 'rc', 'n', 'nt', 'nc')
 local st, sc, rt, rc = tonumber(h[1] or 0), tonumber(h[2] or 0), tonumber(h[3] or 0), tonumber(h[4] or 0)
 local n, nt, nc = tonumber(h[5] or 0), tonumber(h[6] or 0), tonumber(h[7] or 0)
@@ -29,12 +32,7 @@ redis.call('HSET', KEYS[1], 'r:' .. ARGV[1] .. ':t', et, 'r:' .. ARGV[1] .. ':c'
 return 1
 `
 
-const SETTLE = `
-local function add(key, field, n)
-  -- Redis refuses '-0' and Lua's '1e+15' as integers: skip nothing-changes, write whole numbers as %d.
-  if n ~= 0 then redis.call('HINCRBY', key, field, string.format('%d', n)) end
-end
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+const SETTLE = `${ADD}if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 if redis.call('ZADD', KEYS[2], 'NX', ARGV[5], ARGV[2]) == 0 then return 0 end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[5]) - ${APPLIED_WINDOW_MS})
 redis.call('PEXPIRE', KEYS[2], ${APPLIED_WINDOW_MS})
@@ -59,12 +57,7 @@ add(KEYS[1], 'q:' .. id .. ':c', c)
 return 1
 `
 
-const RELEASE = `
-local function add(key, field, n)
-  -- Redis refuses '-0' and Lua's '1e+15' as integers: skip nothing-changes, write whole numbers as %d.
-  if n ~= 0 then redis.call('HINCRBY', key, field, string.format('%d', n)) end
-end
-if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
+const RELEASE = `${ADD}if redis.call('EXISTS', KEYS[1]) == 0 then return -1 end
 local id = ARGV[1]
 local rt = tonumber(redis.call('HGET', KEYS[1], 'r:' .. id .. ':t'))
 if rt then add(KEYS[1], 'rt', -rt) end
